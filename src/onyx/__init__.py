@@ -1,0 +1,45 @@
+"""onyx: an ONNX inference runtime in Python with onnxruntime's API.
+
+``import onyx as ort`` and use ``ort.InferenceSession(path).run(None, feeds)``.
+"""
+
+__version__ = "0.1.0"
+
+from onyx.errors import (
+    InvalidArgument,
+    InvalidGraph,
+    InvalidProtobuf,
+    KernelError,
+    ModelLoadError,
+    NoSuchFile,
+    OnyxError,
+    UnsafeExternalData,
+    UnsupportedOperator,
+)
+from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
+from onyx.providers import get_all_providers, get_available_providers, get_device
+from onyx.session import InferenceSession, ModelMetadata, NodeArg
+
+__all__ = [
+    "__version__",
+    "ExecutionMode",
+    "ExecutionOrder",
+    "GraphOptimizationLevel",
+    "InferenceSession",
+    "InvalidArgument",
+    "InvalidGraph",
+    "InvalidProtobuf",
+    "KernelError",
+    "ModelLoadError",
+    "ModelMetadata",
+    "NoSuchFile",
+    "NodeArg",
+    "OnyxError",
+    "RunOptions",
+    "SessionOptions",
+    "UnsafeExternalData",
+    "UnsupportedOperator",
+    "get_all_providers",
+    "get_available_providers",
+    "get_device",
+]

@@ -1,0 +1,124 @@
+"""ONNX protobufs -> onyx IR (graphs, nodes, attributes, tensors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from onnx import AttributeProto, FunctionProto, GraphProto, NodeProto, TensorProto, numpy_helper
+
+from onyx.errors import InvalidGraph
+from onyx.model.external_data import load_external_tensor
+from onyx.model.graph import AttributeRef, Function, Graph, Node, ValueInfo
+from onyx.ops.registry import normalize_domain
+
+
+def tensor_to_array(tensor: TensorProto, base_dir: str | None) -> np.ndarray:
+    """A TensorProto as a NumPy array; string tensors become object arrays of str."""
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return load_external_tensor(tensor, base_dir)
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception as exc:  # noqa: BLE001 - protobuf content is user input
+        raise InvalidGraph(f"tensor '{tensor.name}' cannot be decoded: {exc}") from None
+    if tensor.data_type == TensorProto.STRING:
+        array = decode_strings(array)
+    return array
+
+
+def decode_strings(array: np.ndarray) -> np.ndarray:
+    """bytes elements -> str (UTF-8, invalid bytes replaced), as an object array."""
+    out = np.empty(array.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, item in enumerate(array.reshape(-1)):
+        flat[i] = item.decode("utf-8", errors="replace") if isinstance(item, bytes) else str(item)
+    return out
+
+
+def sparse_to_array(sparse: Any, base_dir: str | None) -> np.ndarray:
+    """A SparseTensorProto as a dense array."""
+    values = tensor_to_array(sparse.values, base_dir)
+    indices = tensor_to_array(sparse.indices, base_dir).astype(np.int64)
+    dense = np.zeros(tuple(sparse.dims), dtype=values.dtype)
+    if indices.ndim == 1:
+        dense.reshape(-1)[indices] = values
+    else:
+        dense[tuple(indices.T)] = values
+    return dense
+
+
+def attribute_value(attr: AttributeProto, base_dir: str | None) -> Any:
+    """The Python value of an attribute: number, str, list, array, Graph or TypeProto."""
+    if attr.ref_attr_name:
+        return AttributeRef(attr.ref_attr_name)
+    t = attr.type
+    A = AttributeProto
+    if t == A.FLOAT:
+        return attr.f
+    if t == A.INT:
+        return attr.i
+    if t == A.STRING:
+        return attr.s.decode("utf-8", errors="replace")
+    if t == A.TENSOR:
+        return tensor_to_array(attr.t, base_dir)
+    if t == A.GRAPH:
+        return graph_from_proto(attr.g, base_dir)
+    if t == A.SPARSE_TENSOR:
+        return sparse_to_array(attr.sparse_tensor, base_dir)
+    if t == A.TYPE_PROTO:
+        return attr.tp
+    if t == A.FLOATS:
+        return list(attr.floats)
+    if t == A.INTS:
+        return list(attr.ints)
+    if t == A.STRINGS:
+        return [s.decode("utf-8", errors="replace") for s in attr.strings]
+    if t == A.TENSORS:
+        return [tensor_to_array(x, base_dir) for x in attr.tensors]
+    if t == A.GRAPHS:
+        return [graph_from_proto(g, base_dir) for g in attr.graphs]
+    if t == A.SPARSE_TENSORS:
+        return [sparse_to_array(x, base_dir) for x in attr.sparse_tensors]
+    if t == A.TYPE_PROTOS:
+        return list(attr.type_protos)
+    raise InvalidGraph(f"attribute '{attr.name}' has unknown type {t}")
+
+
+def node_from_proto(node: NodeProto, base_dir: str | None) -> Node:
+    return Node(
+        op_type=node.op_type,
+        inputs=list(node.input),
+        outputs=list(node.output),
+        attrs={a.name: attribute_value(a, base_dir) for a in node.attribute},
+        domain=normalize_domain(node.domain),
+        name=node.name,
+    )
+
+
+def graph_from_proto(graph: GraphProto, base_dir: str | None) -> Graph:
+    initializers: dict[str, Any] = {t.name: tensor_to_array(t, base_dir) for t in graph.initializer}
+    for sparse in graph.sparse_initializer:
+        initializers[sparse.values.name] = sparse_to_array(sparse, base_dir)
+    return Graph(
+        name=graph.name,
+        nodes=[node_from_proto(n, base_dir) for n in graph.node],
+        inputs=[ValueInfo(v.name, v.type if v.HasField("type") else None) for v in graph.input],
+        outputs=[ValueInfo(v.name, v.type if v.HasField("type") else None) for v in graph.output],
+        initializers=initializers,
+        value_info={v.name: ValueInfo(v.name, v.type) for v in graph.value_info if v.HasField("type")},
+        doc_string=graph.doc_string,
+    )
+
+
+def function_from_proto(func: FunctionProto, base_dir: str | None) -> Function:
+    defaults = {a.name: attribute_value(a, base_dir) for a in func.attribute_proto}
+    defaults.update({name: None for name in func.attribute if name not in defaults})
+    return Function(
+        name=func.name,
+        domain=normalize_domain(func.domain),
+        inputs=list(func.input),
+        outputs=list(func.output),
+        attribute_defaults=defaults,
+        nodes=[node_from_proto(n, base_dir) for n in func.node],
+        opset={normalize_domain(o.domain): o.version for o in func.opset_import},
+    )

@@ -1,0 +1,91 @@
+"""Loading a model from a path, bytes or an onnx.ModelProto into onyx's IR."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import ModelProto
+
+from onyx.errors import InvalidGraph, InvalidProtobuf, ModelLoadError, NoSuchFile, OnyxError
+from onyx.model.convert import function_from_proto, graph_from_proto
+from onyx.model.graph import Model
+from onyx.ops.registry import normalize_domain
+
+ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
+
+
+def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
+    """Parse ``source`` without touching external data.
+
+    Returns the proto, the folder external data is read from (None for bytes) and a
+    label naming the source in error messages.
+    """
+    if isinstance(source, ModelProto):
+        return source, None, "<ModelProto>"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _parse(bytes(source), "<bytes>"), None, "<bytes>"
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"a model is a path, bytes or onnx.ModelProto, not {type(source).__name__}")
+    path = Path(source)
+    if not path.exists():
+        raise NoSuchFile(f"model file '{path}' does not exist")
+    if not path.is_file():
+        raise ModelLoadError(f"model path '{path}' is not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file '{path}': {exc.strerror}") from None
+    return _parse(data, str(path)), str(path.resolve().parent), str(path)
+
+
+def _parse(data: bytes, label: str) -> ModelProto:
+    if not data:
+        raise InvalidProtobuf(f"{label}: the file is empty")
+    proto = ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise InvalidProtobuf(f"{label}: not a valid ONNX model, the protobuf cannot be parsed ({exc})") from None
+    return proto
+
+
+def check_proto(proto: ModelProto, label: str) -> None:
+    """Structural validation with onnx's checker; failures become InvalidGraph."""
+    if not proto.HasField("graph"):
+        raise InvalidGraph(f"{label}: the model has no graph (the file is truncated or not an ONNX model)")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "validation failed"
+        raise InvalidGraph(f"{label}: invalid model: {reason}") from None
+
+
+def load_model(source: ModelSource) -> Model:
+    """Read, validate and convert a model; every failure is an :class:`onyx.OnyxError`."""
+    proto, base_dir, label = read_proto(source)
+    check_proto(proto, label)
+    try:
+        graph = graph_from_proto(proto.graph, base_dir)
+        functions = {}
+        for func in proto.functions:
+            f = function_from_proto(func, base_dir)
+            functions[(f.domain, f.name)] = f
+    except OnyxError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
+    return Model(
+        graph=graph,
+        opset={normalize_domain(o.domain): o.version for o in proto.opset_import},
+        functions=functions,
+        ir_version=proto.ir_version,
+        producer_name=proto.producer_name,
+        producer_version=proto.producer_version,
+        domain=proto.domain,
+        model_version=proto.model_version,
+        doc_string=proto.doc_string,
+        metadata={p.key: p.value for p in proto.metadata_props},
+        source=label,
+    )

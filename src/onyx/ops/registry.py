@@ -1,0 +1,104 @@
+"""The kernel registry: (domain, op type, since-version) -> kernel function.
+
+A kernel is a plain function whose signature is the operator's spec: inputs
+positional (optional ones default to None), attributes keyword-only with the
+spec's defaults. Two reserved keyword-only parameters ask the executor for
+context it would not otherwise pass:
+
+* ``_num_outputs``: how many outputs the node declares (Split, Dropout, TopK...).
+* ``_outer``: a mapping of the outer-scope values the node's subgraphs read
+  (If, Loop, Scan).
+
+A model gets, per node, the newest registration whose since-version is <= the
+model's opset for that domain.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable
+
+DEFAULT_DOMAIN = ""
+_DOMAIN_ALIASES = {"ai.onnx": DEFAULT_DOMAIN}
+
+
+def normalize_domain(domain: str) -> str:
+    """'' and 'ai.onnx' are the same domain."""
+    return _DOMAIN_ALIASES.get(domain, domain)
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    """One registered kernel and what its signature asks for."""
+
+    op_type: str
+    domain: str
+    since: int
+    fn: Callable[..., Any]
+    attribute_names: frozenset[str]
+    accepts_any_attribute: bool
+    wants_num_outputs: bool
+    wants_outer: bool
+
+
+# {(domain, op_type): sorted list of (since, KernelDef)}
+_KERNELS: dict[tuple[str, str], list[tuple[int, KernelDef]]] = {}
+_loaded = False
+
+
+def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN) -> Callable:
+    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on."""
+
+    def register(fn: Callable) -> Callable:
+        params = inspect.signature(fn).parameters.values()
+        keyword_only = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+        kdef = KernelDef(
+            op_type=op_type,
+            domain=normalize_domain(domain),
+            since=since,
+            fn=fn,
+            attribute_names=frozenset(n for n in keyword_only if not n.startswith("_")),
+            accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
+            wants_num_outputs="_num_outputs" in keyword_only,
+            wants_outer="_outer" in keyword_only,
+        )
+        versions = _KERNELS.setdefault((kdef.domain, op_type), [])
+        if any(v == since for v, _ in versions):
+            raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type} since {since} registered twice")
+        bisect.insort(versions, (since, kdef), key=lambda item: item[0])
+        return fn
+
+    return register
+
+
+def load_all_kernels() -> None:
+    """Import every kernel module under onyx.ops (done once, at the first session)."""
+    global _loaded
+    if _loaded:
+        return
+    import onyx.ops as package
+
+    for info in pkgutil.walk_packages(package.__path__, prefix="onyx.ops."):
+        if info.name != __name__:
+            importlib.import_module(info.name)
+    _loaded = True
+
+
+def lookup(domain: str, op_type: str, opset: int) -> KernelDef | None:
+    """The newest kernel for ``op_type`` whose since-version is <= ``opset``, or None."""
+    load_all_kernels()
+    versions = _KERNELS.get((normalize_domain(domain), op_type))
+    if not versions:
+        return None
+    index = bisect.bisect_right(versions, opset, key=lambda item: item[0])
+    return versions[index - 1][1] if index else None
+
+
+def registered_ops() -> list[tuple[str, str, int]]:
+    """(domain, op_type, since) of every registered kernel, sorted."""
+    load_all_kernels()
+    return sorted((d, op, since) for (d, op), versions in _KERNELS.items() for since, _ in versions)

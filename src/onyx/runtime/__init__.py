@@ -1,0 +1,1 @@
+"""Execution: plans built once per session, and feed validation."""

@@ -1,0 +1,109 @@
+"""Checking a run's feeds against the graph's declared inputs, before anything runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from onyx.errors import InvalidArgument
+from onyx.model.graph import ValueInfo
+from onyx.model.types import elem_type_of, elem_type_name
+
+
+def _tensor_type(value: np.ndarray) -> str:
+    if value.dtype.kind in "OUS":
+        return "tensor(string)"
+    try:
+        return f"tensor({elem_type_name(elem_type_of(value.dtype))})"
+    except (TypeError, KeyError, ValueError):
+        return f"array of dtype {value.dtype}"
+
+
+class FeedChecker:
+    """Validates and normalizes feeds for one graph.
+
+    ``required`` are the inputs a run must feed; ``optional`` are initializers that
+    are also inputs and may be overridden.
+    """
+
+    def __init__(self, required: list[ValueInfo], optional: list[ValueInfo]):
+        self.required = required
+        self.optional = optional
+        self._infos = {v.name: v for v in required + optional}
+
+    def check(self, feeds: Any) -> dict[str, Any]:
+        if not isinstance(feeds, Mapping):
+            raise InvalidArgument(f"input_feed must be a dict of input name -> value, not {type(feeds).__name__}")
+        unknown = [name for name in feeds if name not in self._infos]
+        if unknown:
+            expected = ", ".join(repr(v.name) for v in self.required) or "none"
+            raise InvalidArgument(f"unknown input name {unknown[0]!r}; the model's inputs are: {expected}")
+        missing = [v.name for v in self.required if v.name not in feeds]
+        if missing:
+            raise InvalidArgument(f"missing input {missing[0]!r}: every model input must be fed ({len(missing)} missing)")
+        bound: dict[str, tuple[int, str]] = {}
+        return {name: self._check_one(self._infos[name], value, bound) for name, value in feeds.items()}
+
+    def _check_one(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> Any:
+        kind = info.type.WhichOneof("value") if info.type is not None else None
+        if kind == "optional_type":
+            return value
+        if kind == "sequence_type":
+            if not isinstance(value, (list, tuple)):
+                raise InvalidArgument(f"input '{info.name}': expected {info.type_str} (a list), got {type(value).__name__}")
+            return list(value)
+        if kind == "map_type":
+            if not isinstance(value, Mapping):
+                raise InvalidArgument(f"input '{info.name}': expected {info.type_str} (a dict), got {type(value).__name__}")
+            return dict(value)
+        if kind not in ("tensor_type", None):
+            return value
+        return self._check_tensor(info, value, bound)
+
+    def _check_tensor(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> np.ndarray:
+        if not isinstance(value, np.ndarray):
+            try:
+                value = np.asarray(value)
+            except Exception as exc:  # noqa: BLE001 - arbitrary user objects
+                raise InvalidArgument(f"input '{info.name}': cannot convert {type(value).__name__} to an array ({exc})") from None
+        expected = info.dtype
+        if expected is not None:
+            if expected == np.dtype(object):
+                if value.dtype.kind not in "OUS":
+                    raise InvalidArgument(f"input '{info.name}': expected {info.type_str}, got {_tensor_type(value)}")
+                if value.dtype.kind != "O":
+                    value = value.astype(object)
+            elif value.dtype != expected:
+                raise InvalidArgument(
+                    f"input '{info.name}': expected {info.type_str}, got {_tensor_type(value)}; "
+                    f"convert it with .astype('{expected.name}')"
+                )
+        shape = info.shape
+        if shape is None:
+            return value
+        if value.ndim != len(shape):
+            raise InvalidArgument(
+                f"input '{info.name}': expected rank {len(shape)} (shape {_fmt(shape)}), "
+                f"got rank {value.ndim} (shape {list(value.shape)})"
+            )
+        for axis, (dim, actual) in enumerate(zip(shape, value.shape)):
+            if isinstance(dim, int) and dim != actual:
+                raise InvalidArgument(
+                    f"input '{info.name}': dimension {axis} must be {dim} (shape {_fmt(shape)}), "
+                    f"got {actual} (shape {list(value.shape)})"
+                )
+            if isinstance(dim, str) and dim:
+                if dim in bound and bound[dim][0] != actual:
+                    size, where = bound[dim]
+                    raise InvalidArgument(
+                        f"input '{info.name}': dimension {axis} is '{dim}', which is {size} in {where}, "
+                        f"but got {actual}"
+                    )
+                bound.setdefault(dim, (actual, f"input '{info.name}'"))
+        return value
+
+
+def _fmt(shape: list[int | str | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"

@@ -1,0 +1,159 @@
+"""InferenceSession: load -> plan -> run, with onnxruntime's Python API."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from onnx import TypeProto
+
+from onyx.errors import InvalidArgument
+from onyx.model.graph import Model, ValueInfo
+from onyx.model.loader import ModelSource, load_model
+from onyx.options import RunOptions, SessionOptions
+from onyx.providers import CPU, get_available_providers
+from onyx.runtime.feeds import FeedChecker
+from onyx.runtime.plan import Plan
+
+
+class NodeArg:
+    """A graph input or output as onnxruntime describes it: name, shape, type string."""
+
+    def __init__(self, info: ValueInfo):
+        self.name = info.name
+        self.type = info.type_str
+        shape = info.shape
+        self.shape = [] if shape is None else [d for d in shape]
+
+    def __repr__(self) -> str:
+        return f"NodeArg(name='{self.name}', type='{self.type}', shape={self.shape})"
+
+
+class ModelMetadata:
+    """What get_modelmeta() returns: the model's producer, names and custom metadata."""
+
+    def __init__(self, model: Model):
+        self.producer_name = model.producer_name
+        self.graph_name = model.graph.name
+        self.domain = model.domain
+        self.description = model.doc_string
+        self.graph_description = model.graph.doc_string
+        self.version = model.model_version
+        self.custom_metadata_map = dict(model.metadata)
+
+
+def _choose_providers(providers: Sequence[Any] | None, provider_options: Sequence[dict] | None) -> tuple[list[str], list[dict]]:
+    available = get_available_providers()
+    names: list[str] = []
+    options: list[dict] = []
+    for i, entry in enumerate(providers or [CPU]):
+        name, opts = (entry if isinstance(entry, tuple) else (entry, None))
+        if opts is None and provider_options and i < len(provider_options):
+            opts = provider_options[i]
+        if name not in available:
+            warnings.warn(
+                f"Specified provider '{name}' is not in available provider names. "
+                f"Available providers: {', '.join(repr(p) for p in available)}",
+                stacklevel=3,
+            )
+            continue
+        names.append(name)
+        options.append(dict(opts or {}))
+    if CPU not in names:
+        names.append(CPU)
+        options.append({})
+    return names, options
+
+
+def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
+    """A copy of ``info`` whose symbolic dims named in ``overrides`` are fixed."""
+    if not overrides or not info.is_tensor or not info.type.tensor_type.HasField("shape"):
+        return info
+    tp = TypeProto()
+    tp.CopyFrom(info.type)
+    for dim in tp.tensor_type.shape.dim:
+        if dim.WhichOneof("value") == "dim_param" and dim.dim_param in overrides:
+            dim.dim_value = overrides[dim.dim_param]
+    return ValueInfo(info.name, tp)
+
+
+class InferenceSession:
+    """Loads a model once and runs it many times.
+
+    ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``.
+    """
+
+    def __init__(
+        self,
+        path_or_bytes: ModelSource,
+        sess_options: SessionOptions | None = None,
+        providers: Sequence[Any] | None = None,
+        provider_options: Sequence[dict] | None = None,
+        **kwargs: Any,
+    ):
+        self._sess_options = sess_options if sess_options is not None else SessionOptions()
+        self._model_path = path_or_bytes if isinstance(path_or_bytes, str) else None
+        self._providers, self._provider_options = _choose_providers(providers, provider_options)
+        self._model = load_model(path_or_bytes)
+        graph = self._model.graph
+        self._apply_initializer_overrides()
+        overrides = self._sess_options._free_dimension_overrides
+        initializers = graph.initializers
+        self._inputs = [_fix_dims(v, overrides) for v in graph.inputs if v.name not in initializers]
+        self._overridable = [v for v in graph.inputs if v.name in initializers]
+        self._outputs = list(graph.outputs)
+        self._feeds = FeedChecker(self._inputs, self._overridable)
+        self._plan = Plan(graph, self._model.opset)
+
+    def _apply_initializer_overrides(self) -> None:
+        graph = self._model.graph
+        for name, value in self._sess_options._initializers.items():
+            if name not in graph.initializers:
+                raise InvalidArgument(f"add_initializer: the model has no initializer named '{name}'")
+            graph.initializers[name] = np.asarray(value)
+
+    # -- onnxruntime's API ------------------------------------------------------
+
+    def run(self, output_names: Sequence[str] | None, input_feed: dict[str, Any], run_options: RunOptions | None = None) -> list[Any]:
+        """Run the model; returns the values of ``output_names`` (all outputs when None), in order."""
+        feeds = self._feeds.check(input_feed)
+        if output_names:
+            known = set(self._plan.output_names)
+            for name in output_names:
+                if name not in known:
+                    raise InvalidArgument(
+                        f"unknown output name '{name}'; the model's outputs are: "
+                        + ", ".join(repr(n) for n in self._plan.output_names)
+                    )
+        inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
+        results = self._plan.run(inputs)
+        if not output_names:
+            return results
+        by_name = dict(zip(self._plan.output_names, results))
+        return [by_name[name] for name in output_names]
+
+    def get_inputs(self) -> list[NodeArg]:
+        return [NodeArg(v) for v in self._inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [NodeArg(v) for v in self._outputs]
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        return [NodeArg(v) for v in self._overridable]
+
+    def get_modelmeta(self) -> ModelMetadata:
+        return ModelMetadata(self._model)
+
+    def get_providers(self) -> list[str]:
+        return list(self._providers)
+
+    def get_provider_options(self) -> dict[str, dict]:
+        return {name: dict(opts) for name, opts in zip(self._providers, self._provider_options)}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._sess_options
+
+    def set_providers(self, providers: Sequence[Any] | None = None, provider_options: Sequence[dict] | None = None) -> None:
+        self._providers, self._provider_options = _choose_providers(providers, provider_options)
