@@ -105,7 +105,7 @@ class InferenceSession:
         self._overridable = [v for v in graph.inputs if v.name in initializers]
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
-        self._plan = Plan(graph, self._model.opset)
+        self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph

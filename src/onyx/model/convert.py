@@ -92,6 +92,7 @@ def node_from_proto(node: NodeProto, base_dir: str | None) -> Node:
         attrs={a.name: attribute_value(a, base_dir) for a in node.attribute},
         domain=normalize_domain(node.domain),
         name=node.name,
+        proto=node,
     )
 
 

@@ -55,6 +55,7 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
     name: str = ""
+    proto: Any = None  # the NodeProto it came from, when loaded from a file
 
     def describe(self) -> str:
         """'node "conv1" (Conv)' for error messages."""

@@ -87,3 +87,12 @@ def shape_of(tp: TypeProto) -> list[int | str | None] | None:
         which = d.WhichOneof("value")
         dims.append(d.dim_value if which == "dim_value" else d.dim_param if which == "dim_param" else None)
     return dims
+
+
+def np_dtype_from_type_string(type_str: str) -> np.dtype:
+    """NumPy dtype of an onnxruntime tensor type string: 'tensor(float)' -> float32."""
+    by_name = {name: elem for elem, name in _ELEM_NAMES.items()}
+    name = type_str.removeprefix("tensor(").removesuffix(")")
+    if not type_str.startswith("tensor(") or name not in by_name:
+        raise ValueError(f"'{type_str}' is not a tensor type")
+    return np_dtype(by_name[name])

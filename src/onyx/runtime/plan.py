@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import onnx.helper
 
 from onyx.errors import InvalidGraph, KernelError, OnyxError, UnsupportedOperator
-from onyx.model.graph import Graph, Node
+from onyx.model.graph import Function, Graph, Node
+from onyx.model.types import elem_type_of
 from onyx.ops import registry
+from onyx.runtime.functions import call_function, function_graph, schema_function
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
@@ -29,7 +32,7 @@ class Step:
     fn: Callable[..., Any]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-    outer: tuple[tuple[str, int], ...]
+    outer: tuple[tuple[str, int], ...] | None  # None: the kernel takes no _outer
     free: tuple[int, ...] = ()
 
 
@@ -101,9 +104,16 @@ def subgraph_free_names(node: Node) -> set[str]:
 class Plan:
     """A graph compiled for execution. ``run`` maps input values to output values."""
 
-    def __init__(self, graph: Graph, opset: Mapping[str, int], outer_names: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        graph: Graph,
+        opset: Mapping[str, int],
+        outer_names: frozenset[str] = frozenset(),
+        functions: Mapping[tuple[str, str], Function] | None = None,
+    ):
         self.graph = graph
         self.opset = dict(opset)
+        self.functions = dict(functions or {})
         self.input_names = [v.name for v in graph.inputs]
         self.output_names = [v.name for v in graph.outputs]
         self._slots: dict[str, int] = {"": _NONE_SLOT}
@@ -147,16 +157,15 @@ class Plan:
 
     def _step(self, node: Node) -> Step:
         opset = self.opset.get(node.domain)
+        if opset is None and (node.domain, node.op_type) in self.functions:
+            return self._function_step(node, 1)
         if opset is None:
             raise InvalidGraph(
                 f"{node.describe()} uses domain '{node.domain or 'ai.onnx'}', which the model does not import"
             )
         kdef = registry.lookup(node.domain, node.op_type, opset)
         if kdef is None:
-            raise UnsupportedOperator(
-                f"onyx has no kernel for {node.domain or 'ai.onnx'}::{node.op_type} at opset {opset} "
-                f"(needed by {node.describe()})"
-            )
+            return self._function_step(node, opset)
         attrs = dict(node.attrs)
         unknown = set(attrs) - kdef.attribute_names
         if unknown and not kdef.accepts_any_attribute:
@@ -167,18 +176,45 @@ class Plan:
         outer_visible = frozenset(self._slots) | frozenset(n for n, _ in self.outer_slots)
         for key, value in attrs.items():
             if isinstance(value, Graph):
-                attrs[key] = Plan(value, self.opset, outer_visible)
+                attrs[key] = Plan(value, self.opset, outer_visible, self.functions)
         if kdef.wants_num_outputs:
             attrs["_num_outputs"] = len(node.outputs)
         fn = functools.partial(kdef.fn, **attrs) if attrs else kdef.fn
-        implicit = sorted(subgraph_free_names(node))
+        implicit = sorted(subgraph_free_names(node)) if kdef.wants_outer else None
+        return self._make_step(node, fn, implicit)
+
+    def _make_step(self, node: Node, fn: Callable[..., Any], implicit: list[str] | None) -> Step:
         return Step(
             node=node,
             fn=fn,
             inputs=tuple(self._slots[n] if n else _NONE_SLOT for n in node.inputs),
             outputs=tuple(self._slot(n) if n else _SINK_SLOT for n in node.outputs),
-            outer=tuple((n, self._slots[n]) for n in implicit) if kdef.wants_outer else (),
+            outer=None if implicit is None else tuple((n, self._slots[n]) for n in implicit),
         )
+
+    def _function_step(self, node: Node, opset: int) -> Step:
+        """A step running the body of a model-local or standard function (no kernel exists)."""
+        function = self.functions.get((node.domain, node.op_type))
+        if function is None:
+            function = schema_function(node, opset, [self._value_type(n) for n in node.inputs])
+        if function is None:
+            raise UnsupportedOperator(
+                f"onyx has no kernel for {node.domain or 'ai.onnx'}::{node.op_type} at opset {opset} "
+                f"(needed by {node.describe()})"
+            )
+        body = Plan(function_graph(function, node), {**self.opset, **function.opset}, functions=self.functions)
+        return self._make_step(node, call_function(body, len(function.inputs)), None)
+
+    def _value_type(self, name: str) -> Any:
+        """Declared TypeProto of a value of this graph, or None when the model does not say."""
+        graph = self.graph
+        for info in graph.inputs + graph.outputs + list(graph.value_info.values()):
+            if info.name == name:
+                return info.type
+        if name in graph.initializers:
+            value = graph.initializers[name]
+            return onnx.helper.make_tensor_type_proto(elem_type_of(value.dtype), value.shape)
+        return None
 
     def _add_frees(self) -> None:
         keep = set(self.output_slots) | {_NONE_SLOT, _SINK_SLOT}
@@ -210,7 +246,7 @@ class Plan:
         for step in self.steps:
             args = [values[i] for i in step.inputs]
             try:
-                if step.outer:
+                if step.outer is not None:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
                 else:
                     result = step.fn(*args)
