@@ -1,0 +1,167 @@
+"""Benchmark onyx against onnxruntime (and onnx.reference on small models), in one process.
+
+    python bench/run.py                 # every model: onnx's light_* models + bench/.cache/*.onnx
+    python bench/run.py --models resnet50 squeezenet --runs 30
+
+For each model: median latency of each runtime over alternating runs after warm-up, the
+ratio onyx/onnxruntime, session-creation times, and peak memory while running (measured in
+a fresh child process per runtime, as the growth of its peak RSS over the loaded baseline).
+Ends with the geometric mean of the ratios. bench/export_models.py fills bench/.cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import onyx  # noqa: E402
+from onyx.tools.bench import alternate  # noqa: E402
+from onyx.tools.inputs import prepare_feeds  # noqa: E402
+
+LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+CACHE_DIR = HERE / ".cache"
+# onnx.reference takes seconds to minutes per run on the big convolution networks; time it on these only.
+REFERENCE_MODELS = {"squeezenet", "shufflenet", "inception_v1", "lstm_2layer", "gru_bidirectional",
+                    "random_forest", "gradient_boosting", "svc"}
+
+
+def model_paths(selected: list[str] | None) -> dict[str, Path]:
+    paths = {p.stem.removeprefix("light_"): p for p in sorted(LIGHT_DIR.glob("light_*.onnx"))}
+    paths.update({p.stem: p for p in sorted(CACHE_DIR.glob("*.onnx"))})
+    if selected:
+        missing = [m for m in selected if m not in paths]
+        if missing:
+            raise SystemExit(f"unknown model(s) {missing}; available: {sorted(paths)}")
+        paths = {m: paths[m] for m in selected}
+    return paths
+
+
+def make_session(runtime: str, path: Path):
+    if runtime == "onyx":
+        return onyx.InferenceSession(str(path))
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def timed_creation(runtime: str, path: Path):
+    t0 = time.perf_counter()
+    session = make_session(runtime, path)
+    return session, time.perf_counter() - t0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_probe(runtime: str, path: Path) -> None:
+    """Child-process entry: print the peak-RSS growth (MB) caused by creating and running a session."""
+    import onnxruntime  # noqa: F401 - imported in both probes so the baseline is the same
+
+    feeds = prepare_feeds(onyx.InferenceSession(str(path)).get_inputs(), {}, {})
+    baseline = peak_rss_mb()
+    session = make_session(runtime, path)
+    for _ in range(3):
+        session.run(None, feeds)
+    print(json.dumps({"peak_mb": peak_rss_mb() - baseline}))
+
+
+def measure_memory(runtime: str, path: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", runtime, str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+
+
+def bench_model(name: str, path: Path, runs: int, warmup: int, with_memory: bool, with_reference: bool) -> dict:
+    onyx_sess, onyx_create = timed_creation("onyx", path)
+    ort_sess, ort_create = timed_creation("onnxruntime", path)
+    feeds = prepare_feeds(onyx_sess.get_inputs(), {}, {})
+    check_agreement(name, onyx_sess.run(None, feeds), ort_sess.run(None, feeds))
+    timings = alternate(
+        {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)},
+        warmup=warmup, runs=runs,
+    )
+    row = {
+        "model": name,
+        "onyx_ms": timings["onyx"].median * 1e3,
+        "ort_ms": timings["onnxruntime"].median * 1e3,
+        "onyx_create_ms": onyx_create * 1e3,
+        "ort_create_ms": ort_create * 1e3,
+    }
+    row["ratio"] = row["onyx_ms"] / row["ort_ms"]
+    if with_memory:
+        row["onyx_mb"] = measure_memory("onyx", path)
+        row["ort_mb"] = measure_memory("onnxruntime", path)
+    if with_reference and name in REFERENCE_MODELS:
+        from onnx.reference import ReferenceEvaluator
+
+        ref = ReferenceEvaluator(str(path))
+        ref_timing = alternate({"reference": lambda: ref.run(None, feeds)}, warmup=1, runs=3)["reference"]
+        row["reference_ms"] = ref_timing.median * 1e3
+    return row
+
+
+def check_agreement(name: str, ours: list, theirs: list) -> None:
+    """Warn (not fail) when outputs differ by more than 1e-4 relative: a benchmark of wrong answers is worthless."""
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            scale = max(float(np.max(np.abs(b))), 1e-6) if b.size else 1.0
+            err = float(np.max(np.abs(a.astype(np.float64) - b))) / scale if a.size else 0.0
+            if err > 1e-4:
+                print(f"warning: {name} output {i} differs from onnxruntime by {err:.2e} (relative to max)", file=sys.stderr)
+
+
+def print_table(rows: list[dict]) -> None:
+    cols = ["model", "onyx ms", "ort ms", "ratio", "onyx create ms", "ort create ms", "onyx MB", "ort MB", "reference ms"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "|".join("---" for _ in cols) + "|")
+    for r in rows:
+        cells = [r["model"], f"{r['onyx_ms']:.2f}", f"{r['ort_ms']:.2f}", f"{r['ratio']:.2f}",
+                 f"{r['onyx_create_ms']:.0f}", f"{r['ort_create_ms']:.0f}",
+                 f"{r['onyx_mb']:.0f}" if "onyx_mb" in r else "-", f"{r['ort_mb']:.0f}" if "ort_mb" in r else "-",
+                 f"{r['reference_ms']:.0f}" if "reference_ms" in r else "-"]
+        print("| " + " | ".join(cells) + " |")
+    ratios = [r["ratio"] for r in rows]
+    print(f"\ngeometric mean onyx/onnxruntime latency: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
+          f"(worst: {max(rows, key=lambda r: r['ratio'])['model']} {max(ratios):.2f})")
+    ref_rows = [r for r in rows if "reference_ms" in r]
+    if ref_rows:
+        speedups = [r["reference_ms"] / r["onyx_ms"] for r in ref_rows]
+        print(f"geometric mean speed-up over onnx.reference: {math.exp(sum(map(math.log, speedups)) / len(speedups)):.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", help="model names (default: all)")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_probe:
+        memory_probe(args.memory_probe[0], Path(args.memory_probe[1]))
+        return
+    rows = []
+    for name, path in model_paths(args.models).items():
+        print(f"... {name}", file=sys.stderr, flush=True)
+        rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference))
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
