@@ -14,7 +14,7 @@ from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axes, normalize_axis
 
 
-def _int_list(values: Sequence[int] | np.ndarray) -> list[int]:
+def as_int_list(values: Sequence[int] | np.ndarray) -> list[int]:
     """An attribute list or an int64 tensor as a list of Python ints."""
     return [int(v) for v in np.asarray(values, dtype=np.int64).reshape(-1)]
 
@@ -52,17 +52,17 @@ def _reshaped_shape(in_shape: tuple[int, ...], shape: list[int], allowzero: int)
 def reshape_1(data, *, shape=None, consumed_inputs=None):
     if shape is None:
         raise ValueError("Reshape-1 needs the 'shape' attribute")
-    return data.reshape(_reshaped_shape(data.shape, _int_list(shape), 0))
+    return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), 0))
 
 
 @kernel("Reshape", since=5)
 def reshape_5(data, shape):
-    return data.reshape(_reshaped_shape(data.shape, _int_list(shape), 0))
+    return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), 0))
 
 
 @kernel("Reshape", since=14)
 def reshape_14(data, shape, *, allowzero=0):
-    return data.reshape(_reshaped_shape(data.shape, _int_list(shape), allowzero))
+    return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), allowzero))
 
 
 @kernel("Flatten", since=1)
@@ -157,7 +157,7 @@ def _split(x: np.ndarray, axis: int, split, count: int, uneven: bool) -> tuple[n
     axis = normalize_axis(axis, x.ndim)
     dim = x.shape[axis]
     if split is not None:
-        sizes = _int_list(split)
+        sizes = as_int_list(split)
         if sum(sizes) != dim or any(s < 0 for s in sizes):
             raise ValueError(f"Split: sizes {sizes} do not add up to dimension {dim}")
     else:
@@ -203,7 +203,7 @@ def split_18(input, split=None, *, axis=0, num_outputs=None, _num_outputs=1):
 
 @kernel("Expand", since=8)
 def expand(input, shape):
-    target = tuple(_int_list(shape))
+    target = tuple(as_int_list(shape))
     try:
         out_shape = np.broadcast_shapes(input.shape, target)
     except ValueError:
@@ -221,7 +221,7 @@ def tile_1(input, tiles, axis):
 
 @kernel("Tile", since=6)
 def tile_6(input, repeats):
-    reps = _int_list(repeats)
+    reps = as_int_list(repeats)
     if len(reps) != input.ndim or any(r < 0 for r in reps):
         raise ValueError(f"Tile: repeats {reps} must be {input.ndim} non-negative values")
     return np.tile(input, reps)
