@@ -156,7 +156,7 @@ def _split(x: np.ndarray, axis: int, split, count: int, uneven: bool) -> tuple[n
     """
     axis = normalize_axis(axis, x.ndim)
     dim = x.shape[axis]
-    if split is not None:
+    if split is not None and np.size(split):  # an empty 'split' tensor counts as absent
         sizes = as_int_list(split)
         if sum(sizes) != dim or any(s < 0 for s in sizes):
             raise ValueError(f"Split: sizes {sizes} do not add up to dimension {dim}")
