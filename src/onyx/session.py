@@ -79,6 +79,14 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
     return ValueInfo(info.name, tp)
 
 
+def _owned(value: Any) -> Any:
+    """An output the caller may keep and modify: views of feeds, initializers or
+    read-only buffers are copied (as onnxruntime returns fresh arrays)."""
+    if isinstance(value, np.ndarray) and not (value.flags.owndata and value.flags.writeable):
+        return value.copy()
+    return value
+
+
 class InferenceSession:
     """Loads a model once and runs it many times.
 
@@ -128,7 +136,7 @@ class InferenceSession:
                         + ", ".join(repr(n) for n in self._plan.output_names)
                     )
         inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
-        results = self._plan.run(inputs)
+        results = [_owned(value) for value in self._plan.run(inputs)]
         if not output_names:
             return results
         by_name = dict(zip(self._plan.output_names, results))

@@ -14,7 +14,10 @@ from onyx.ops.registry import normalize_domain
 
 
 def tensor_to_array(tensor: TensorProto, base_dir: str | None) -> np.ndarray:
-    """A TensorProto as a NumPy array; string tensors become object arrays of str."""
+    """A TensorProto as a read-only NumPy array (string tensors: object arrays of str).
+
+    Read-only because the model's constants are shared by every run: no kernel may modify them.
+    """
     if tensor.data_location == TensorProto.EXTERNAL:
         return load_external_tensor(tensor, base_dir)
     try:
@@ -23,6 +26,7 @@ def tensor_to_array(tensor: TensorProto, base_dir: str | None) -> np.ndarray:
         raise InvalidGraph(f"tensor '{tensor.name}' cannot be decoded: {exc}") from None
     if tensor.data_type == TensorProto.STRING:
         array = decode_strings(array)
+    array.flags.writeable = False
     return array
 
 

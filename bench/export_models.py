@@ -1,0 +1,131 @@
+"""Export the benchmark's models into bench/.cache (development time only, not CI).
+
+Needs PyTorch, transformers and skl2onnx (see docs/benchmark.md for the environment):
+    python bench/export_models.py [NAME ...]
+
+Every network is built from its configuration with random weights (nothing is downloaded):
+vision models at 224x224, BERT-base and DistilBERT at sequence 128, GPT-2 small at sequence
+64, a 2-layer LSTM, a bidirectional GRU; scikit-learn models are trained on synthetic data
+and converted with skl2onnx.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CACHE = Path(__file__).parent / ".cache"
+OPSET = 17
+
+
+def _export_torch(name: str, module, example: tuple, input_names: list[str]) -> None:
+    import torch
+
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, example, str(CACHE / f"{name}.onnx"), input_names=input_names,
+                          opset_version=OPSET, dynamo=False)
+
+
+def last_hidden(model):
+    """``model`` wrapped so the export sees one plain tensor output (its last hidden state)."""
+    import torch
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args):
+            return self.model(*args, return_dict=False)[0]
+
+    return LastHidden()
+
+
+def vision(name: str) -> None:
+    import torch
+    import transformers as tf
+
+    configs = {
+        "resnet50": lambda: tf.ResNetModel(tf.ResNetConfig(depths=[3, 4, 6, 3], layer_type="bottleneck")),
+        "mobilenetv2": lambda: tf.MobileNetV2Model(tf.MobileNetV2Config()),
+        "convnext_tiny": lambda: tf.ConvNextModel(tf.ConvNextConfig(depths=[3, 3, 9, 3], hidden_sizes=[96, 192, 384, 768])),
+        "vit_b16": lambda: tf.ViTModel(tf.ViTConfig(), add_pooling_layer=False),
+    }
+    torch.manual_seed(0)
+    _export_torch(name, last_hidden(configs[name]()), (torch.randn(1, 3, 224, 224),), ["pixel_values"])
+
+
+def text(name: str) -> None:
+    import torch
+    import transformers as tf
+
+    configs = {
+        "bert_base": (lambda: tf.BertModel(tf.BertConfig(), add_pooling_layer=False), 128),
+        "distilbert": (lambda: tf.DistilBertModel(tf.DistilBertConfig()), 128),
+        "gpt2": (lambda: tf.GPT2Model(tf.GPT2Config()), 64),
+    }
+    build, seq = configs[name]
+    torch.manual_seed(0)
+    ids = torch.randint(0, 1000, (1, seq))
+    _export_torch(name, last_hidden(build()), (ids,), ["input_ids"])
+
+
+def recurrent(name: str) -> None:
+    import torch
+
+    class Recurrent(torch.nn.Module):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x):
+            return self.cell(x)[0]
+
+    torch.manual_seed(0)
+    cells = {
+        "lstm_2layer": torch.nn.LSTM(128, 256, num_layers=2, batch_first=True),
+        "gru_bidirectional": torch.nn.GRU(128, 256, bidirectional=True, batch_first=True),
+    }
+    _export_torch(name, Recurrent(cells[name]), (torch.randn(1, 64, 128),), ["x"])
+
+
+def sklearn_model(name: str) -> None:
+    from skl2onnx import to_onnx
+    from sklearn.datasets import make_classification, make_regression
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+    from sklearn.svm import SVC
+
+    if name == "gradient_boosting":
+        x, y = make_regression(n_samples=2000, n_features=20, random_state=0)
+        model = GradientBoostingRegressor(n_estimators=100, random_state=0).fit(x, y)
+    else:
+        x, y = make_classification(n_samples=2000, n_features=20, n_informative=10, random_state=0)
+        model = (RandomForestClassifier(n_estimators=100, random_state=0) if name == "random_forest"
+                 else SVC(probability=True, random_state=0)).fit(x, y)
+    options = {id(model): {"zipmap": False}} if name != "gradient_boosting" else None
+    onx = to_onnx(model, x[:1].astype(np.float32), options=options, target_opset={"": OPSET, "ai.onnx.ml": 3})
+    # benchmark a batch of 2,000 rows: fix the batch dimension so inputs are generated at that size
+    onx.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2000
+    (CACHE / f"{name}.onnx").write_bytes(onx.SerializeToString())
+
+
+EXPORTERS = {
+    **{n: vision for n in ["resnet50", "mobilenetv2", "convnext_tiny", "vit_b16"]},
+    **{n: text for n in ["bert_base", "distilbert", "gpt2"]},
+    **{n: recurrent for n in ["lstm_2layer", "gru_bidirectional"]},
+    **{n: sklearn_model for n in ["random_forest", "gradient_boosting", "svc"]},
+}
+
+
+def main(names: list[str]) -> None:
+    CACHE.mkdir(exist_ok=True)
+    for name in names or list(EXPORTERS):
+        print(f"exporting {name}", flush=True)
+        EXPORTERS[name](name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
