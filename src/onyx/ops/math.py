@@ -1,15 +1,295 @@
-"""Elementwise arithmetic."""
+"""Elementwise arithmetic: binary and variadic ops, unary math functions, Clip.
 
+Opsets 1 and 6 of the binary ops carry the legacy ``broadcast``/``axis``
+attributes (and ``consumed_inputs`` in opset 1); from opset 7 on, inputs
+broadcast NumPy-style.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import ml_dtypes
 import numpy as np
+from numpy.polynomial import chebyshev
 
 from onyx.ops.registry import kernel
 
-
-@kernel("Abs", since=1)
-def abs_(x):
-    return np.abs(x)
+_HALF_FLOATS = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
-@kernel("Add", since=1)
+def is_half(dtype: np.dtype) -> bool:
+    """True for float16 and bfloat16, whose math is done in float32."""
+    return dtype in _HALF_FLOATS
+
+
+def float_math(fn: Callable) -> Callable:
+    """Run ``fn(x, ...)`` in float32 for float16/bfloat16 ``x`` and return ``x``'s dtype."""
+
+    @functools.wraps(fn)
+    def wrapper(x, *args, **kwargs):
+        if is_half(x.dtype):
+            return np.asarray(fn(x.astype(np.float32), *args, **kwargs)).astype(x.dtype)
+        return np.asarray(fn(x, *args, **kwargs)).astype(x.dtype, copy=False)
+
+    return wrapper
+
+
+def legacy_align(a: np.ndarray, b: np.ndarray, broadcast: int, axis: int | None) -> np.ndarray:
+    """``b`` shaped to broadcast against ``a`` under the opset-1/6 ``broadcast``/``axis`` rules."""
+    if not broadcast:
+        if a.shape != b.shape:
+            raise ValueError(f"shapes {a.shape} and {b.shape} differ and broadcast=0")
+        return b
+    if axis is None or b.ndim == 0:
+        return b
+    start = axis + a.ndim if axis < 0 else axis
+    trailing = a.ndim - start - b.ndim
+    if trailing < 0:
+        raise ValueError(f"cannot align shape {b.shape} with {a.shape} at axis {axis}")
+    return b.reshape(b.shape + (1,) * trailing)
+
+
+def register_binary(op_type: str, fn: Callable, legacy: tuple[int, ...] = (1, 6), modern: int = 7) -> None:
+    """Register ``fn(a, b)`` for ``op_type``: legacy-broadcast versions, then the NumPy-style one."""
+    for since in legacy:
+        if since == 1 and op_type not in _NO_CONSUMED_INPUTS:
+
+            def v1(a, b, *, axis=None, broadcast=0, consumed_inputs=None):
+                return fn(a, legacy_align(a, b, broadcast, axis))
+
+            kernel(op_type, since=since)(v1)
+        else:
+
+            def v6(a, b, *, axis=None, broadcast=0):
+                return fn(a, legacy_align(a, b, broadcast, axis))
+
+            kernel(op_type, since=since)(v6)
+    kernel(op_type, since=modern)(fn)
+
+
+# ops whose opset-1 version has broadcast/axis but no consumed_inputs
+_NO_CONSUMED_INPUTS = {"Pow", "Equal", "Greater", "Less", "And", "Or", "Xor"}
+
+
+def _register_unary(op_type: str, fn: Callable, versions: tuple[int, ...]) -> None:
+    """Register ``fn(x)``; version 1, when listed, also accepts ``consumed_inputs``."""
+    for since in versions:
+        if since == 1:
+            kernel(op_type, since=1)(lambda x, *, consumed_inputs=None: fn(x))
+        else:
+            kernel(op_type, since=since)(fn)
+
+
+# -- binary arithmetic -------------------------------------------------------------
+
+
 def add(a, b):
-    return a + b
+    return np.add(a, b).astype(a.dtype, copy=False)
+
+
+def sub(a, b):
+    return np.subtract(a, b).astype(a.dtype, copy=False)
+
+
+def mul(a, b):
+    return np.multiply(a, b).astype(a.dtype, copy=False)
+
+
+def div(a, b):
+    """Division; integers truncate toward zero as in C."""
+    if a.dtype.kind in "iu":
+        with np.errstate(divide="ignore"):
+            q = np.floor_divide(a, b)
+        if a.dtype.kind == "i":
+            inexact = np.multiply(q, b) != a
+            q = q + (inexact & ((a < 0) != (b < 0))).astype(q.dtype)
+        return q.astype(a.dtype, copy=False)
+    return np.divide(a, b).astype(a.dtype, copy=False)
+
+
+def pow_(x, y):
+    """x ** y; the result has the type of the base ``x``."""
+    if x.dtype.kind in "iu":
+        if y.dtype.kind in "iu" and not np.any(y < 0):
+            return np.power(x, y).astype(x.dtype)
+        return np.power(x.astype(np.float64), y.astype(np.float64)).astype(x.dtype)
+    if is_half(x.dtype):
+        return np.power(x.astype(np.float32), y.astype(np.float32)).astype(x.dtype)
+    return np.power(x, y.astype(x.dtype, copy=False))
+
+
+for _op, _fn in (("Add", add), ("Sub", sub), ("Mul", mul), ("Div", div), ("Pow", pow_)):
+    register_binary(_op, _fn, legacy=(1,) if _op == "Pow" else (1, 6))
+
+
+@kernel("Mod", since=10)
+def mod(a, b, *, fmod=0):
+    """Remainder: sign of the divisor (fmod=0, as Python's %) or of the dividend (fmod=1, C fmod)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if fmod:
+            return np.fmod(a, b)
+        return np.mod(a, b)
+
+
+# -- unary math ----------------------------------------------------------------------
+
+
+def round_(x):
+    """Round half to even."""
+    return np.rint(x)
+
+
+def sign(x):
+    return np.sign(x)
+
+
+def reciprocal(x):
+    return np.reciprocal(x)
+
+
+_UNARY_V1_V6 = {
+    "Abs": np.abs,
+    "Neg": np.negative,
+    "Reciprocal": reciprocal,
+    "Floor": np.floor,
+    "Ceil": np.ceil,
+    "Exp": np.exp,
+    "Log": np.log,
+    "Sqrt": np.sqrt,
+    "Tanh": np.tanh,
+}
+for _op, _ufunc in _UNARY_V1_V6.items():
+    _register_unary(_op, _ufunc, (1, 6))
+
+_UNARY_NEWER = {
+    "Sin": (np.sin, 7),
+    "Cos": (np.cos, 7),
+    "Tan": (np.tan, 7),
+    "Asin": (np.arcsin, 7),
+    "Acos": (np.arccos, 7),
+    "Atan": (np.arctan, 7),
+    "Sinh": (np.sinh, 9),
+    "Cosh": (np.cosh, 9),
+    "Asinh": (np.arcsinh, 9),
+    "Acosh": (np.arccosh, 9),
+    "Atanh": (np.arctanh, 9),
+    "Sign": (sign, 9),
+    "Round": (round_, 11),
+}
+for _op, (_ufunc, _since) in _UNARY_NEWER.items():
+    _register_unary(_op, _ufunc, (_since,))
+
+
+# -- erf -----------------------------------------------------------------------------
+# erf(x) = x * P(x**2) for |x| <= 2 and 1 - exp(-x**2) * Q(|x|) for 2 < |x| < 6
+# (erf is 1 to double precision beyond 6). P and Q are Chebyshev interpolants of
+# math.erf / math.erfc computed once at import; absolute error is below 1e-14.
+
+_ERF_SPLIT = 2.0
+_ERF_TOP = 6.0
+
+
+def _chebyshev_fit(f: Callable[[float], float], lo: float, hi: float, degree: int) -> np.ndarray:
+    def on_unit(u: np.ndarray) -> np.ndarray:
+        return np.array([f(lo + (v + 1.0) * (hi - lo) / 2.0) for v in u])
+
+    return chebyshev.chebinterpolate(on_unit, degree)
+
+
+_ERF_CORE = _chebyshev_fit(lambda t: math.erf(math.sqrt(t)) / math.sqrt(t), 0.0, _ERF_SPLIT**2, 16)
+_ERF_TAIL = _chebyshev_fit(lambda x: math.erfc(x) * math.exp(x * x), _ERF_SPLIT, _ERF_TOP, 18)
+
+
+def _erf64(x: np.ndarray) -> np.ndarray:
+    """erf of a float64 array."""
+    ax = np.abs(x)
+    out = np.sign(x)  # |x| >= 6 (and NaN stays NaN)
+    core = ax <= _ERF_SPLIT
+    xc = x[core]
+    t = xc * xc
+    out[core] = xc * chebyshev.chebval(t * (2.0 / _ERF_SPLIT**2) - 1.0, _ERF_CORE)
+    tail = (ax > _ERF_SPLIT) & (ax < _ERF_TOP)
+    at = ax[tail]
+    u = (at - _ERF_SPLIT) * (2.0 / (_ERF_TOP - _ERF_SPLIT)) - 1.0
+    out[tail] = np.copysign(1.0 - np.exp(-at * at) * chebyshev.chebval(u, _ERF_TAIL), x[tail])
+    return out
+
+
+@kernel("Erf", since=9)
+def erf(x):
+    return _erf64(np.asarray(x, dtype=np.float64)).astype(x.dtype, copy=False)
+
+
+# -- variadic ------------------------------------------------------------------------
+
+
+def _variadic(op_type: str, fn: Callable, versions: tuple[int, ...]) -> None:
+    for since in versions:
+        if since == 1:
+            kernel(op_type, since=1)(lambda *data, consumed_inputs=None: fn(*data))
+        else:
+            kernel(op_type, since=since)(fn)
+
+
+def _reduce(ufunc: np.ufunc, data: tuple[np.ndarray, ...]) -> np.ndarray:
+    if not data:
+        raise ValueError("needs at least one input")
+    return functools.reduce(ufunc, data).astype(data[0].dtype, copy=False)
+
+
+def max_(*data):
+    return _reduce(np.maximum, data)
+
+
+def min_(*data):
+    return _reduce(np.minimum, data)
+
+
+def sum_(*data):
+    return _reduce(np.add, data)
+
+
+def mean(*data):
+    dtype = data[0].dtype if data else None
+    total = _reduce(np.add, data)
+    if is_half(dtype):
+        return (total.astype(np.float32) / len(data)).astype(dtype)
+    return (total / np.asarray(len(data), dtype=dtype)).astype(dtype, copy=False)
+
+
+_variadic("Max", max_, (1, 6))
+_variadic("Min", min_, (1, 6))
+_variadic("Sum", sum_, (1, 6))
+_variadic("Mean", mean, (1, 6))
+
+
+# -- Clip ------------------------------------------------------------------------------
+
+
+def _clip(x: np.ndarray, lo, hi) -> np.ndarray:
+    """min(hi, max(x, lo)) with absent bounds skipped; hi wins when lo > hi."""
+    out = x
+    if lo is not None:
+        out = np.maximum(out, np.asarray(lo).astype(x.dtype))
+    if hi is not None:
+        out = np.minimum(out, np.asarray(hi).astype(x.dtype))
+    return out if out is not x else x.copy()
+
+
+@kernel("Clip", since=1)
+def clip_v1(x, *, min=None, max=None, consumed_inputs=None):
+    return _clip(x, min, max)
+
+
+@kernel("Clip", since=6)
+def clip_v6(x, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):
+    with np.errstate(over="ignore"):
+        return _clip(x, min, max)
+
+
+@kernel("Clip", since=11)
+def clip(x, min=None, max=None):
+    return _clip(x, min, max)
