@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from onyx.ops.math import _erf64, float_math
+from onyx.ops.math import erf_values, float_math
 from onyx.ops.registry import kernel
 
 
@@ -185,7 +185,7 @@ def gelu(x, *, approximate="none"):
         return 0.5 * x * (1.0 + np.tanh(inner))
     if approximate != "none":
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * (1.0 + _erf64(x.astype(np.float64) * math.sqrt(0.5)).astype(x.dtype, copy=False))
+    return 0.5 * x * (1.0 + erf_values(x * math.sqrt(0.5)))
 
 
 @kernel("Shrink", since=9)
