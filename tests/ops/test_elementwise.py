@@ -13,6 +13,7 @@ import pytest
 from onnx import helper
 
 import onyx
+from onyx.ops.math import erf as erf_kernel
 
 _NP_TO_ONNX = {
     np.dtype(np.float16): onnx.TensorProto.FLOAT16,
@@ -208,3 +209,9 @@ def test_float_dtypes_are_preserved(op_type, opset, attrs, dtype):
     reference = run_onyx(op_type, [x32.astype(dtype).astype(np.float64)], opset, **attrs)
     tolerance = 1e-2 if dtype == ml_dtypes.bfloat16 else 2e-3 if dtype == np.float16 else 1e-12
     np.testing.assert_allclose(out.astype(np.float64), reference, rtol=tolerance, atol=tolerance)
+
+
+def test_erf_of_transposed_input():
+    x = (RNG.standard_normal((40, 30)) * 3).T
+    expected = np.vectorize(math.erf)(x)
+    np.testing.assert_allclose(erf_kernel(x), expected, rtol=1e-13, atol=1e-15)

@@ -52,6 +52,10 @@ def legacy_align(a: np.ndarray, b: np.ndarray, broadcast: int, axis: int | None)
     return b.reshape(b.shape + (1,) * trailing)
 
 
+# ops whose opset-1 version has broadcast/axis but no consumed_inputs
+_NO_CONSUMED_INPUTS = {"Pow", "Equal", "Greater", "Less", "And", "Or", "Xor"}
+
+
 def register_binary(op_type: str, fn: Callable, legacy: tuple[int, ...] = (1, 6), modern: int = 7) -> None:
     """Register ``fn(a, b)`` for ``op_type``: legacy-broadcast versions, then the NumPy-style one."""
     for since in legacy:
@@ -68,10 +72,6 @@ def register_binary(op_type: str, fn: Callable, legacy: tuple[int, ...] = (1, 6)
 
             kernel(op_type, since=since)(v6)
     kernel(op_type, since=modern)(fn)
-
-
-# ops whose opset-1 version has broadcast/axis but no consumed_inputs
-_NO_CONSUMED_INPUTS = {"Pow", "Equal", "Greater", "Less", "And", "Or", "Xor"}
 
 
 def _register_unary(op_type: str, fn: Callable, versions: tuple[int, ...]) -> None:
@@ -223,6 +223,7 @@ def _horner(u: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
 
 def erf_values(x: np.ndarray) -> np.ndarray:
     """erf of a float32 or float64 array, in its dtype."""
+    x = np.ascontiguousarray(x)
     core, tail, top = _ERF_FITS[x.dtype]
     u = np.square(x)
     np.minimum(u, _ERF_SPLIT**2, out=u)
@@ -245,7 +246,7 @@ def erf(x):
     if x.dtype.kind in "iu":
         return np.rint(erf_values(x.astype(np.float64))).astype(x.dtype)
     work = np.float64 if x.dtype == np.float64 else np.float32
-    return erf_values(np.ascontiguousarray(x, dtype=work)).astype(x.dtype, copy=False)
+    return erf_values(x.astype(work, copy=False)).astype(x.dtype, copy=False)
 
 
 # -- variadic ------------------------------------------------------------------------
