@@ -1,0 +1,202 @@
+"""Activation functions. float16/bfloat16 inputs are computed in float32 and cast back."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from onyx.ops.math import erf_values, float_math
+from onyx.ops.registry import kernel
+
+
+# -- ReLU family -----------------------------------------------------------------------
+
+
+def relu(x):
+    return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+@float_math
+def leaky_relu(x, *, alpha=0.01):
+    return np.where(x < 0, x * alpha, x)
+
+
+@float_math
+def thresholded_relu(x, *, alpha=1.0):
+    return np.where(x > alpha, x, 0.0)
+
+
+kernel("Relu", since=6)(relu)
+kernel("LeakyRelu", since=6)(leaky_relu)
+kernel("ThresholdedRelu", since=10)(thresholded_relu)
+
+
+@kernel("Relu", since=1)
+def relu_v1(x, *, consumed_inputs=None):
+    return relu(x)
+
+
+@kernel("LeakyRelu", since=1)
+def leaky_relu_v1(x, *, alpha=0.01, consumed_inputs=None):
+    return leaky_relu(x, alpha=alpha)
+
+
+@float_math
+def _prelu(x, slope):
+    return np.where(x < 0, x * slope.astype(x.dtype), x)
+
+
+def _channel_slope(x: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Opset-6 PRelu: a 1-D slope of the channel count applies per channel (axis 1)."""
+    if slope.ndim == 1 and slope.size > 1 and x.ndim >= 2 and slope.size == x.shape[1]:
+        return slope.reshape((-1,) + (1,) * (x.ndim - 2))
+    return slope
+
+
+@kernel("PRelu", since=1)
+def prelu_v1(x, slope, *, consumed_inputs=None):
+    return _prelu(x, _channel_slope(x, slope))
+
+
+@kernel("PRelu", since=6)
+def prelu_v6(x, slope):
+    return _prelu(x, _channel_slope(x, slope))
+
+
+@kernel("PRelu", since=7)
+def prelu(x, slope):
+    """Leaky ReLU whose slope broadcasts to ``x`` (unidirectionally)."""
+    if x.dtype.kind in "iu":
+        return np.where(x < 0, x * slope, x).astype(x.dtype, copy=False)
+    return _prelu(x, slope)
+
+
+# -- exponential units ------------------------------------------------------------------
+
+
+@float_math
+def elu(x, *, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+@float_math
+def selu(x, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    return gamma * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+@float_math
+def celu(x, *, alpha=1.0):
+    return np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+kernel("Elu", since=6)(elu)
+kernel("Selu", since=6)(selu)
+kernel("Celu", since=12)(celu)
+
+
+@kernel("Elu", since=1)
+def elu_v1(x, *, alpha=1.0, consumed_inputs=None):
+    return elu(x, alpha=alpha)
+
+
+@kernel("Selu", since=1)
+def selu_v1(x, *, alpha=1.673200011253357, gamma=1.0506999492645264, consumed_inputs=None):
+    return selu(x, alpha=alpha, gamma=gamma)
+
+
+# -- sigmoid family ------------------------------------------------------------------------
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+@float_math
+def sigmoid(x):
+    return _sigmoid(x)
+
+
+@float_math
+def hard_sigmoid(x, *, alpha=0.2, beta=0.5):
+    return np.clip(x * alpha + beta, 0.0, 1.0)
+
+
+@float_math
+def hard_swish(x):
+    return x * np.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+
+
+@float_math
+def swish(x, *, alpha=1.0):
+    return x * _sigmoid(x * alpha)
+
+
+kernel("Sigmoid", since=6)(sigmoid)
+kernel("HardSigmoid", since=6)(hard_sigmoid)
+kernel("HardSwish", since=14)(hard_swish)
+kernel("Swish", since=24)(swish)
+
+
+@kernel("Sigmoid", since=1)
+def sigmoid_v1(x, *, consumed_inputs=None):
+    return sigmoid(x)
+
+
+@kernel("HardSigmoid", since=1)
+def hard_sigmoid_v1(x, *, alpha=0.2, beta=0.5, consumed_inputs=None):
+    return hard_sigmoid(x, alpha=alpha, beta=beta)
+
+
+# -- smooth rectifiers -------------------------------------------------------------------------
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)), stable for large |x|."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+@kernel("Softplus", since=1)
+@float_math
+def softplus(x):
+    return _softplus(x)
+
+
+@kernel("Softsign", since=1)
+@float_math
+def softsign(x):
+    return x / (1.0 + np.abs(x))
+
+
+@kernel("Mish", since=18)
+@float_math
+def mish(x):
+    return x * np.tanh(_softplus(x))
+
+
+@kernel("Gelu", since=20)
+@float_math
+def gelu(x, *, approximate="none"):
+    """0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation."""
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + np.tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1.0 + erf_values(x * math.sqrt(0.5)))
+
+
+@kernel("Shrink", since=9)
+def shrink(x, *, bias=0.0, lambd=0.5):
+    """x + bias below -lambd, x - bias above lambd, 0 between."""
+    if x.dtype.kind in "iu":
+        xf = x.astype(np.float64)
+        return np.where(xf < -lambd, xf + bias, np.where(xf > lambd, xf - bias, 0)).astype(x.dtype)
+    return _shrink_float(x, bias, lambd)
+
+
+@float_math
+def _shrink_float(x, bias, lambd):
+    return np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0.0))

@@ -1,0 +1,217 @@
+"""Elementwise math, logic, activations and softmax: behaviour the backend suite leaves out
+(legacy opset attributes, integer semantics, dtype preservation), with onnxruntime as oracle."""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import helper
+
+import onyx
+from onyx.ops.math import erf as erf_kernel
+
+_NP_TO_ONNX = {
+    np.dtype(np.float16): onnx.TensorProto.FLOAT16,
+    np.dtype(np.float32): onnx.TensorProto.FLOAT,
+    np.dtype(np.float64): onnx.TensorProto.DOUBLE,
+    np.dtype(ml_dtypes.bfloat16): onnx.TensorProto.BFLOAT16,
+    np.dtype(np.int8): onnx.TensorProto.INT8,
+    np.dtype(np.int32): onnx.TensorProto.INT32,
+    np.dtype(np.int64): onnx.TensorProto.INT64,
+    np.dtype(np.uint8): onnx.TensorProto.UINT8,
+    np.dtype(bool): onnx.TensorProto.BOOL,
+}
+
+
+def _model(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> onnx.ModelProto:
+    names = [f"x{i}" for i in range(len(inputs))]
+    rank = max(a.ndim for a in inputs)
+    node = helper.make_node(op_type, names, ["y"], **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info(n, _NP_TO_ONNX[a.dtype], a.shape) for n, a in zip(names, inputs)],
+        [helper.make_tensor_value_info("y", _NP_TO_ONNX[np.dtype(out_dtype or inputs[0].dtype)], [None] * rank)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def run_onyx(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> np.ndarray:
+    model = _model(op_type, inputs, opset, out_dtype=out_dtype, **attrs)
+    feeds = {f"x{i}": a for i, a in enumerate(inputs)}
+    return onyx.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+
+
+def run_ort(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> np.ndarray:
+    model = _model(op_type, inputs, opset, out_dtype=out_dtype, **attrs)
+    feeds = {f"x{i}": a for i, a in enumerate(inputs)}
+    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )[0]
+
+
+RNG = np.random.default_rng(0)
+
+
+# -- legacy broadcasting (opsets 1 and 6) -------------------------------------------------
+
+
+def test_add6_broadcast_axis_aligns_from_axis():
+    a = RNG.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    b = RNG.standard_normal((3, 4)).astype(np.float32)
+    y = run_onyx("Add", [a, b], 6, broadcast=1, axis=1)
+    np.testing.assert_allclose(y, a + b[None, :, :, None])
+
+
+def test_mul6_broadcast_without_axis_aligns_trailing():
+    a = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    b = RNG.standard_normal((4,)).astype(np.float32)
+    np.testing.assert_allclose(run_onyx("Mul", [a, b], 6, broadcast=1), a * b)
+
+
+def test_sub1_accepts_consumed_inputs():
+    a = RNG.standard_normal((2, 3)).astype(np.float32)
+    b = RNG.standard_normal((3,)).astype(np.float32)
+    np.testing.assert_allclose(run_onyx("Sub", [a, b], 1, broadcast=1, consumed_inputs=[0, 0]), a - b)
+
+
+def test_legacy_broadcast_zero_rejects_different_shapes():
+    a = np.ones((2, 3), np.float32)
+    with pytest.raises(onyx.OnyxError, match="broadcast=0"):
+        run_onyx("Add", [a, np.ones((3,), np.float32)], 6)
+
+
+def test_clip6_attributes_and_clip1_single_bound():
+    x = np.linspace(-3, 3, 13).astype(np.float32)
+    np.testing.assert_array_equal(run_onyx("Clip", [x], 6, min=-1.0, max=2.0), np.clip(x, -1, 2))
+    np.testing.assert_array_equal(run_onyx("Clip", [x], 6), x)
+    np.testing.assert_array_equal(run_onyx("Clip", [x], 1, max=0.5), np.minimum(x, 0.5))
+
+
+def test_prelu6_one_dimensional_slope_is_per_channel():
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    slope = np.array([0.1, 0.2, 0.3], np.float32)
+    expected = np.where(x < 0, x * slope[:, None], x)
+    np.testing.assert_allclose(run_onyx("PRelu", [x, slope], 6), expected)
+
+
+# -- integer semantics, compared with onnxruntime ---------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_div_truncates_toward_zero(dtype):
+    a = np.array([7, -7, 7, -7, 6, -6, 0], dtype)
+    b = np.array([2, 2, -2, -2, 3, -4, 5], dtype)
+    np.testing.assert_array_equal(run_onyx("Div", [a, b], 14), run_ort("Div", [a, b], 14))
+    np.testing.assert_array_equal(run_onyx("Div", [a, b], 14), np.array([3, -3, -3, 3, 2, 1, 0], dtype))
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+def test_integer_mod(fmod):
+    a = np.array([-4, 7, 5, 4, -7, 8], np.int32)
+    b = np.array([3, -3, 8, -3, 3, 5], np.int32)
+    np.testing.assert_array_equal(run_onyx("Mod", [a, b], 13, fmod=fmod), run_ort("Mod", [a, b], 13, fmod=fmod))
+
+
+def test_pow_integer_base_float_exponent_keeps_base_type():
+    x = np.array([1, 2, 3, 4], np.int64)
+    y = np.array([0.5, 2.0, -1.0, 1.5], np.float32)
+    out = run_onyx("Pow", [x, y], 15)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, run_ort("Pow", [x, y], 15))
+
+
+def test_bitshift_out_of_range_shifts():
+    x = np.array([-16, 16, -1, 5], np.int32)
+    y = np.array([40, 40, -1, 3], np.int32)
+    np.testing.assert_array_equal(run_onyx("BitShift", [x, y], 28, direction="RIGHT"), [-1, 0, -1, 0])
+    np.testing.assert_array_equal(run_onyx("BitShift", [x, y], 28, direction="LEFT"), [0, 0, 0, 40])
+
+
+@pytest.mark.parametrize("neg,pos", [(1, 1), (1, 0), (0, 1), (0, 0)])
+def test_isinf_detect_flags(neg, pos):
+    x = np.array([np.inf, -np.inf, np.nan, 1.0], np.float32)
+    out = run_onyx("IsInf", [x], 20, out_dtype=bool, detect_negative=neg, detect_positive=pos)
+    np.testing.assert_array_equal(out, [bool(pos), bool(neg), False, False])
+
+
+# -- softmax opsets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op_type", ["Softmax", "LogSoftmax", "Hardmax"])
+@pytest.mark.parametrize("opset,axis", [(11, 1), (11, -2), (11, 0), (13, 1), (13, -1)])
+def test_softmax_family_against_onnxruntime(op_type, opset, axis):
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32) * 5
+    x[0, 1, :2] = 9.0  # a tie for Hardmax: the first maximum wins
+    np.testing.assert_allclose(
+        run_onyx(op_type, [x], opset, axis=axis), run_ort(op_type, [x], opset, axis=axis), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_softmax_is_stable_for_large_inputs():
+    x = np.array([[1e4, 1e4 + 1, -1e4]], np.float32)
+    y = run_onyx("Softmax", [x], 13)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y.sum(), 1.0, rtol=1e-6)
+
+
+# -- erf and dtype preservation ---------------------------------------------------------
+
+
+def test_erf_float64_accuracy():
+    x = np.concatenate([np.linspace(-7, 7, 20001), np.logspace(-30, 1, 300), -np.logspace(-30, 1, 300)])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(run_onyx("Erf", [x], 13), expected, rtol=1e-13, atol=0)
+
+
+def test_gelu_float64():
+    x = RNG.standard_normal(1000) * 4
+    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    approx = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(run_onyx("Gelu", [x], 20), exact, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(run_onyx("Gelu", [x], 20, approximate="tanh"), approx, rtol=1e-13, atol=1e-15)
+
+
+def test_gelu_float32_against_onnxruntime():
+    x = RNG.standard_normal(1000).astype(np.float32) * 4
+    for approximate in ("none", "tanh"):
+        np.testing.assert_allclose(
+            run_onyx("Gelu", [x], 20, approximate=approximate),
+            run_ort("Gelu", [x], 20, approximate=approximate),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
+UNARY_FLOAT_OPS = [
+    ("Relu", 14, {}), ("LeakyRelu", 16, {"alpha": 0.1}), ("Elu", 6, {}), ("Selu", 6, {}), ("Celu", 12, {}),
+    ("Sigmoid", 13, {}), ("HardSigmoid", 6, {}), ("HardSwish", 14, {}), ("Softplus", 1, {}),
+    ("Softsign", 1, {}), ("Gelu", 20, {}), ("Mish", 18, {}), ("ThresholdedRelu", 10, {}),
+    ("Shrink", 9, {"bias": 0.5}), ("Swish", 24, {"alpha": 2.0}), ("Erf", 13, {}), ("Tanh", 13, {}),
+    ("Exp", 13, {}), ("Round", 11, {}), ("Softmax", 13, {}), ("LogSoftmax", 13, {}), ("Hardmax", 13, {}),
+    ("Sqrt", 13, {}), ("Sin", 7, {}), ("Atan", 7, {}), ("Sign", 13, {}), ("Reciprocal", 13, {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("op_type,opset,attrs", UNARY_FLOAT_OPS, ids=[op[0] for op in UNARY_FLOAT_OPS])
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float64])
+def test_float_dtypes_are_preserved(op_type, opset, attrs, dtype):
+    x32 = np.linspace(0.1, 3.0, 12, dtype=np.float32).reshape(3, 4) * np.array([1, -1, 1, -1], np.float32)
+    if op_type == "Sqrt":
+        x32 = np.abs(x32)
+    out = run_onyx(op_type, [x32.astype(dtype)], opset, **attrs)
+    assert out.dtype == np.dtype(dtype)
+    reference = run_onyx(op_type, [x32.astype(dtype).astype(np.float64)], opset, **attrs)
+    tolerance = 1e-2 if dtype == ml_dtypes.bfloat16 else 2e-3 if dtype == np.float16 else 1e-12
+    np.testing.assert_allclose(out.astype(np.float64), reference, rtol=tolerance, atol=tolerance)
+
+
+def test_erf_of_transposed_input():
+    x = (RNG.standard_normal((40, 30)) * 3).T
+    expected = np.vectorize(math.erf)(x)
+    np.testing.assert_allclose(erf_kernel(x), expected, rtol=1e-13, atol=1e-15)
