@@ -1,0 +1,251 @@
+"""Attention-like operators: Attention, RotaryEmbedding and SwiGLU.
+
+Attention follows the opset 23/24/25 schema: 3-D or 4-D Q/K/V, grouped-query heads,
+boolean or additive masks, offset-aware (bottom-right) causal masks, sliding windows,
+softcap, an internal KV cache (past_* -> present_*) or an external one (nonpad_kv_seqlen),
+and the optional qk_matmul_output. A query row with no attendable key yields zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onyx.model.types import np_dtype
+from onyx.ops.registry import kernel
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """Half-precision inputs are computed in float32."""
+    return np.dtype(np.float32) if dtype.itemsize < 4 else np.dtype(dtype)
+
+
+def _split_heads(x: np.ndarray, num_heads: int | None, name: str) -> np.ndarray:
+    """(batch, seq, heads * size) -> (batch, heads, seq, size)."""
+    if not num_heads:
+        raise ValueError(f"3-D {name} needs the q_num_heads and kv_num_heads attributes")
+    batch, seq, hidden = x.shape
+    if hidden % num_heads:
+        raise ValueError(f"{name} hidden size {hidden} is not a multiple of {num_heads} heads")
+    return x.reshape(batch, seq, num_heads, hidden // num_heads).transpose(0, 2, 1, 3)
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis; an all -inf row gives zeros, not NaN."""
+    peak = scores.max(axis=-1, keepdims=True)
+    peak = np.where(np.isneginf(peak), 0, peak)
+    e = np.exp(scores - peak)
+    total = e.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1
+    e /= total
+    return e
+
+
+def _allowed_keys(
+    q_len: int,
+    kv_len: int,
+    offset: int | np.ndarray,
+    is_causal: int,
+    left_window_size: int,
+    right_window_size: int,
+) -> np.ndarray | None:
+    """Boolean [q, kv] (or [batch, 1, q, kv] for per-batch offsets) of keys the causal/window rules allow."""
+    if not is_causal and left_window_size < 0 and right_window_size < 0:
+        return None
+    position = np.arange(q_len)[:, None] + np.reshape(offset, (-1, 1, 1, 1) if np.ndim(offset) else ())
+    distance = position - np.arange(kv_len)  # query position minus key index
+    allowed = np.ones(distance.shape, dtype=bool)
+    if is_causal:
+        allowed &= distance >= 0
+    if left_window_size >= 0:
+        allowed &= distance <= left_window_size
+    if right_window_size >= 0:
+        allowed &= -distance <= right_window_size
+    return allowed
+
+
+def _attention_bias(
+    attn_mask: np.ndarray | None,
+    allowed: np.ndarray | None,
+    nonpad_kv_seqlen: np.ndarray | None,
+    kv_len: int,
+    dtype: np.dtype,
+) -> np.ndarray | None:
+    """Additive bias (0 / mask value where attended, -inf where not), or None when nothing is masked."""
+    bias = None
+    if attn_mask is not None:
+        pad = kv_len - attn_mask.shape[-1]
+        if pad < 0:
+            raise ValueError(f"attn_mask covers {attn_mask.shape[-1]} keys, more than the {kv_len} keys")
+        if attn_mask.dtype == np.bool_:
+            allowed_by_mask = attn_mask
+            if pad:
+                allowed_by_mask = np.pad(attn_mask, [(0, 0)] * (attn_mask.ndim - 1) + [(0, pad)])
+            allowed = allowed_by_mask if allowed is None else allowed & allowed_by_mask
+        else:
+            bias = attn_mask.astype(dtype, copy=False)
+            if pad:
+                bias = np.pad(bias, [(0, 0)] * (bias.ndim - 1) + [(0, pad)], constant_values=-np.inf)
+    if nonpad_kv_seqlen is not None:
+        lens = np.asarray(nonpad_kv_seqlen, dtype=np.int64).reshape(-1, 1, 1, 1)
+        padding = np.arange(kv_len) < lens
+        allowed = padding if allowed is None else allowed & padding
+    if allowed is None:
+        return bias
+    return np.where(allowed, dtype.type(0) if bias is None else bias, dtype.type(-np.inf))
+
+
+def _attention(
+    Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen, *, is_causal, kv_num_heads, q_num_heads,
+    qk_matmul_output_mode, scale, softcap, softmax_precision, left_window_size, right_window_size, num_outputs,
+):
+    """Scaled dot-product attention; returns (Y, present_key, present_value, qk_matmul_output)."""
+    out_dtype = Q.dtype
+    dtype = _compute_dtype(out_dtype)
+    if not Q.ndim == K.ndim == V.ndim or Q.ndim not in (3, 4):
+        raise ValueError(f"Q, K, V must all be 3-D or all 4-D, got {Q.shape}, {K.shape}, {V.shape}")
+    is_3d = Q.ndim == 3
+    if is_3d:
+        Q = _split_heads(Q, q_num_heads, "Q")
+        K = _split_heads(K, kv_num_heads, "K")
+        V = _split_heads(V, kv_num_heads, "V")
+    if (past_key is None) != (past_value is None):
+        raise ValueError("past_key and past_value must be given together")
+    if past_key is not None:
+        if nonpad_kv_seqlen is not None:
+            raise ValueError("nonpad_kv_seqlen cannot be combined with past_key/past_value")
+        K = np.concatenate((past_key, K), axis=2)
+        V = np.concatenate((past_value, V), axis=2)
+    present_key, present_value = K, V
+
+    batch, q_heads, q_len, head_size = Q.shape
+    kv_heads, kv_len = K.shape[1], K.shape[2]
+    if q_heads % kv_heads:
+        raise ValueError(f"q_num_heads {q_heads} is not a multiple of kv_num_heads {kv_heads}")
+    group = q_heads // kv_heads
+
+    if past_key is not None:
+        offset: int | np.ndarray = past_key.shape[2]
+    elif nonpad_kv_seqlen is not None:
+        offset = np.asarray(nonpad_kv_seqlen, dtype=np.int64).reshape(-1) - q_len
+    else:
+        offset = 0
+    allowed = _allowed_keys(q_len, kv_len, offset, is_causal, left_window_size, right_window_size)
+    bias = _attention_bias(attn_mask, allowed, nonpad_kv_seqlen, kv_len, dtype)
+
+    # Grouped heads: query head h uses KV head h // group, without materialising repeated K/V.
+    scale = 1.0 / np.sqrt(head_size) if scale is None else scale
+    q = (Q.astype(dtype, copy=False) * dtype.type(scale)).reshape(batch, kv_heads, group, q_len, head_size)
+    k = K.astype(dtype, copy=False)[:, :, None]
+    scores = np.matmul(q, k.swapaxes(-1, -2)).reshape(batch, q_heads, q_len, kv_len)
+    qk_out = scores if num_outputs > 3 and qk_matmul_output_mode == 0 else None
+    if softcap and softcap > 0:
+        scores = np.tanh(scores / dtype.type(softcap)) * dtype.type(softcap)
+    if num_outputs > 3 and qk_matmul_output_mode == 1:
+        qk_out = scores
+    if bias is not None:
+        scores = scores + bias
+    if num_outputs > 3 and qk_matmul_output_mode == 2:
+        qk_out = scores
+    if softmax_precision is not None:
+        scores = scores.astype(np.promote_types(dtype, np_dtype(softmax_precision)), copy=False)
+    probs = _softmax(scores)
+    if bias is not None:
+        fully_masked = np.isneginf(bias).all(axis=-1, keepdims=True)
+        if fully_masked.any():
+            probs = np.where(fully_masked, probs.dtype.type(0), probs)
+    probs = probs.astype(dtype, copy=False)
+    if num_outputs > 3 and qk_matmul_output_mode == 3:
+        qk_out = probs
+    v = V.astype(dtype, copy=False)[:, :, None]
+    Y = np.matmul(probs.reshape(batch, kv_heads, group, q_len, kv_len), v)
+    Y = Y.reshape(batch, q_heads, q_len, V.shape[-1])
+    if is_3d:
+        Y = Y.transpose(0, 2, 1, 3).reshape(batch, q_len, -1)
+    qk_result = None if qk_out is None else np.ascontiguousarray(qk_out, dtype=out_dtype)
+    if num_outputs > 3 and qk_result is None:
+        raise ValueError(f"qk_matmul_output_mode must be 0, 1, 2 or 3, got {qk_matmul_output_mode}")
+    return Y.astype(out_dtype, copy=False), present_key, present_value, qk_result
+
+
+@kernel("Attention", since=23)
+def attention_23(Q, K, V, attn_mask=None, past_key=None, past_value=None, *, is_causal=0, kv_num_heads=None,
+                 q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0, softmax_precision=None,
+                 _num_outputs=1):
+    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
+                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=-1, right_window_size=-1,
+                      num_outputs=_num_outputs)
+
+
+@kernel("Attention", since=24)
+def attention_24(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
+                 kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
+                 softmax_precision=None, _num_outputs=1):
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen, is_causal=is_causal,
+                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=-1, right_window_size=-1,
+                      num_outputs=_num_outputs)
+
+
+@kernel("Attention", since=25)
+def attention_25(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
+                 kv_num_heads=None, left_window_size=-1, q_num_heads=None, qk_matmul_output_mode=0,
+                 right_window_size=-1, scale=None, softcap=0.0, softmax_precision=None, _num_outputs=1):
+    if Q.ndim == 4 and (q_num_heads is not None or kv_num_heads is not None):
+        raise ValueError("q_num_heads and kv_num_heads must not be given with 4-D inputs")
+    if left_window_size < -1 or right_window_size < -1:
+        raise ValueError("left_window_size and right_window_size must be -1 or non-negative")
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen, is_causal=is_causal,
+                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=left_window_size,
+                      right_window_size=right_window_size, num_outputs=_num_outputs)
+
+
+@kernel("RotaryEmbedding", since=23)
+def rotary_embedding(X, cos_cache, sin_cache, position_ids=None, *, interleaved=0, num_heads=None,
+                     rotary_embedding_dim=0):
+    """Rotate the first rotary_embedding_dim features of each head by position-dependent angles."""
+    if X.ndim == 3:
+        if not num_heads:
+            raise ValueError("3-D input needs the num_heads attribute")
+        batch, seq, hidden = X.shape
+        x = X.reshape(batch, seq, num_heads, hidden // num_heads)  # (B, S, H, D)
+        seq_axis_view = lambda c: c[:, :, None, :]  # noqa: E731 - cache (B, S, d) -> (B, S, 1, d)
+    elif X.ndim == 4:
+        x = X  # (B, H, S, D)
+        seq_axis_view = lambda c: c[:, None, :, :]  # noqa: E731 - cache (B, S, d) -> (B, 1, S, d)
+    else:
+        raise ValueError(f"RotaryEmbedding input must be 3-D or 4-D, got shape {X.shape}")
+    head_size = x.shape[-1]
+    dim = rotary_embedding_dim or head_size
+    half = dim // 2
+    if position_ids is not None:
+        cos_cache, sin_cache = cos_cache[position_ids], sin_cache[position_ids]
+    if cos_cache.shape[-1] != half or sin_cache.shape[-1] != half:
+        raise ValueError(f"cos/sin caches must have last dimension {half}, got {cos_cache.shape}, {sin_cache.shape}")
+    cos, sin = seq_axis_view(cos_cache), seq_axis_view(sin_cache)
+    if interleaved:
+        x1, x2 = x[..., 0:dim:2], x[..., 1:dim:2]
+    else:
+        x1, x2 = x[..., :half], x[..., half:dim]
+    out = x.copy()
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if interleaved:
+        out[..., 0:dim:2], out[..., 1:dim:2] = real, imag
+    else:
+        out[..., :half], out[..., half:dim] = real, imag
+    return out.reshape(X.shape)
+
+
+@kernel("SwiGLU", since=28)
+def swiglu(A, B, *, alpha=1.0):
+    """Y = A * Sigmoid(alpha * A) * B."""
+    if A.shape != B.shape:
+        raise ValueError(f"SwiGLU inputs must have the same shape, got {A.shape} and {B.shape}")
+    dtype = _compute_dtype(A.dtype)
+    a = A.astype(dtype, copy=False)
+    gate = np.tanh(a * dtype.type(alpha * 0.5)) * dtype.type(0.5) + dtype.type(0.5)
+    return (a * gate * B.astype(dtype, copy=False)).astype(A.dtype, copy=False)
