@@ -249,3 +249,71 @@ def swiglu(A, B, *, alpha=1.0):
     a = A.astype(dtype, copy=False)
     gate = np.tanh(a * dtype.type(alpha * 0.5)) * dtype.type(0.5) + dtype.type(0.5)
     return (a * gate * B.astype(dtype, copy=False)).astype(A.dtype, copy=False)
+
+
+_LINEAR_ATTENTION_RULES = ("linear", "gated", "delta", "gated_delta")
+
+
+def _per_head(x: np.ndarray, heads: int, name: str) -> np.ndarray:
+    """(B, T, H*D) -> (B, T, H, D)."""
+    if x.ndim != 3 or x.shape[-1] % heads:
+        raise ValueError(f"{name} must be (batch, time, {heads} * size), got shape {x.shape}")
+    return x.reshape(x.shape[0], x.shape[1], heads, x.shape[-1] // heads)
+
+
+@kernel("LinearAttention", since=27)
+def linear_attention(query, key, value, past_state=None, decay=None, beta=None, *, chunk_size=64,
+                     kv_num_heads=None, q_num_heads=None, scale=0.0, update_rule="gated_delta"):
+    """Recurrent linear attention: per step, decay and/or delta-correct the state, add k (x) v, read with q."""
+    if update_rule not in _LINEAR_ATTENTION_RULES:
+        raise ValueError(f"update_rule must be one of {_LINEAR_ATTENTION_RULES}, got '{update_rule}'")
+    if not q_num_heads or not kv_num_heads or q_num_heads % kv_num_heads:
+        raise ValueError(f"q_num_heads ({q_num_heads}) must be a positive multiple of kv_num_heads ({kv_num_heads})")
+    gated = update_rule in ("gated", "gated_delta")
+    delta = update_rule in ("delta", "gated_delta")
+    if gated != (decay is not None):
+        raise ValueError(f"update_rule '{update_rule}' {'needs' if gated else 'takes no'} decay input")
+    if delta != (beta is not None):
+        raise ValueError(f"update_rule '{update_rule}' {'needs' if delta else 'takes no'} beta input")
+
+    dtype = _compute_dtype(query.dtype)
+    q = _per_head(query, q_num_heads, "query").astype(dtype, copy=False)
+    k = _per_head(key, kv_num_heads, "key").astype(dtype, copy=False)
+    v = _per_head(value, kv_num_heads, "value").astype(dtype, copy=False)
+    batch, steps, _, d_k = q.shape
+    d_v = v.shape[-1]
+    group = q_num_heads // kv_num_heads
+    q = q.reshape(batch, steps, kv_num_heads, group, d_k)
+    if gated:
+        if decay.shape[-1] not in (kv_num_heads, kv_num_heads * d_k):
+            raise ValueError(f"decay last dimension must be {kv_num_heads} or {kv_num_heads * d_k}")
+        # (B, T, H_kv, d_k or 1, 1): multiplies the state's key rows
+        gate = np.exp(_per_head(decay, kv_num_heads, "decay").astype(dtype, copy=False))[..., None]
+    if delta:
+        if beta.ndim != 3 or beta.shape[-1] not in (kv_num_heads, 1):
+            raise ValueError(f"beta must be (batch, time, {kv_num_heads} or 1), got shape {beta.shape}")
+        rate = beta.astype(dtype, copy=False)[..., None]  # (B, T, H_kv or 1, 1)
+
+    if past_state is None:
+        state = np.zeros((batch, kv_num_heads, d_k, d_v), dtype=dtype)
+        state_dtype = query.dtype
+    else:
+        if past_state.shape != (batch, kv_num_heads, d_k, d_v):
+            raise ValueError(f"past_state shape {past_state.shape} is not {(batch, kv_num_heads, d_k, d_v)}")
+        state = past_state.astype(dtype)
+        state_dtype = past_state.dtype
+    scale = dtype.type(scale if scale else 1.0 / np.sqrt(d_k))
+
+    out = np.empty((batch, steps, kv_num_heads, group, d_v), dtype=dtype)
+    for t in range(steps):
+        k_t, v_t = k[:, t], v[:, t]
+        if gated:
+            state *= gate[:, t]
+        if delta:
+            retrieved = np.matmul(k_t[:, :, None, :], state)[:, :, 0]
+            v_t = rate[:, t] * (v_t - retrieved)
+        state += k_t[..., :, None] * v_t[..., None, :]
+        np.matmul(q[:, t], state, out=out[:, t])
+    out *= scale
+    output = out.reshape(batch, steps, q_num_heads * d_v).astype(query.dtype, copy=False)
+    return output, state.astype(state_dtype, copy=False)
