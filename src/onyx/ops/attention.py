@@ -1,4 +1,4 @@
-"""Attention-like operators: Attention, RotaryEmbedding and SwiGLU.
+"""Attention-like operators: Attention, FlexAttention, LinearAttention, RotaryEmbedding and SwiGLU.
 
 Attention follows the opset 23/24/25 schema: 3-D or 4-D Q/K/V, grouped-query heads,
 boolean or additive masks, offset-aware (bottom-right) causal masks, sliding windows,
@@ -38,6 +38,27 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     total[total == 0] = 1
     e /= total
     return e
+
+
+def _grouped_scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """q (B, Hq, L, E) @ k (B, Hkv, S, E)^T -> (B, Hq, L, S); query head h uses KV head h // (Hq / Hkv).
+
+    The KV heads are broadcast over their query group instead of being repeated in memory.
+    """
+    batch, q_heads, q_len, size = q.shape
+    kv_heads = k.shape[1]
+    if q_heads % kv_heads:
+        raise ValueError(f"{q_heads} query heads are not a multiple of {kv_heads} key/value heads")
+    grouped = q.reshape(batch, kv_heads, q_heads // kv_heads, q_len, size)
+    return np.matmul(grouped, k[:, :, None].swapaxes(-1, -2)).reshape(batch, q_heads, q_len, k.shape[2])
+
+
+def _grouped_values(probs: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """probs (B, Hq, L, S) @ v (B, Hkv, S, Ev) -> (B, Hq, L, Ev) with the same head grouping."""
+    batch, q_heads, q_len, kv_len = probs.shape
+    kv_heads = v.shape[1]
+    grouped = probs.reshape(batch, kv_heads, q_heads // kv_heads, q_len, kv_len)
+    return np.matmul(grouped, v[:, :, None]).reshape(batch, q_heads, q_len, v.shape[-1])
 
 
 def _allowed_keys(
@@ -117,11 +138,8 @@ def _attention(
         V = np.concatenate((past_value, V), axis=2)
     present_key, present_value = K, V
 
-    batch, q_heads, q_len, head_size = Q.shape
-    kv_heads, kv_len = K.shape[1], K.shape[2]
-    if q_heads % kv_heads:
-        raise ValueError(f"q_num_heads {q_heads} is not a multiple of kv_num_heads {kv_heads}")
-    group = q_heads // kv_heads
+    batch, q_len, head_size = Q.shape[0], Q.shape[2], Q.shape[3]
+    kv_len = K.shape[2]
 
     if past_key is not None:
         offset: int | np.ndarray = past_key.shape[2]
@@ -132,11 +150,8 @@ def _attention(
     allowed = _allowed_keys(q_len, kv_len, offset, is_causal, left_window_size, right_window_size)
     bias = _attention_bias(attn_mask, allowed, nonpad_kv_seqlen, kv_len, dtype)
 
-    # Grouped heads: query head h uses KV head h // group, without materialising repeated K/V.
     scale = 1.0 / np.sqrt(head_size) if scale is None else scale
-    q = (Q.astype(dtype, copy=False) * dtype.type(scale)).reshape(batch, kv_heads, group, q_len, head_size)
-    k = K.astype(dtype, copy=False)[:, :, None]
-    scores = np.matmul(q, k.swapaxes(-1, -2)).reshape(batch, q_heads, q_len, kv_len)
+    scores = _grouped_scores(Q.astype(dtype, copy=False) * dtype.type(scale), K.astype(dtype, copy=False))
     qk_out = scores if num_outputs > 3 and qk_matmul_output_mode == 0 else None
     if softcap and softcap > 0:
         scores = np.tanh(scores / dtype.type(softcap)) * dtype.type(softcap)
@@ -156,9 +171,7 @@ def _attention(
     probs = probs.astype(dtype, copy=False)
     if num_outputs > 3 and qk_matmul_output_mode == 3:
         qk_out = probs
-    v = V.astype(dtype, copy=False)[:, :, None]
-    Y = np.matmul(probs.reshape(batch, kv_heads, group, q_len, kv_len), v)
-    Y = Y.reshape(batch, q_heads, q_len, V.shape[-1])
+    Y = _grouped_values(probs, V.astype(dtype, copy=False))
     if is_3d:
         Y = Y.transpose(0, 2, 1, 3).reshape(batch, q_len, -1)
     qk_result = None if qk_out is None else np.ascontiguousarray(qk_out, dtype=out_dtype)
@@ -202,6 +215,26 @@ def attention_25(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad
                       qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
                       softmax_precision=softmax_precision, left_window_size=left_window_size,
                       right_window_size=right_window_size, num_outputs=_num_outputs)
+
+
+@kernel("FlexAttention", since=1, domain="ai.onnx.preview")
+def flex_attention(Q, K, V, *, prob_mod=None, score_mod=None, scale=None, softmax_precision=None, _outer=None):
+    """Y = prob_mod(Softmax(score_mod(Q @ K^T * scale))) @ V; the modifiers are optional subgraphs."""
+    if not Q.ndim == K.ndim == V.ndim == 4:
+        raise ValueError(f"FlexAttention needs 4-D Q, K, V, got {Q.shape}, {K.shape}, {V.shape}")
+    if softmax_precision is not None:
+        dtype = np.dtype(np_dtype(softmax_precision))
+    else:
+        dtype = np.dtype(np.float64 if Q.dtype == np.float64 else np.float32)
+    outer = _outer or {}
+    scale = 1.0 / np.sqrt(Q.shape[-1]) if scale is None else scale
+    scores = _grouped_scores(Q.astype(dtype, copy=False), K.astype(dtype, copy=False)) * dtype.type(scale)
+    if score_mod is not None:
+        scores = np.asarray(score_mod.run([scores], outer)[0], dtype=dtype)
+    probs = _softmax(scores)
+    if prob_mod is not None:
+        probs = np.asarray(prob_mod.run([probs], outer)[0], dtype=dtype)
+    return _grouped_values(probs, V.astype(dtype, copy=False)).astype(Q.dtype, copy=False)
 
 
 @kernel("RotaryEmbedding", since=23)
