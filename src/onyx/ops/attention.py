@@ -43,22 +43,23 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 def _grouped_scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:
     """q (B, Hq, L, E) @ k (B, Hkv, S, E)^T -> (B, Hq, L, S); query head h uses KV head h // (Hq / Hkv).
 
-    The KV heads are broadcast over their query group instead of being repeated in memory.
+    Each KV head's query group is stacked along the rows, so one plain batched matmul serves it
+    (no repeated K/V in memory, no broadcast matmul, which NumPy runs without BLAS).
     """
     batch, q_heads, q_len, size = q.shape
     kv_heads = k.shape[1]
     if q_heads % kv_heads:
         raise ValueError(f"{q_heads} query heads are not a multiple of {kv_heads} key/value heads")
-    grouped = q.reshape(batch, kv_heads, q_heads // kv_heads, q_len, size)
-    return np.matmul(grouped, k[:, :, None].swapaxes(-1, -2)).reshape(batch, q_heads, q_len, k.shape[2])
+    stacked = q.reshape(batch, kv_heads, q_heads // kv_heads * q_len, size)
+    return np.matmul(stacked, k.swapaxes(-1, -2)).reshape(batch, q_heads, q_len, k.shape[2])
 
 
 def _grouped_values(probs: np.ndarray, v: np.ndarray) -> np.ndarray:
     """probs (B, Hq, L, S) @ v (B, Hkv, S, Ev) -> (B, Hq, L, Ev) with the same head grouping."""
     batch, q_heads, q_len, kv_len = probs.shape
     kv_heads = v.shape[1]
-    grouped = probs.reshape(batch, kv_heads, q_heads // kv_heads, q_len, kv_len)
-    return np.matmul(grouped, v[:, :, None]).reshape(batch, q_heads, q_len, v.shape[-1])
+    stacked = probs.reshape(batch, kv_heads, q_heads // kv_heads * q_len, kv_len)
+    return np.matmul(stacked, v).reshape(batch, q_heads, q_len, v.shape[-1])
 
 
 def _allowed_keys(
