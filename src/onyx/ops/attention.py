@@ -247,10 +247,10 @@ def rotary_embedding(X, cos_cache, sin_cache, position_ids=None, *, interleaved=
             raise ValueError("3-D input needs the num_heads attribute")
         batch, seq, hidden = X.shape
         x = X.reshape(batch, seq, num_heads, hidden // num_heads)  # (B, S, H, D)
-        seq_axis_view = lambda c: c[:, :, None, :]  # noqa: E731 - cache (B, S, d) -> (B, S, 1, d)
+        head_axis = 2
     elif X.ndim == 4:
         x = X  # (B, H, S, D)
-        seq_axis_view = lambda c: c[:, None, :, :]  # noqa: E731 - cache (B, S, d) -> (B, 1, S, d)
+        head_axis = 1
     else:
         raise ValueError(f"RotaryEmbedding input must be 3-D or 4-D, got shape {X.shape}")
     head_size = x.shape[-1]
@@ -260,7 +260,8 @@ def rotary_embedding(X, cos_cache, sin_cache, position_ids=None, *, interleaved=
         cos_cache, sin_cache = cos_cache[position_ids], sin_cache[position_ids]
     if cos_cache.shape[-1] != half or sin_cache.shape[-1] != half:
         raise ValueError(f"cos/sin caches must have last dimension {half}, got {cos_cache.shape}, {sin_cache.shape}")
-    cos, sin = seq_axis_view(cos_cache), seq_axis_view(sin_cache)
+    # caches are (B, S, d): add the head axis so they broadcast against x
+    cos, sin = np.expand_dims(cos_cache, head_axis), np.expand_dims(sin_cache, head_axis)
     if interleaved:
         x1, x2 = x[..., 0:dim:2], x[..., 1:dim:2]
     else:
