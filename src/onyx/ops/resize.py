@@ -31,8 +31,10 @@ def _original_coords(
 
     ``length`` is the (possibly fractional) resized length in_len * scale, as the spec's output_width.
     """
-    x = np.arange(out_len, dtype=np.float64)
-    length = scale * in_len
+    # float32 arithmetic like onnxruntime, so nearest-mode ties round the same way
+    x = np.arange(out_len, dtype=np.float32)
+    scale = np.float32(scale)
+    length = scale * np.float32(in_len)
     if mode == "half_pixel":
         return (x + 0.5) / scale - 0.5
     if mode == "half_pixel_symmetric":
@@ -192,13 +194,15 @@ def _output_geometry(
         else:
             raise ValueError(f"unknown keep_aspect_ratio_policy '{keep_aspect_ratio_policy}'")
     elif scales is not None and np.asarray(scales).size:
-        scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+        scales = np.asarray(scales).reshape(-1)
         if len(scales) != len(axes):
             raise ValueError(f"Resize got {len(scales)} scales for {len(axes)} axes")
         if (scales <= 0).any():
             raise ValueError(f"Resize scales must be positive, got {scales.tolist()}")
-        for d, s in zip(axes, scales):
-            out_shape[d], out_scales[d] = int(np.floor(s * shape[d])), float(s)
+        # the product is taken in the scales' own precision, as onnxruntime does (0.45f * 20 is 9)
+        lengths = np.floor(scales * np.asarray([shape[d] for d in axes], dtype=scales.dtype))
+        for d, s, length in zip(axes, scales, lengths):
+            out_shape[d], out_scales[d] = int(length), float(s)
     else:
         raise ValueError("Resize needs either 'scales' or 'sizes'")
     return out_shape, out_scales
