@@ -9,6 +9,7 @@ last reader it is, which it clears so intermediates are freed early.
 from __future__ import annotations
 
 import functools
+from time import perf_counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,6 +25,9 @@ from onyx.runtime.functions import call_function, function_graph, schema_functio
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
+
+# observer(node, output values, seconds the kernel took)
+Observer = Callable[[Node, list[Any], float], None]
 
 
 @dataclass
@@ -235,8 +239,17 @@ class Plan:
 
     # -- running -----------------------------------------------------------------
 
-    def run(self, inputs: Sequence[Any], outer: Mapping[str, Any] | None = None) -> list[Any]:
-        """Execute the steps; ``inputs`` align with the graph inputs, ``outer`` holds enclosing values."""
+    def run(
+        self,
+        inputs: Sequence[Any],
+        outer: Mapping[str, Any] | None = None,
+        observer: Observer | None = None,
+    ) -> list[Any]:
+        """Execute the steps; ``inputs`` align with the graph inputs, ``outer`` holds enclosing values.
+
+        ``observer``, when given, is called after each step with the node, its output values
+        and the seconds the kernel took (profiling, node-by-node comparison).
+        """
         values = self._template.copy()
         for slot, value in zip(self.input_slots, inputs):
             values[slot] = value
@@ -245,6 +258,7 @@ class Plan:
                 values[slot] = outer[name]
         for step in self.steps:
             args = [values[i] for i in step.inputs]
+            started = perf_counter() if observer else 0.0
             try:
                 if step.outer is not None:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
@@ -261,6 +275,8 @@ class Plan:
                     values[slot] = np.asarray(value) if isinstance(value, np.generic) else value
             else:
                 values[step.outputs[0]] = np.asarray(result) if isinstance(result, np.generic) else result
+            if observer:
+                observer(step.node, [values[s] for s in step.outputs], perf_counter() - started)
             for slot in step.free:
                 values[slot] = None
         return [values[s] for s in self.output_slots]
