@@ -54,7 +54,7 @@ def to_string(x: np.ndarray) -> np.ndarray:
     return text.astype(object)
 
 
-def from_string(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def from_string(x: np.ndarray, dtype: np.dtype, saturate: int, round_mode: str) -> np.ndarray:
     """Object array of str -> numbers; integer targets accept decimal text, truncated."""
     if dtype.kind in "iu":
         try:
@@ -65,7 +65,7 @@ def from_string(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         values = x.astype(np.float64)
     except ValueError as exc:
         raise ValueError(f"cannot parse string as a number: {exc}") from None
-    return cast_numeric(values, dtype, saturate=1, round_mode="up")
+    return cast_numeric(values, dtype, saturate, round_mode)
 
 
 def to_float8e8m0(x: np.ndarray, saturate: int, round_mode: str) -> np.ndarray:
@@ -111,7 +111,7 @@ def cast(x: np.ndarray, dtype: np.dtype, saturate: int = 1, round_mode: str = "u
         if dtype == _STRING:
             return to_string(x)
         if x.dtype == _STRING:
-            return from_string(x, dtype)
+            return from_string(x, dtype, saturate, round_mode)
         return cast_numeric(x, dtype, saturate, round_mode)
 
 

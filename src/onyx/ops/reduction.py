@@ -35,8 +35,13 @@ def _wide(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float32) if data.dtype in _LOW_PRECISION else data
 
 
+def _int_dtype(x: np.ndarray) -> np.dtype | None:
+    """Integers accumulate in their own type (NumPy would widen int32 to int64)."""
+    return x.dtype if x.dtype.kind in "iu" else None
+
+
 def _sum(x: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
-    return np.sum(_wide(x), axis=axes, keepdims=keepdims, dtype=None if x.dtype.kind == "f" else x.dtype)
+    return np.sum(_wide(x), axis=axes, keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def _identity_extreme(dtype: np.dtype, largest: bool):
@@ -66,7 +71,7 @@ def reduce_min(x: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
 
 
 def reduce_prod(x: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
-    return np.prod(_wide(x), axis=axes, keepdims=keepdims, dtype=None if x.dtype.kind == "f" else x.dtype)
+    return np.prod(_wide(x), axis=axes, keepdims=keepdims, dtype=_int_dtype(x))
 
 
 def reduce_l1(x: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
