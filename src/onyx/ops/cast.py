@@ -44,7 +44,7 @@ def to_string(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.bool_:
         text = x.astype(np.uint8).astype(str)
     elif x.dtype.kind in "iu" or x.dtype in _SMALL_INTS:
-        text = x.astype(np.int64).astype(str)
+        text = (x if x.dtype.kind in "iu" else x.astype(np.int64)).astype(str)
     else:
         wide = x.astype(np.float64)
         text = np.char.mod("%.8g", wide)
@@ -102,7 +102,7 @@ def cast_numeric(x: np.ndarray, dtype: np.dtype, saturate: int, round_mode: str)
         return wide.astype(dtype)
     if x.dtype in _FLOAT8 | {_E8M0} and dtype.kind in "iub":
         x = x.astype(np.float32)  # ml_dtypes float8 -> int/bool goes through float
-    return x.astype(dtype)
+    return x.astype(dtype, copy=False)
 
 
 def cast(x: np.ndarray, dtype: np.dtype, saturate: int = 1, round_mode: str = "up") -> np.ndarray:
