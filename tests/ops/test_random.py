@@ -5,7 +5,6 @@ runtime can reproduce, so these properties are checked here instead.
 """
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 

@@ -71,7 +71,7 @@ def to_quantized(v: np.ndarray, zero_point: np.ndarray | None, qtype: np.dtype, 
     if qtype in _FLOAT8_QTYPES or qtype in _FLOAT4_QTYPES:
         work = np.float64 if v.dtype == np.float64 else np.float32
         f = v.astype(work)
-        if zero_point is not None:
+        if zero_point is not None and zero_point.any():  # adding +0 would turn -0 into +0
             f = f + zero_point.astype(work)
         if saturate or qtype in _FLOAT4_QTYPES:
             limit = float(ml_dtypes.finfo(qtype).max)
