@@ -50,10 +50,15 @@ def string_concat(X, Y):
 
 @kernel("StringSplit", since=20)
 def string_split(X, *, delimiter=None, maxsplit=None):
-    """Split every element; substrings padded with "" to the longest split, plus the counts."""
-    sep = delimiter or None  # None or "": split on runs of whitespace
+    """Split every element; substrings padded with "" to the longest split, plus the counts.
+
+    An empty string has no substrings.
+    """
     limit = -1 if maxsplit is None else maxsplit
-    parts = [s.split(sep, limit) for s in X.reshape(-1)]
+    if delimiter:
+        parts = [s.split(delimiter, limit) if s else [] for s in X.reshape(-1)]
+    else:  # runs of whitespace separate; leading and trailing whitespace goes
+        parts = [s.strip().split(None, limit) for s in X.reshape(-1)]
     counts = np.array([len(p) for p in parts], dtype=np.int64)
     width = int(counts.max()) if counts.size else 0
     substrings = np.full((len(parts), width), "", dtype=object)
