@@ -59,24 +59,26 @@ def expand_param(param: np.ndarray, x_shape: tuple[int, ...], axis: int, block_s
 
 
 def to_quantized(v: np.ndarray, zero_point: np.ndarray | None, qtype: np.dtype, saturate: int = 1) -> np.ndarray:
-    """``saturate(round(v) + zero_point)`` as ``qtype``: v is x / scale, zero point already broadcastable."""
+    """``saturate(round(v) + zero_point)`` as ``qtype``.
+
+    ``v`` is x / scale, a temporary this may overwrite; the zero point already broadcasts against it.
+    """
+    work = np.float64 if v.dtype == np.float64 else np.float32
+    q = np.asarray(v, dtype=work)
     if qtype in _INTEGER_QTYPES:
-        work = np.float64 if v.dtype == np.float64 else np.float32
-        q = np.rint(v.astype(work, copy=False))
+        np.rint(q, out=q)
         if zero_point is not None:
-            q = q + zero_point.astype(work)
+            q += zero_point.astype(work)
         info = ml_dtypes.iinfo(qtype)
         np.clip(q, info.min, info.max, out=q)
         return q.astype(qtype)
     if qtype in _FLOAT8_QTYPES or qtype in _FLOAT4_QTYPES:
-        work = np.float64 if v.dtype == np.float64 else np.float32
-        f = v.astype(work)
         if zero_point is not None and zero_point.any():  # adding +0 would turn -0 into +0
-            f = f + zero_point.astype(work)
+            q += zero_point.astype(work)
         if saturate or qtype in _FLOAT4_QTYPES:
             limit = float(ml_dtypes.finfo(qtype).max)
-            f = np.clip(f, -limit, limit)
-        return f.astype(qtype)
+            np.clip(q, -limit, limit, out=q)
+        return q.astype(qtype)
     raise TypeError(f"unsupported quantized type {qtype}")
 
 

@@ -6,6 +6,7 @@ Generator seeded from the seed's bits); without one each run uses fresh entropy.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 from onnx.helper import tensor_dtype_to_np_dtype
 
@@ -19,13 +20,25 @@ def make_generator(seed: float | None) -> np.random.Generator:
     return np.random.default_rng(int(np.float64(seed).view(np.uint64)))
 
 
+_FLOAT_TYPES = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, ml_dtypes.bfloat16))
+
+
 def _output_dtype(dtype: int | None, default: np.dtype) -> np.dtype:
     return np.dtype(tensor_dtype_to_np_dtype(dtype)) if dtype is not None else np.dtype(default)
 
 
+def _float_dtype(dtype: int | None, default: np.dtype) -> np.dtype:
+    out = _output_dtype(dtype, default)
+    if out not in _FLOAT_TYPES:
+        raise TypeError(f"random values must be float16/bfloat16/float/double, not {out}; set the dtype attribute")
+    return out
+
+
 def _normal(shape: tuple[int, ...], dtype: np.dtype, mean: float, scale: float, seed: float | None) -> np.ndarray:
     draws = make_generator(seed).standard_normal(shape)
-    return (draws * scale + mean).astype(dtype)
+    draws *= scale
+    draws += mean
+    return draws.astype(dtype)
 
 
 def _uniform(shape: tuple[int, ...], dtype: np.dtype, low: float, high: float, seed: float | None) -> np.ndarray:
@@ -34,22 +47,22 @@ def _uniform(shape: tuple[int, ...], dtype: np.dtype, low: float, high: float, s
 
 @kernel("RandomNormal", since=1)
 def random_normal(*, shape, dtype=1, mean=0.0, scale=1.0, seed=None):
-    return _normal(tuple(shape), _output_dtype(dtype, np.float32), mean, scale, seed)
+    return _normal(tuple(shape), _float_dtype(dtype, np.float32), mean, scale, seed)
 
 
 @kernel("RandomUniform", since=1)
 def random_uniform(*, shape, dtype=1, high=1.0, low=0.0, seed=None):
-    return _uniform(tuple(shape), _output_dtype(dtype, np.float32), low, high, seed)
+    return _uniform(tuple(shape), _float_dtype(dtype, np.float32), low, high, seed)
 
 
 @kernel("RandomNormalLike", since=1)
 def random_normal_like(input, *, dtype=None, mean=0.0, scale=1.0, seed=None):
-    return _normal(input.shape, _output_dtype(dtype, input.dtype), mean, scale, seed)
+    return _normal(input.shape, _float_dtype(dtype, input.dtype), mean, scale, seed)
 
 
 @kernel("RandomUniformLike", since=1)
 def random_uniform_like(input, *, dtype=None, high=1.0, low=0.0, seed=None):
-    return _uniform(input.shape, _output_dtype(dtype, input.dtype), low, high, seed)
+    return _uniform(input.shape, _float_dtype(dtype, input.dtype), low, high, seed)
 
 
 @kernel("Bernoulli", since=15)

@@ -69,7 +69,7 @@ def string_split(X, *, delimiter=None, maxsplit=None):
 
 
 # Constructs Python's `re` accepts but RE2 rejects: lookaround, backreferences, conditionals.
-_NOT_RE2 = re.compile(r"\(\?(?:=|!|<=|<!|\()|(?<!\\)(?:\\\\)*\\(?:[1-9]|g<)|\(\?P=")
+_NOT_RE2 = re.compile(r"\(\?(?:=|!|<=|<!|\()|(?<!\\)(?:\\\\)*\\[1-9]|\(\?P=")
 
 
 @functools.lru_cache(maxsize=64)
@@ -131,6 +131,8 @@ def tfidf_vectorizer(
     pool = np.array(pool_strings, dtype=object) if pool_strings is not None else np.asarray(pool_int64s, np.int64)
     if X.ndim not in (1, 2):
         raise ValueError(f"TfIdfVectorizer expects a 1-D or 2-D input, got shape {X.shape}")
+    if (X.dtype == object) != (pool_strings is not None):
+        raise TypeError(f"TfIdfVectorizer: a {X.dtype} input needs pool_{'strings' if X.dtype == object else 'int64s'}")
     rows = X.reshape(1, -1) if X.ndim == 1 else X
     if pool_strings is None:
         rows = rows.astype(np.int64)
