@@ -201,3 +201,71 @@ def col2im_(x, image_shape, block_shape, *, dilations=None, pads=None, strides=N
     padded = col2im(cols, block, blocks, strides, dilations, sizes)
     return np.ascontiguousarray(padded[(..., *(slice(b, b + i) for b, i in zip(begin, image)))])
 
+
+
+def deformed_columns(x: np.ndarray, offset: np.ndarray, mask, offset_group: int, kern, strides, dilations, begin, out):
+    """im2col columns (N, C, K, P) sampled at offset positions by multilinear interpolation."""
+    n, c = x.shape[:2]
+    rank, k, p = len(kern), math.prod(kern), math.prod(out)
+    in_shape = x.shape[2:]
+    if c % offset_group or offset.shape != (n, offset_group * k * rank) + tuple(out):
+        raise ValueError(f"DeformConv: offset shape {offset.shape} does not match offset_group={offset_group}")
+    shifts = offset.reshape(n, offset_group, k, rank, p)
+    kpos = np.indices(kern).reshape(rank, k, 1)
+    opos = np.indices(out).reshape(rank, 1, p)
+    weight_mask = np.ones((n, offset_group, k, p), dtype=x.dtype) if mask is None else mask.reshape(
+        n, offset_group, k, p).astype(x.dtype, copy=False)
+    lows, fracs = [], []
+    for axis in range(rank):
+        pos = (opos[axis] * strides[axis] - begin[axis] + kpos[axis] * dilations[axis]) + shifts[:, :, :, axis]
+        low = np.floor(pos)
+        lows.append(low.astype(np.int64))
+        fracs.append((pos - low).astype(x.dtype))
+    source = x.reshape(n, offset_group, c // offset_group, -1)
+    cols = np.zeros((n, offset_group, c // offset_group, k * p), dtype=x.dtype)
+    for corner in np.ndindex(*(2,) * rank):
+        flat = np.zeros(lows[0].shape, dtype=np.int64)
+        weight = weight_mask.copy()
+        for axis, bit in enumerate(corner):
+            idx = lows[axis] + bit
+            weight *= fracs[axis] if bit else 1 - fracs[axis]
+            weight *= (idx >= 0) & (idx < in_shape[axis])
+            flat = flat * in_shape[axis] + np.clip(idx, 0, in_shape[axis] - 1)
+        shape = (n, offset_group, 1, k * p)
+        cols += np.take_along_axis(source, flat.reshape(shape), axis=3) * weight.reshape(shape)
+    return cols.reshape(n, c, k, p)
+
+
+@kernel("DeformConv", since=19)
+def deform_conv(
+    x, w, offset, b=None, mask=None, *,
+    dilations=None, group=1, kernel_shape=None, offset_group=1, pads=None, strides=None,
+):
+    """Deformable convolution: each kernel tap samples X at its own learned offset, scaled by mask."""
+    ct = compute_dtype(x.dtype)
+    kern, strides, dilations, begin, out = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, "NOTSET")
+    cols = deformed_columns(x.astype(ct, copy=False), offset.astype(ct, copy=False), mask, offset_group,
+                            kern, strides, dilations, begin, out)
+    n, m = x.shape[0], w.shape[0]
+    cols = cols.reshape(n, group, -1, cols.shape[-1])
+    y = np.matmul(w.astype(ct, copy=False).reshape(group, m // group, -1), cols).reshape((n, m) + out)
+    return add_bias(y, b).astype(x.dtype, copy=False)
+
+
+@kernel("CausalConvWithState", since=27)
+def causal_conv_with_state(x, weight, bias=None, past_state=None, *, activation="none"):
+    """Causal depthwise 1-D convolution carrying the last k-1 inputs as state; optional fused SiLU."""
+    if activation not in ("none", "silu", "swish"):
+        raise ValueError(f"unsupported activation '{activation}'")
+    n, c, length = x.shape
+    k = weight.shape[-1]
+    ct = compute_dtype(x.dtype)
+    if past_state is None:
+        past_state = np.zeros((n, c, k - 1), dtype=x.dtype)
+    seq = np.concatenate([past_state, x], axis=2).astype(ct, copy=False)
+    y = depthwise(seq, weight.astype(ct, copy=False).reshape(c, 1, k), (k,), (1,), (1,), (length,))[:, :, 0]
+    y = add_bias(y, bias)
+    if activation != "none":
+        y = y / (1 + np.exp(-y))
+    present = np.ascontiguousarray(seq[:, :, seq.shape[2] - (k - 1):]).astype(x.dtype, copy=False)
+    return y.astype(x.dtype, copy=False), present
