@@ -148,7 +148,8 @@ def conv_transpose_geometry(x, w, group, strides, dilations, pads, auto_pad, out
     if output_shape_:
         target = list(output_shape_)[-rank:]
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        target = [i * s for i, s in zip(x.shape[2:], strides)]
+        # input * stride, unless that would need negative padding (pads are never negative)
+        target = [min(i * s, f) for i, s, f in zip(x.shape[2:], strides, full)]
     else:
         begin, end = resolve_pads("VALID" if auto_pad == "VALID" else "NOTSET", pads, x.shape[2:], kern, strides, dilations)
         return kern, strides, dilations, begin, tuple(f - b - e for f, b, e in zip(full, begin, end))
