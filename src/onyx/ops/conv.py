@@ -1,8 +1,7 @@
 """Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
 
-Conv is im2col through a strided view plus one batched matmul over groups;
-1x1 kernels skip im2col, and depthwise convolutions (one input channel per
-group) sum over kernel positions instead. ConvTranspose is a matmul followed
+Conv is im2col through a strided view plus one batched matmul over groups
+(depthwise included); 1x1 kernels skip im2col. ConvTranspose is a matmul followed
 by a col2im scatter-add, one kernel position at a time.
 """
 
@@ -20,7 +19,6 @@ from onyx.ops.window import (
     padded_for_windows,
     resolve_pads,
     spatial_attr,
-    window_slices,
 )
 
 
@@ -56,8 +54,6 @@ def conv_core(x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations
     m = w.shape[0]
     cg, mg = c // group, m // group
     xp = padded_for_windows(x, begin, out, kern, strides, dilations)
-    if cg == 1 and group > 1:
-        return depthwise(xp, w.reshape(c, mg, -1), kern, strides, dilations, out).reshape((n, m) + out)
     if math.prod(kern) == 1:
         cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, cg, -1)
     else:
@@ -65,16 +61,6 @@ def conv_core(x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations
     wmat = w.reshape(group, mg, -1)
     y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
     return y.reshape((n, m) + out)
-
-
-def depthwise(xp: np.ndarray, w: np.ndarray, kern, strides, dilations, out) -> np.ndarray:
-    """Depthwise convolution: ``w`` is (C, multiplier, K); returns (N, C, multiplier, *out)."""
-    rank = len(kern)
-    y = np.zeros(xp.shape[:2] + (w.shape[1],) + tuple(out), dtype=xp.dtype)
-    wk = w.reshape(w.shape + (1,) * rank)
-    for k, slices in enumerate(window_slices(kern, out, strides, dilations)):
-        y += wk[:, :, k] * xp[(slice(None), slice(None), None, *slices)]
-    return y
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -264,7 +250,7 @@ def causal_conv_with_state(x, weight, bias=None, past_state=None, *, activation=
     if past_state is None:
         past_state = np.zeros((n, c, k - 1), dtype=x.dtype)
     seq = np.concatenate([past_state, x], axis=2).astype(ct, copy=False)
-    y = depthwise(seq, weight.astype(ct, copy=False).reshape(c, 1, k), (k,), (1,), (1,), (length,))[:, :, 0]
+    y = conv_core(seq, weight.astype(ct, copy=False).reshape(c, 1, k), c, (k,), (1,), (1,), (0,), (length,))
     y = add_bias(y, bias)
     if activation != "none":
         y = y / (1 + np.exp(-y))
