@@ -1,8 +1,8 @@
 """Pooling: MaxPool, AveragePool, LpPool, their Global forms, MaxUnpool and MaxRoiPool.
 
-Windowed pools pad the input once, then reduce one kernel position at a time
-over strided slices of the whole (N, C, *out) output: a few array operations
-per kernel position, none per pixel.
+Windowed pools pad the input once, then reduce axis by axis over strided
+slices (max and sum factor over axes): a few array operations per kernel
+position, none per pixel. MaxPool's argmax output walks all kernel positions.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from onyx.ops.window import (
     pad_spatial,
     padded_for_windows,
     resolve_pads,
+    separable_reduce,
     spatial_attr,
     window_slices,
 )
@@ -42,6 +43,9 @@ class PoolGeometry:
     def padded(self, x: np.ndarray, value) -> np.ndarray:
         return padded_for_windows(x, self.begin, self.out, self.kernel, self.strides, self.dilations, value)
 
+    def reduce(self, xp: np.ndarray, combine: np.ufunc) -> np.ndarray:
+        return separable_reduce(xp, self.kernel, self.out, self.strides, self.dilations, combine)
+
     def slices(self):
         return window_slices(self.kernel, self.out, self.strides, self.dilations)
 
@@ -64,12 +68,7 @@ def lowest(dtype: np.dtype):
 
 
 def max_pool_values(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
-    xp = g.padded(x, lowest(x.dtype))
-    y = None
-    for slices in g.slices():
-        window = xp[(..., *slices)]
-        y = window.copy() if y is None else np.maximum(y, window, out=y)
-    return y
+    return g.reduce(g.padded(x, lowest(x.dtype)), np.maximum)
 
 
 def max_pool_with_indices(x: np.ndarray, g: PoolGeometry, storage_order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,10 +132,7 @@ def max_pool_10(
 def average_pool(x, *, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, strides):
     g = PoolGeometry(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     ct = np.float64 if x.dtype == np.float64 else np.float32
-    xp = g.padded(x.astype(ct, copy=False), 0)
-    y = np.zeros(x.shape[:2] + g.out, dtype=ct)
-    for slices in g.slices():
-        y += xp[(..., *slices)]
+    y = g.reduce(g.padded(x.astype(ct, copy=False), 0), np.add)
     y /= g.counts(bool(count_include_pad)).astype(ct)
     return y.astype(x.dtype, copy=False)
 
@@ -175,10 +171,7 @@ def lp_pool(x, *, p, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides
     g = PoolGeometry(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     ct = np.float64 if x.dtype == np.float64 else np.float32
     xa = np.abs(x.astype(ct, copy=False))
-    xp = g.padded(xa * xa if p == 2 else xa ** ct(p), 0)
-    y = np.zeros(x.shape[:2] + g.out, dtype=ct)
-    for slices in g.slices():
-        y += xp[(..., *slices)]
+    y = g.reduce(g.padded(xa * xa if p == 2 else xa ** ct(p), 0), np.add)
     y = np.sqrt(y) if p == 2 else y ** ct(1.0 / p)
     return y.astype(x.dtype, copy=False)
 

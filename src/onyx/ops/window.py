@@ -150,3 +150,29 @@ def col2im(
     for k, slices in enumerate(window_slices(kernel, blocks, strides, dilations)):
         image[(..., *slices)] += cols[:, :, k]
     return image
+
+
+def separable_reduce(
+    xp: np.ndarray,
+    kernel: Sequence[int],
+    out: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    combine: np.ufunc,
+) -> np.ndarray:
+    """``combine`` (np.maximum, np.add) over every window of padded ``xp``, one spatial axis at a time.
+
+    Valid for reductions that factor over axes (max, sum); each pass keeps the
+    trailing axes whole, so NumPy's inner loops stay long.
+    """
+    rank = len(kernel)
+    y = xp
+    for axis, (k, o, s, d) in enumerate(zip(kernel, out, strides, dilations)):
+        index = [slice(None)] * y.ndim
+        acc = None
+        for i in range(k):
+            index[y.ndim - rank + axis] = slice(i * d, i * d + (o - 1) * s + 1, s)
+            window = y[tuple(index)]
+            acc = window.copy() if acc is None else combine(acc, window, out=acc)
+        y = acc
+    return y
