@@ -107,7 +107,8 @@ def test_conv_transpose_auto_pad(auto_pad):
     assert_matches_onnxruntime("ConvTranspose", {"x": x, "w": w}, auto_pad=auto_pad, strides=[2, 3])
 
 
-POOL_CASES = [(op, rank, seed) for op in ("MaxPool", "AveragePool", "LpPool") for rank in (1, 2, 3) for seed in range(3)]
+POOL_OPS = ("MaxPool", "AveragePool", "LpPool")
+POOL_CASES = [(op, rank, seed) for op in POOL_OPS for rank in (1, 2, 3) for seed in range(3)]
 
 
 @pytest.mark.parametrize(("op", "rank", "seed"), POOL_CASES)

@@ -123,21 +123,22 @@ def qlinear_conv(
     return np.clip(y, info.min, info.max).astype(out_dtype)
 
 
-def conv_transpose_geometry(x, w, group, strides, dilations, pads, auto_pad, output_padding, output_shape_):
+def conv_transpose_geometry(x, w, strides, dilations, pads, auto_pad, output_padding, output_shape_):
     """Kernel, strides, dilations, begin pads and final output size of a transposed convolution."""
     rank = x.ndim - 2
     kern = tuple(w.shape[2:])
     strides = spatial_attr(strides, rank, 1, "strides")
     dilations = spatial_attr(dilations, rank, 1, "dilations")
     out_pad = spatial_attr(output_padding, rank, 0, "output_padding")
-    full = [s * (i - 1) + op + k for s, i, op, k in zip(strides, x.shape[2:], out_pad, effective_kernel(kern, dilations))]
+    extents = effective_kernel(kern, dilations)
+    full = [s * (i - 1) + op + k for s, i, op, k in zip(strides, x.shape[2:], out_pad, extents)]
     if output_shape_:
         target = list(output_shape_)[-rank:]
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         # input * stride, unless that would need negative padding (pads are never negative)
         target = [min(i * s, f) for i, s, f in zip(x.shape[2:], strides, full)]
     else:
-        begin, end = resolve_pads("VALID" if auto_pad == "VALID" else "NOTSET", pads, x.shape[2:], kern, strides, dilations)
+        begin, end = resolve_pads(auto_pad, pads, x.shape[2:], kern, strides, dilations)
         return kern, strides, dilations, begin, tuple(f - b - e for f, b, e in zip(full, begin, end))
     totals = [f - t for f, t in zip(full, target)]
     begin = tuple(t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in totals)
@@ -153,7 +154,7 @@ def conv_transpose(
     if x.ndim < 3 or w.ndim != x.ndim or x.shape[1] != w.shape[0] or x.shape[1] % group:
         raise ValueError(f"ConvTranspose: X {x.shape} and W {w.shape} do not match group={group}")
     kern, strides, dilations, begin, out = conv_transpose_geometry(
-        x, w, group, strides, dilations, pads, auto_pad, output_padding, output_shape
+        x, w, strides, dilations, pads, auto_pad, output_padding, output_shape
     )
     if min(begin) < 0:
         raise ValueError(f"ConvTranspose: output_shape {list(out)} needs negative padding")
@@ -163,8 +164,8 @@ def conv_transpose(
     wt = w.astype(ct, copy=False).reshape(group, cg, mg * k).transpose(0, 2, 1)
     cols = np.matmul(wt, x.astype(ct, copy=False).reshape(n, group, cg, -1))
     cols = cols.reshape((n, group * mg, k) + x.shape[2:])
-    sizes = [max(f, b + o) for f, b, o in zip(
-        ((i - 1) * s + e for i, s, e in zip(x.shape[2:], strides, effective_kernel(kern, dilations))), begin, out)]
+    extent = [(i - 1) * s + e for i, s, e in zip(x.shape[2:], strides, effective_kernel(kern, dilations))]
+    sizes = [max(e, b + o) for e, b, o in zip(extent, begin, out)]
     image = col2im(cols, kern, x.shape[2:], strides, dilations, sizes)
     y = image[(..., *(slice(b, b + o) for b, o in zip(begin, out)))]
     return add_bias(np.ascontiguousarray(y), b).astype(x.dtype, copy=False)
@@ -189,8 +190,9 @@ def col2im_(x, image_shape, block_shape, *, dilations=None, pads=None, strides=N
     return np.ascontiguousarray(padded[(..., *(slice(b, b + i) for b, i in zip(begin, image)))])
 
 
-
-def deformed_columns(x: np.ndarray, offset: np.ndarray, mask, offset_group: int, kern, strides, dilations, begin, out):
+def deformed_columns(
+    x: np.ndarray, offset: np.ndarray, mask, offset_group: int, kern, strides, dilations, begin, out
+) -> np.ndarray:
     """im2col columns (N, C, K, P) sampled at offset positions by multilinear interpolation."""
     n, c = x.shape[:2]
     rank, k, p = len(kern), math.prod(kern), math.prod(out)
@@ -230,7 +232,8 @@ def deform_conv(
 ):
     """Deformable convolution: each kernel tap samples X at its own learned offset, scaled by mask."""
     ct = compute_dtype(x.dtype)
-    kern, strides, dilations, begin, out = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, "NOTSET")
+    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, "NOTSET")
+    kern, strides, dilations, begin, out = geometry
     cols = deformed_columns(x.astype(ct, copy=False), offset.astype(ct, copy=False), mask, offset_group,
                             kern, strides, dilations, begin, out)
     n, m = x.shape[0], w.shape[0]
