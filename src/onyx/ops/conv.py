@@ -1,0 +1,261 @@
+"""Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
+
+Conv is im2col through a strided view plus one batched matmul over groups
+(depthwise included); 1x1 kernels skip im2col. ConvTranspose is a matmul followed
+by a col2im scatter-add, one kernel position at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+
+from onyx.ops.registry import kernel
+from onyx.ops.window import (
+    col2im,
+    effective_kernel,
+    im2col,
+    output_shape,
+    padded_for_windows,
+    resolve_pads,
+    spatial_attr,
+)
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The float type a convolution of ``dtype`` data runs in (float64 keeps integer sums exact)."""
+    if dtype == np.float32 or dtype == np.float64:
+        return dtype
+    if np.issubdtype(dtype, np.integer):
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def conv_geometry(x: np.ndarray, w: np.ndarray, group: int, kernel_shape, strides, dilations, pads, auto_pad):
+    """Kernel, strides, dilations, (begin, end) pads and output size of a convolution of ``x`` by ``w``."""
+    rank = x.ndim - 2
+    if rank < 1 or w.ndim != x.ndim:
+        raise ValueError(f"Conv expects X and W of the same rank >= 3, got {x.shape} and {w.shape}")
+    if x.shape[1] != w.shape[1] * group or w.shape[0] % group:
+        raise ValueError(f"channels of X {x.shape} and W {w.shape} do not match group={group}")
+    kern = tuple(w.shape[2:])
+    if kernel_shape and tuple(kernel_shape) != kern:
+        raise ValueError(f"kernel_shape {list(kernel_shape)} does not match W shape {w.shape}")
+    strides = spatial_attr(strides, rank, 1, "strides")
+    dilations = spatial_attr(dilations, rank, 1, "dilations")
+    begin, end = resolve_pads(auto_pad, pads, x.shape[2:], kern, strides, dilations)
+    out = output_shape(x.shape[2:], kern, strides, dilations, begin, end)
+    return kern, strides, dilations, begin, out
+
+
+def conv_core(x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out) -> np.ndarray:
+    """Convolution of float ``x`` (N, C, *in) by ``w`` (M, C/group, *kern) into (N, M, *out)."""
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    cg, mg = c // group, m // group
+    xp = padded_for_windows(x, begin, out, kern, strides, dilations)
+    if math.prod(kern) == 1:
+        cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, cg, -1)
+    else:
+        cols = im2col(xp, kern, out, strides, dilations).reshape(n, group, cg * math.prod(kern), -1)
+    wmat = w.reshape(group, mg, -1)
+    y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
+    return y.reshape((n, m) + out)
+
+
+def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """``y`` (N, M, ...) plus a per-channel bias, in place."""
+    if b is not None:
+        y += np.asarray(b, dtype=y.dtype).reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+@kernel("Conv", since=1)
+def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+    """N-D convolution with groups, strides, dilations and padding."""
+    ct = compute_dtype(x.dtype)
+    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
+    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry)
+    return add_bias(y, b).astype(x.dtype, copy=False)
+
+
+def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad):
+    """Exact sum of (x - x_zero_point) * (w - w_zero_point) products, as float64 (N, M, *out)."""
+    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
+    xf = x.astype(np.float64)
+    wf = w.astype(np.float64)
+    if x_zero_point is not None:
+        if np.size(x_zero_point) != 1:
+            raise ValueError("x_zero_point must be a scalar (per-tensor quantization)")
+        xf -= float(np.asarray(x_zero_point).reshape(-1)[0])
+    if w_zero_point is not None:
+        wf -= np.asarray(w_zero_point, dtype=np.float64).reshape((-1,) + (1,) * (w.ndim - 1))
+    return conv_core(xf, wf, group, *geometry)
+
+
+@kernel("ConvInteger", since=10)
+def conv_integer(
+    x, w, x_zero_point=None, w_zero_point=None, *,
+    auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+):
+    """Integer convolution with zero points; int32 output."""
+    y = integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad)
+    return y.astype(np.int32)
+
+
+@kernel("QLinearConv", since=10)
+def qlinear_conv(
+    x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, b=None, *,
+    auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+):
+    """Quantized convolution: requantizes the int32 accumulator (plus B) to y's scale and zero point."""
+    acc = integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad)
+    acc = add_bias(acc, b)
+    channel = (-1,) + (1,) * (acc.ndim - 2)
+    scale = (
+        np.asarray(x_scale, dtype=np.float64).reshape(-1)[0]
+        * np.asarray(w_scale, dtype=np.float64).reshape(channel)
+        / np.asarray(y_scale, dtype=np.float64).reshape(-1)[0]
+    )
+    out_dtype = np.asarray(y_zero_point).dtype
+    info = np.iinfo(out_dtype)
+    y = np.rint(acc * scale) + np.asarray(y_zero_point, dtype=np.float64).reshape(-1)[0]
+    return np.clip(y, info.min, info.max).astype(out_dtype)
+
+
+def conv_transpose_geometry(x, w, strides, dilations, pads, auto_pad, output_padding, output_shape_):
+    """Kernel, strides, dilations, begin pads and final output size of a transposed convolution."""
+    rank = x.ndim - 2
+    kern = tuple(w.shape[2:])
+    strides = spatial_attr(strides, rank, 1, "strides")
+    dilations = spatial_attr(dilations, rank, 1, "dilations")
+    out_pad = spatial_attr(output_padding, rank, 0, "output_padding")
+    extents = effective_kernel(kern, dilations)
+    full = [s * (i - 1) + op + k for s, i, op, k in zip(strides, x.shape[2:], out_pad, extents)]
+    if output_shape_:
+        target = list(output_shape_)[-rank:]
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        # input * stride, unless that would need negative padding (pads are never negative)
+        target = [min(i * s, f) for i, s, f in zip(x.shape[2:], strides, full)]
+    else:
+        begin, end = resolve_pads(auto_pad, pads, x.shape[2:], kern, strides, dilations)
+        return kern, strides, dilations, begin, tuple(f - b - e for f, b, e in zip(full, begin, end))
+    totals = [f - t for f, t in zip(full, target)]
+    begin = tuple(t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in totals)
+    return kern, strides, dilations, begin, tuple(target)
+
+
+@kernel("ConvTranspose", since=1)
+def conv_transpose(
+    x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+    output_padding=None, output_shape=None, pads=None, strides=None,
+):
+    """N-D transposed convolution: matmul by W^T, then col2im scatter-add."""
+    if x.ndim < 3 or w.ndim != x.ndim or x.shape[1] != w.shape[0] or x.shape[1] % group:
+        raise ValueError(f"ConvTranspose: X {x.shape} and W {w.shape} do not match group={group}")
+    kern, strides, dilations, begin, out = conv_transpose_geometry(
+        x, w, strides, dilations, pads, auto_pad, output_padding, output_shape
+    )
+    if min(begin) < 0:
+        raise ValueError(f"ConvTranspose: output_shape {list(out)} needs negative padding")
+    ct = compute_dtype(x.dtype)
+    n, c = x.shape[:2]
+    cg, mg, k = c // group, w.shape[1], math.prod(kern)
+    wt = w.astype(ct, copy=False).reshape(group, cg, mg * k).transpose(0, 2, 1)
+    cols = np.matmul(wt, x.astype(ct, copy=False).reshape(n, group, cg, -1))
+    cols = cols.reshape((n, group * mg, k) + x.shape[2:])
+    extent = [(i - 1) * s + e for i, s, e in zip(x.shape[2:], strides, effective_kernel(kern, dilations))]
+    sizes = [max(e, b + o) for e, b, o in zip(extent, begin, out)]
+    image = col2im(cols, kern, x.shape[2:], strides, dilations, sizes)
+    y = image[(..., *(slice(b, b + o) for b, o in zip(begin, out)))]
+    return add_bias(np.ascontiguousarray(y), b).astype(x.dtype, copy=False)
+
+
+@kernel("Col2Im", since=18)
+def col2im_(x, image_shape, block_shape, *, dilations=None, pads=None, strides=None):
+    """Rearranges column blocks (N, C*prod(block), L) into an image (N, C, *image_shape)."""
+    image = tuple(int(v) for v in np.asarray(image_shape).reshape(-1))
+    block = tuple(int(v) for v in np.asarray(block_shape).reshape(-1))
+    rank = len(image)
+    strides = spatial_attr(strides, rank, 1, "strides")
+    dilations = spatial_attr(dilations, rank, 1, "dilations")
+    begin, end = resolve_pads("NOTSET", pads, image, block, strides, dilations)
+    blocks = output_shape(image, block, strides, dilations, begin, end)
+    k = math.prod(block)
+    if x.ndim != 3 or x.shape[1] % k or x.shape[2] != math.prod(blocks):
+        raise ValueError(f"Col2Im: input {x.shape} does not match block {block} and {math.prod(blocks)} blocks")
+    cols = x.reshape((x.shape[0], x.shape[1] // k, k) + blocks)
+    sizes = [i + b + e for i, b, e in zip(image, begin, end)]
+    padded = col2im(cols, block, blocks, strides, dilations, sizes)
+    return np.ascontiguousarray(padded[(..., *(slice(b, b + i) for b, i in zip(begin, image)))])
+
+
+def deformed_columns(
+    x: np.ndarray, offset: np.ndarray, mask, offset_group: int, kern, strides, dilations, begin, out
+) -> np.ndarray:
+    """im2col columns (N, C, K, P) sampled at offset positions by multilinear interpolation."""
+    n, c = x.shape[:2]
+    rank, k, p = len(kern), math.prod(kern), math.prod(out)
+    in_shape = x.shape[2:]
+    if c % offset_group or offset.shape != (n, offset_group * k * rank) + tuple(out):
+        raise ValueError(f"DeformConv: offset shape {offset.shape} does not match offset_group={offset_group}")
+    shifts = offset.reshape(n, offset_group, k, rank, p)
+    kpos = np.indices(kern).reshape(rank, k, 1)
+    opos = np.indices(out).reshape(rank, 1, p)
+    weight_mask = np.ones((n, offset_group, k, p), dtype=x.dtype) if mask is None else mask.reshape(
+        n, offset_group, k, p).astype(x.dtype, copy=False)
+    lows, fracs = [], []
+    for axis in range(rank):
+        pos = (opos[axis] * strides[axis] - begin[axis] + kpos[axis] * dilations[axis]) + shifts[:, :, :, axis]
+        low = np.floor(pos)
+        lows.append(low.astype(np.int64))
+        fracs.append((pos - low).astype(x.dtype))
+    source = x.reshape(n, offset_group, c // offset_group, -1)
+    cols = np.zeros((n, offset_group, c // offset_group, k * p), dtype=x.dtype)
+    for corner in np.ndindex(*(2,) * rank):
+        flat = np.zeros(lows[0].shape, dtype=np.int64)
+        weight = weight_mask.copy()
+        for axis, bit in enumerate(corner):
+            idx = lows[axis] + bit
+            weight *= fracs[axis] if bit else 1 - fracs[axis]
+            weight *= (idx >= 0) & (idx < in_shape[axis])
+            flat = flat * in_shape[axis] + np.clip(idx, 0, in_shape[axis] - 1)
+        shape = (n, offset_group, 1, k * p)
+        cols += np.take_along_axis(source, flat.reshape(shape), axis=3) * weight.reshape(shape)
+    return cols.reshape(n, c, k, p)
+
+
+@kernel("DeformConv", since=19)
+def deform_conv(
+    x, w, offset, b=None, mask=None, *,
+    dilations=None, group=1, kernel_shape=None, offset_group=1, pads=None, strides=None,
+):
+    """Deformable convolution: each kernel tap samples X at its own learned offset, scaled by mask."""
+    ct = compute_dtype(x.dtype)
+    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, "NOTSET")
+    kern, strides, dilations, begin, out = geometry
+    cols = deformed_columns(x.astype(ct, copy=False), offset.astype(ct, copy=False), mask, offset_group,
+                            kern, strides, dilations, begin, out)
+    n, m = x.shape[0], w.shape[0]
+    cols = cols.reshape(n, group, -1, cols.shape[-1])
+    y = np.matmul(w.astype(ct, copy=False).reshape(group, m // group, -1), cols).reshape((n, m) + out)
+    return add_bias(y, b).astype(x.dtype, copy=False)
+
+
+@kernel("CausalConvWithState", since=27)
+def causal_conv_with_state(x, weight, bias=None, past_state=None, *, activation="none"):
+    """Causal depthwise 1-D convolution carrying the last k-1 inputs as state; optional fused SiLU."""
+    if activation not in ("none", "silu", "swish"):
+        raise ValueError(f"unsupported activation '{activation}'")
+    n, c, length = x.shape
+    k = weight.shape[-1]
+    ct = compute_dtype(x.dtype)
+    if past_state is None:
+        past_state = np.zeros((n, c, k - 1), dtype=x.dtype)
+    seq = np.concatenate([past_state, x], axis=2).astype(ct, copy=False)
+    y = conv_core(seq, weight.astype(ct, copy=False).reshape(c, 1, k), c, (k,), (1,), (1,), (0,), (length,))
+    y = add_bias(y, bias)
+    if activation != "none":
+        y = y / (1 + np.exp(-y))
+    present = np.ascontiguousarray(seq[:, :, seq.shape[2] - (k - 1):]).astype(x.dtype, copy=False)
+    return y.astype(x.dtype, copy=False), present

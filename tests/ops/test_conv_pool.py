@@ -1,0 +1,177 @@
+"""Conv, ConvTranspose and pooling on randomized shapes and attributes, checked against onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+import onyx
+
+OPSET = 19
+
+
+def single_node_model(op_type: str, inputs: dict[str, np.ndarray], n_outputs: int = 1, **attrs) -> bytes:
+    """A one-node model whose inputs are all graph inputs; output types left for inference."""
+    node = helper.make_node(op_type, list(inputs), [f"y{i}" for i in range(n_outputs)], **attrs)
+    graph_inputs = [
+        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
+        for name, value in inputs.items()
+    ]
+    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.UNDEFINED, None) for i in range(n_outputs)]
+    graph = helper.make_graph([node], "g", graph_inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    return model.SerializeToString()
+
+
+def assert_matches_onnxruntime(op_type: str, inputs: dict[str, np.ndarray], n_outputs: int = 1, rtol=1e-4, **attrs):
+    model = single_node_model(op_type, inputs, n_outputs, **attrs)
+    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, inputs)
+    actual = onyx.InferenceSession(model).run(None, inputs)
+    for got, want in zip(actual, expected):
+        assert got.dtype == want.dtype
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+def random_geometry(rng: np.random.Generator, rank: int, max_kernel: int = 3):
+    kernel = [int(k) for k in rng.integers(1, max_kernel + 1, rank)]
+    strides = [int(s) for s in rng.integers(1, 3, rank)]
+    dilations = [int(d) for d in rng.integers(1, 3, rank)]
+    pads = [int(p) for p in rng.integers(0, 2, 2 * rank)]
+    size = [int(s) for s in rng.integers(5, 9, rank)]
+    return kernel, strides, dilations, pads, size
+
+
+CONV_CASES = [(rank, group, seed) for rank in (1, 2, 3) for group in (1, 2, "depthwise") for seed in range(3)]
+
+
+@pytest.mark.parametrize(("rank", "group", "seed"), CONV_CASES)
+def test_conv_random(rank, group, seed):
+    rng = np.random.default_rng(seed * 10 + rank)
+    kernel, strides, dilations, pads, size = random_geometry(rng, rank)
+    channels = 4
+    if group == "depthwise":
+        group, out_channels = channels, channels * int(rng.integers(1, 3))
+    else:
+        out_channels = 6
+    x = rng.standard_normal([2, channels, *size]).astype(np.float32)
+    w = rng.standard_normal([out_channels, channels // group, *kernel]).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32)
+    assert_matches_onnxruntime(
+        "Conv", {"x": x, "w": w, "b": b}, group=group, strides=strides, dilations=dilations, pads=pads
+    )
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+@pytest.mark.parametrize("kernel", [[1, 1], [3, 3], [2, 4]])
+def test_conv_auto_pad(auto_pad, kernel):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal([1, 3, 7, 6]).astype(np.float32)
+    w = rng.standard_normal([5, 3, *kernel]).astype(np.float32)
+    assert_matches_onnxruntime("Conv", {"x": x, "w": w}, auto_pad=auto_pad, strides=[2, 1])
+
+
+def test_conv_1x1_strided():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal([2, 8, 9, 9]).astype(np.float32)
+    w = rng.standard_normal([4, 8, 1, 1]).astype(np.float32)
+    assert_matches_onnxruntime("Conv", {"x": x, "w": w}, strides=[2, 3])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv_transpose_random(seed):
+    rng = np.random.default_rng(seed)
+    rank = 1 + seed % 3
+    kernel, strides, dilations, pads, size = random_geometry(rng, rank)
+    size = [s - 3 for s in size]
+    group = 1 + seed % 2
+    out_padding = [int(rng.integers(0, min(s, d))) for s, d in zip(strides, dilations)]
+    x = rng.standard_normal([2, 2 * group, *size]).astype(np.float32)
+    w = rng.standard_normal([2 * group, 3, *kernel]).astype(np.float32)
+    b = rng.standard_normal(3 * group).astype(np.float32)
+    assert_matches_onnxruntime(
+        "ConvTranspose", {"x": x, "w": w, "b": b}, group=group, strides=strides, dilations=dilations,
+        pads=pads, output_padding=out_padding,
+    )
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_conv_transpose_auto_pad(auto_pad):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal([1, 2, 4, 5]).astype(np.float32)
+    w = rng.standard_normal([2, 3, 3, 2]).astype(np.float32)
+    assert_matches_onnxruntime("ConvTranspose", {"x": x, "w": w}, auto_pad=auto_pad, strides=[2, 3])
+
+
+POOL_OPS = ("MaxPool", "AveragePool", "LpPool")
+POOL_CASES = [(op, rank, seed) for op in POOL_OPS for rank in (1, 2, 3) for seed in range(3)]
+
+
+@pytest.mark.parametrize(("op", "rank", "seed"), POOL_CASES)
+def test_pool_random(op, rank, seed):
+    rng = np.random.default_rng(seed * 7 + rank)
+    kernel, strides, dilations, pads, size = random_geometry(rng, rank)
+    pads = [min(p, k - 1) for p, k in zip(pads, kernel + kernel)]
+    attrs = {"kernel_shape": kernel, "strides": strides, "pads": pads, "ceil_mode": int(seed == 1)}
+    if op != "LpPool" or rank < 3:
+        attrs["dilations"] = dilations
+    if op == "AveragePool":
+        attrs["count_include_pad"] = int(seed == 2)
+    if op == "LpPool":
+        attrs.pop("dilations", None)
+        attrs["p"] = 2 + seed % 2
+    x = rng.standard_normal([2, 3, *size]).astype(np.float32)
+    assert_matches_onnxruntime(op, {"x": x}, **attrs)
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_max_pool_indices(storage_order):
+    rng = np.random.default_rng(4)
+    x = rng.permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8).astype(np.float32)
+    assert_matches_onnxruntime(
+        "MaxPool", {"x": x}, n_outputs=2, kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1],
+        storage_order=storage_order,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_max_pool_integer(dtype):
+    x = np.random.default_rng(5).integers(np.iinfo(dtype).min, np.iinfo(dtype).max, (1, 2, 6, 6)).astype(dtype)
+    assert_matches_onnxruntime("MaxPool", {"x": x}, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"])
+def test_global_pools(op):
+    x = np.random.default_rng(6).standard_normal([2, 3, 4, 5, 3]).astype(np.float32)
+    assert_matches_onnxruntime(op, {"x": x})
+
+
+def test_max_roi_pool():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal([2, 3, 10, 12]).astype(np.float32)
+    rois = np.array([[0, 1, 1, 8, 6], [1, 0, 2, 11, 9], [0, 3.4, 2.6, 4.2, 3.1]], dtype=np.float32)
+    assert_matches_onnxruntime("MaxRoiPool", {"x": x, "rois": rois}, pooled_shape=[3, 2], spatial_scale=0.9)
+
+
+def test_qlinear_conv_per_channel():
+    rng = np.random.default_rng(8)
+    inputs = {
+        "x": rng.integers(0, 255, (1, 4, 6, 6)).astype(np.uint8),
+        "x_scale": np.array(0.02, dtype=np.float32),
+        "x_zero_point": np.array(128, dtype=np.uint8),
+        "w": rng.integers(-100, 100, (6, 2, 3, 3)).astype(np.int8),
+        "w_scale": rng.uniform(0.001, 0.01, 6).astype(np.float32),
+        "w_zero_point": np.zeros(6, dtype=np.int8),
+        "y_scale": np.array(0.05, dtype=np.float32),
+        "y_zero_point": np.array(100, dtype=np.uint8),
+        "b": rng.integers(-1000, 1000, 6).astype(np.int32),
+    }
+    model = single_node_model("QLinearConv", inputs, group=2, pads=[1, 1, 1, 1])
+    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, inputs)[0]
+    actual = onyx.InferenceSession(model).run(None, inputs)[0]
+    assert actual.dtype == np.uint8
+    assert np.abs(actual.astype(np.int32) - expected).max() <= 1
