@@ -95,8 +95,6 @@ def svm_probabilities(decisions: np.ndarray, model: OneVsOne, n_classes: int, pr
     with np.errstate(over="ignore"):
         pair = np.where(f >= 0, np.exp(-np.abs(f)) / (1.0 + np.exp(-np.abs(f))), 1.0 / (1.0 + np.exp(-np.abs(f))))
     pair = np.clip(pair, _MIN_PROB, 1.0 - _MIN_PROB)
-    if n_classes == 2:
-        return np.stack([pair[:, 0], 1.0 - pair[:, 0]], axis=1)
     r = np.zeros((len(decisions), n_classes, n_classes))
     r[:, model.first, model.second] = pair
     r[:, model.second, model.first] = 1.0 - pair
