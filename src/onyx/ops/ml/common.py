@@ -94,25 +94,30 @@ def as_2d(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64, copy=False)
 
 
-def index_in(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Position of each of ``values`` in ``keys`` (the last one when repeated), -1 where absent.
+def index_in(values: np.ndarray, keys: np.ndarray, last: bool = False, nan_matches: bool = False) -> np.ndarray:
+    """Position of each of ``values`` in ``keys``, -1 where absent.
 
-    Numeric keys are looked up with a sorted search (a NaN key matches any NaN value);
-    string keys through a dict.
+    A repeated key resolves to its first (or, with ``last``, its last) position; with
+    ``nan_matches`` a NaN key matches any NaN value. Numeric keys are looked up with a
+    sorted search, strings through a dict.
     """
     values = np.asarray(values)
     if keys.dtype == object or values.dtype.kind in "OUS":
-        table = {k: i for i, k in enumerate(keys.tolist())}
+        pairs = list(enumerate(keys.tolist()))
+        table = {k: i for i, k in (pairs if last else reversed(pairs))}
         flat = values.reshape(-1).tolist()
         return np.fromiter((table.get(v, -1) for v in flat), dtype=np.int64, count=len(flat)).reshape(values.shape)
     if keys.size == 0:
         return np.full(values.shape, -1, dtype=np.int64)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    pos = np.clip(np.searchsorted(sorted_keys, values, side="right") - 1, 0, None)
+    if last:
+        pos = np.clip(np.searchsorted(sorted_keys, values, side="right") - 1, 0, None)
+    else:
+        pos = np.clip(np.searchsorted(sorted_keys, values, side="left"), None, len(keys) - 1)
     hit = sorted_keys[pos]
     found = hit == values
-    if sorted_keys.dtype.kind == "f":
+    if nan_matches and sorted_keys.dtype.kind == "f":
         found |= np.isnan(hit) & np.isnan(values)
     return np.where(found, order[pos], -1)
 

@@ -17,12 +17,16 @@ def _strings(values) -> np.ndarray:
     return np.array(list(values), dtype=object)
 
 
-def _map_values(keys: np.ndarray, values: np.ndarray, default, X) -> np.ndarray:
-    """values[position of x in keys], or default where x is not a key; same shape as X."""
+def _map_values(keys: np.ndarray, values: np.ndarray, default, X, last: bool = False) -> np.ndarray:
+    """values[position of x in keys], or default where x is not a key; same shape as X.
+
+    With ``last`` a repeated key maps to its last value and NaN keys match NaN inputs
+    (LabelEncoder-4); otherwise the first value wins.
+    """
     x = np.asarray(X)
     if keys.dtype == object and x.dtype.kind not in "OUS":
         raise TypeError(f"string keys need a string input, got {x.dtype}")
-    found = index_in(x, keys)
+    found = index_in(x, keys, last=last, nan_matches=last)
     table = np.concatenate([values, np.asarray([default], dtype=values.dtype)])
     return table[np.where(found >= 0, found, len(values))]
 
@@ -63,7 +67,7 @@ def _one_of(kind: str, **given) -> tuple[str, object]:
     return present[0]
 
 
-def _label_encode(X, keys, values, defaults: dict) -> np.ndarray:
+def _label_encode(X, keys, values, defaults: dict, last: bool) -> np.ndarray:
     """LabelEncoder from the chosen keys_*/values_* (name, value) pairs and per-type defaults."""
     key_name, key_value = keys
     value_name, value_value = values
@@ -82,31 +86,34 @@ def _label_encode(X, keys, values, defaults: dict) -> np.ndarray:
         default = np.asarray(defaults["tensor"]).reshape(-1)[0]
     else:
         default = defaults["string"] if kind in "OUS" else defaults["float"] if kind == "f" else defaults["int64"]
-    return _map_values(key_array, value_array, default, X)
+    return _map_values(key_array, value_array, default, X, last)
 
 
 @kernel("LabelEncoder", since=2, domain=ML)
 def label_encoder_2(X, *, default_float=-0.0, default_int64=-1, default_string="_Unused", keys_floats=None,
                     keys_int64s=None, keys_strings=None, values_floats=None, values_int64s=None,
                     values_strings=None):
-    """Element-wise keys_* -> values_*; unknown elements get the default of the values' type."""
+    """Element-wise keys_* -> values_* (a repeated key keeps its first value); unknown elements get
+    the default of the values' type."""
     keys = _one_of("keys", keys_floats=keys_floats, keys_int64s=keys_int64s, keys_strings=keys_strings)
     values = _one_of("values", values_floats=values_floats, values_int64s=values_int64s,
                      values_strings=values_strings)
-    return _label_encode(X, keys, values, {"float": default_float, "int64": default_int64, "string": default_string})
+    return _label_encode(X, keys, values, {"float": default_float, "int64": default_int64, "string": default_string},
+                         last=False)
 
 
 @kernel("LabelEncoder", since=4, domain=ML)
 def label_encoder_4(X, *, default_float=-0.0, default_int64=-1, default_string="_Unused", default_tensor=None,
                     keys_floats=None, keys_int64s=None, keys_strings=None, keys_tensor=None, values_floats=None,
                     values_int64s=None, values_strings=None, values_tensor=None):
-    """As version 2, plus keys/values/default given as tensors of any allowed type."""
+    """As version 2, plus keys/values/default as tensors; a repeated key keeps its last value and
+    NaN keys match NaN inputs."""
     keys = _one_of("keys", keys_floats=keys_floats, keys_int64s=keys_int64s, keys_strings=keys_strings,
                    keys_tensor=keys_tensor)
     values = _one_of("values", values_floats=values_floats, values_int64s=values_int64s,
                      values_strings=values_strings, values_tensor=values_tensor)
     return _label_encode(X, keys, values, {"float": default_float, "int64": default_int64,
-                                           "string": default_string, "tensor": default_tensor})
+                                           "string": default_string, "tensor": default_tensor}, last=True)
 
 
 @kernel("CategoryMapper", since=1, domain=ML)

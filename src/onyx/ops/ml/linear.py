@@ -24,11 +24,12 @@ def linear_scores(X: np.ndarray, coefficients, intercepts, n_rows: int | None = 
 
 
 def binary_from_one_score(s: np.ndarray, labels: np.ndarray, transform: str) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and two-column scores [-s, s] (then transformed) when a two-class model has one score."""
+    """A two-class model with one score s (the second class's): label by s > 0, scores [1 - v, v] with
+    v = s, or its logistic / probit (the softmaxes of one score are not used), as onnxruntime does."""
     if len(labels) != 2:
         raise ValueError(f"one score row needs exactly two class labels, got {len(labels)}")
-    scores = transform_scores(np.stack([-s, s], axis=1), transform)
-    return labels[(s > 0).astype(np.int64)], scores.astype(np.float32)
+    v = transform_scores(s, transform) if transform in ("LOGISTIC", "PROBIT") else s
+    return labels[(s > 0).astype(np.int64)], np.stack([1.0 - v, v], axis=1).astype(np.float32)
 
 
 @kernel("LinearClassifier", since=1, domain=ML)

@@ -51,7 +51,7 @@ class Forest:
         return self.leaf_values.shape[1]
 
     def _goes_true(self, x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """The branch condition of ``nodes`` for feature values ``x`` (NaN handled by the caller)."""
+        """The branch condition of ``nodes`` for feature values ``x`` (missing_true applied by the caller)."""
         if len(self.branch_modes) == 1 and self.branch_modes[0] != MEMBER:
             return _COMPARE[self.branch_modes[0]](x, self.threshold[nodes])
         modes = self.mode[nodes]
@@ -76,8 +76,8 @@ class Forest:
             nodes = node[active]
             x = X[active // n_trees, self.feature[nodes]]
             cond = self._goes_true(x, nodes)
-            if check_nan:
-                cond = np.where(np.isnan(x), self.missing_true[nodes], cond)
+            if check_nan:  # a NaN fails every comparison but NEQ; missing_true sends it to the true branch
+                cond |= np.isnan(x) & self.missing_true[nodes]
             nxt = np.where(cond, self.true_next[nodes], self.false_next[nodes])
             node[active] = nxt
             active = active[~self.is_leaf[nxt]]
