@@ -45,6 +45,11 @@ class Forest:
     def __post_init__(self) -> None:
         self.is_leaf = self.mode == LEAF
         self.branch_modes = sorted(int(m) for m in np.unique(self.mode[~self.is_leaf]))
+        # When every leaf votes for at most one target, sums are one bincount over the leaves.
+        self.single_vote = bool((self.leaf_present.sum(axis=1) <= 1).all())
+        self.votes = self.leaf_present.any(axis=1)
+        self.vote_target = self.leaf_present.argmax(axis=1)
+        self.vote_weight = self.leaf_values[np.arange(len(self.leaf_values)), self.vote_target]
 
     @property
     def n_targets(self) -> int:
@@ -53,7 +58,7 @@ class Forest:
     def _goes_true(self, x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         """The branch condition of ``nodes`` for feature values ``x`` (missing_true applied by the caller)."""
         if len(self.branch_modes) == 1 and self.branch_modes[0] != MEMBER:
-            return _COMPARE[self.branch_modes[0]](x, self.threshold[nodes])
+            return _COMPARE[self.branch_modes[0]](x, self.threshold.take(nodes))
         modes = self.mode[nodes]
         cond = np.empty(len(nodes), dtype=bool)
         for code in self.branch_modes:
@@ -66,27 +71,34 @@ class Forest:
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """[N, trees] node id of the leaf each sample reaches in each tree."""
+        n_samples, n_features = X.shape
         n_trees = len(self.roots)
-        node = np.tile(self.roots, X.shape[0])
-        active = np.flatnonzero(~self.is_leaf[node])
-        check_nan = X.dtype.kind == "f" and bool(np.isnan(X).any())
+        flat = np.ascontiguousarray(X).reshape(-1)
+        node = np.tile(self.roots, n_samples)
+        active = np.flatnonzero(~self.is_leaf[node])  # (sample, tree) pairs not on a leaf yet
+        current = node[active]
+        offsets = (active // n_trees) * n_features  # where each pair's sample starts in ``flat``
+        check_nan = X.dtype.kind == "f" and bool(np.isnan(flat).any())
         for _ in range(len(self.mode) + 1):
             if active.size == 0:
-                return node.reshape(X.shape[0], n_trees)
-            nodes = node[active]
-            x = X[active // n_trees, self.feature[nodes]]
-            cond = self._goes_true(x, nodes)
+                return node.reshape(n_samples, n_trees)
+            x = flat.take(offsets + self.feature.take(current))
+            cond = self._goes_true(x, current)
             if check_nan:  # a NaN fails every comparison but NEQ; missing_true sends it to the true branch
-                cond |= np.isnan(x) & self.missing_true[nodes]
-            nxt = np.where(cond, self.true_next[nodes], self.false_next[nodes])
-            node[active] = nxt
-            active = active[~self.is_leaf[nxt]]
+                cond |= np.isnan(x) & self.missing_true.take(current)
+            current = np.where(cond, self.true_next.take(current), self.false_next.take(current))
+            going = ~self.is_leaf.take(current)
+            if not going.all():
+                node[active] = current
+                active, current, offsets = active[going], current[going], offsets[going]
         raise ValueError("the trees contain a cycle")
 
     def aggregate(self, X: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-target scores [N, targets] (float64) and whether any tree voted for them."""
         rows = self.leaf_row[self.leaves(X)]
         n, n_trees = rows.shape
+        if self.single_vote and how in ("SUM", "AVERAGE"):
+            return self._sum_single_votes(rows, how)
         scores = np.zeros((n, self.n_targets))
         voted = np.zeros((n, self.n_targets), dtype=bool)
         step = max(1, _CHUNK_ELEMENTS // max(1, n_trees * self.n_targets))
@@ -105,6 +117,18 @@ class Forest:
         if how == "AVERAGE":
             scores /= max(n_trees, 1)
         return np.where(voted, scores, 0.0), voted
+
+
+    def _sum_single_votes(self, rows: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+        n, n_trees = rows.shape
+        k = self.n_targets
+        bins = (np.arange(n)[:, None] * k + self.vote_target[rows]).reshape(-1)
+        present = self.votes[rows].reshape(-1)
+        scores = np.bincount(bins, weights=self.vote_weight[rows].reshape(-1), minlength=n * k).reshape(n, k)
+        voted = np.bincount(bins[present], minlength=n * k).reshape(n, k) > 0
+        if how == "AVERAGE":
+            scores /= max(n_trees, 1)
+        return scores, voted
 
 
 def _leaf_table(rows: np.ndarray, targets: np.ndarray, weights: np.ndarray, n_rows: int,
