@@ -274,3 +274,13 @@ def test_scaler_node():
     model = StandardScaler().fit(X)
     (scaled,) = run_node(model, X, "Scaler")
     np.testing.assert_allclose(scaled, model.transform(X), rtol=1e-5, atol=1e-5)
+
+
+def test_string_labels_node():
+    X, y = classification(3, seed=10)
+    names = np.array(["ant", "bee", "cat"])[y]
+    model = RandomForestClassifier(5, max_depth=4, random_state=0).fit(X, names)
+    label, proba = run_node(model, X, "TreeEnsembleClassifier")
+    assert label.dtype == object
+    np.testing.assert_array_equal(label, model.predict(X))
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)

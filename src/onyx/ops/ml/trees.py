@@ -45,6 +45,7 @@ class Forest:
     def __post_init__(self) -> None:
         self.is_leaf = self.mode == LEAF
         self.branch_modes = sorted(int(m) for m in np.unique(self.mode[~self.is_leaf]))
+        self.n_features = int(self.feature[~self.is_leaf].max(initial=-1)) + 1
         # When every leaf votes for at most one target, sums are one bincount over the leaves.
         self.single_vote = bool((self.leaf_present.sum(axis=1) <= 1).all())
         self.votes = self.leaf_present.any(axis=1)
@@ -72,6 +73,8 @@ class Forest:
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """[N, trees] node id of the leaf each sample reaches in each tree."""
         n_samples, n_features = X.shape
+        if n_features < self.n_features or self.feature.min(initial=0) < 0:
+            raise ValueError(f"the trees read feature {self.n_features - 1} but X has {n_features} features")
         n_trees = len(self.roots)
         flat = np.ascontiguousarray(X).reshape(-1)
         node = np.tile(self.roots, n_samples)
@@ -95,6 +98,8 @@ class Forest:
 
     def aggregate(self, X: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-target scores [N, targets] (float64) and whether any tree voted for them."""
+        if how not in AGGREGATES:
+            raise ValueError(f"aggregate_function '{how}' is not one of {', '.join(AGGREGATES)}")
         rows = self.leaf_row[self.leaves(X)]
         n, n_trees = rows.shape
         if self.single_vote and how in ("SUM", "AVERAGE"):
@@ -110,14 +115,11 @@ class Forest:
                 scores[start:start + step] = values.sum(axis=1)
             elif how == "MIN":
                 scores[start:start + step] = np.where(present, values, np.inf).min(axis=1)
-            elif how == "MAX":
-                scores[start:start + step] = np.where(present, values, -np.inf).max(axis=1)
             else:
-                raise ValueError(f"aggregate_function '{how}' is not one of {', '.join(AGGREGATES)}")
+                scores[start:start + step] = np.where(present, values, -np.inf).max(axis=1)
         if how == "AVERAGE":
             scores /= max(n_trees, 1)
         return np.where(voted, scores, 0.0), voted
-
 
     def _sum_single_votes(self, rows: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
         n, n_trees = rows.shape
