@@ -4,7 +4,7 @@ from onnxruntime's operator docs where its CPU build has no kernel (BiasSoftmax)
 import numpy as np
 import onnxruntime
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
 
 import onyx
 
@@ -13,7 +13,8 @@ RNG = np.random.default_rng(0)
 
 
 def _model(op, inputs, n_outputs=1, domain=MS, **attrs):
-    """A one-node model importing '' 17 and com.microsoft 1; ``inputs`` maps names to arrays (None: absent)."""
+    """A one-node model importing '' 17 and com.microsoft 1; ``inputs`` maps names to arrays (None: absent).
+    Outputs are float-typed where onnxruntime cannot infer their type (MultiHeadAttention's qk)."""
     names = [name if value is not None else "" for name, value in inputs.items()]
     outputs = [f"y{i}" if i < n_outputs else "" for i in range(n_outputs)]
     node = helper.make_node(op, names, outputs, domain=domain, **attrs)
@@ -27,6 +28,8 @@ def _model(op, inputs, n_outputs=1, domain=MS, **attrs):
         ],
         [helper.make_empty_tensor_value_info(o) for o in outputs],
     )
+    if op == "MultiHeadAttention" and n_outputs == 4:
+        graph.output[3].CopyFrom(helper.make_tensor_value_info("y3", TensorProto.FLOAT, None))
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)]
     return helper.make_model(graph, opset_imports=opsets)
 
@@ -206,3 +209,149 @@ def _embed_inputs(segment, mask, position_ids):
 def test_embed_layer_normalization(segment, mask, position_ids):
     check_ort("EmbedLayerNormalization", _embed_inputs(segment, mask, position_ids), n_outputs=3)
     check_ort("EmbedLayerNormalization", _embed_inputs(segment, mask, position_ids), n_outputs=2, epsilon=1e-5)
+
+
+# -- attention.py --------------------------------------------------------------------------------
+
+B, S, N, HEAD, D_IN = 2, 4, 2, 4, 6
+
+
+def _attention_inputs(mask=None, past_len=0, weights_width=3 * N * HEAD, bias=True, attention_bias=None):
+    return {
+        "input": randn(B, S, D_IN),
+        "weights": randn(D_IN, weights_width),
+        "bias": randn(weights_width) if bias else None,
+        "mask_index": mask,
+        "past": randn(2, B, N, past_len, HEAD) if past_len else None,
+        "attention_bias": attention_bias,
+    }
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        None,
+        np.array([2, 4], np.int32),  # right-padding lengths
+        np.array([4, 3, 1, 0], np.int32),  # left padding: ends, then starts
+        np.array([[1, 1, 0, 1], [1, 0, 0, 1]], np.int32),
+        np.array([[0, 0, 0, 0], [1, 0, 0, 1]], np.int32),  # a fully masked row
+        RNG.integers(0, 2, (B, S, S)).astype(np.int32),
+    ],
+    ids=["none", "lengths", "start_end", "2d", "2d_all_masked", "3d"],
+)
+@pytest.mark.parametrize("unidirectional", [0, 1])
+def test_attention_masks(mask, unidirectional):
+    check_ort("Attention", _attention_inputs(mask), num_heads=N, unidirectional=unidirectional)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [None, np.array([6, 7], np.int32), np.array([[1, 1, 0, 1, 1, 1, 1], [1, 0, 0, 1, 1, 1, 1]], np.int32)],
+    ids=["none", "lengths", "2d"],
+)
+@pytest.mark.parametrize("unidirectional", [0, 1])
+def test_attention_past_present(mask, unidirectional):
+    check_ort("Attention", _attention_inputs(mask, past_len=3), n_outputs=2, num_heads=N, unidirectional=unidirectional)
+
+
+def test_attention_qkv_hidden_sizes_scale_bias():
+    sizes = [N * HEAD, N * HEAD, 2 * N]
+    check_ort("Attention", _attention_inputs(weights_width=sum(sizes), bias=False), num_heads=N, qkv_hidden_sizes=sizes)
+    inputs = _attention_inputs(attention_bias=randn(1, N, S, S))
+    check_ort("Attention", inputs, num_heads=N, scale=0.3, mask_filter_value=-1e4)
+
+
+def test_attention_4d_mask():
+    """onnxruntime's CPU kernel rejects 4-D masks (B, 1, M, M); rows past..past+S, columns :total apply,
+    so the result must equal that of the sliced 3-D mask."""
+    mask4 = RNG.integers(0, 2, (B, 1, 8, 8)).astype(np.int32)
+    mask4[:, :, :, 0] = 1
+    inputs = _attention_inputs(mask4, past_len=2)
+    got = run("Attention", inputs, n_outputs=2, num_heads=N)
+    want = ort_run("Attention", {**inputs, "mask_index": mask4[:, 0, 2 : 2 + S, : 2 + S].copy()}, n_outputs=2, num_heads=N)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+L = 5
+
+
+def _mha(key_shape=(B, L, N * HEAD), bias=True, mask=None, attention_bias=None, past_len=0):
+    inputs = {
+        "query": randn(B, S, N * HEAD),
+        "key": randn(*key_shape),
+        "value": randn(*key_shape[:-1], N * HEAD) if len(key_shape) == 3 else randn(*key_shape),
+        "bias": randn(3 * N * HEAD) if bias else None,
+        "key_padding_mask": mask,
+        "attention_bias": attention_bias,
+        "past_key": randn(B, N, past_len, HEAD) if past_len else None,
+        "past_value": randn(B, N, past_len, HEAD) if past_len else None,
+    }
+    return inputs
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        None,
+        np.array([3, 5], np.int32),
+        RNG.integers(0, 2, (B, L)).astype(np.int32),
+        RNG.integers(0, 2, (B, S, L)).astype(np.int32),
+    ],
+    ids=["none", "lengths", "2d", "3d"],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_multi_head_attention_cross(mask, bias):
+    check_ort("MultiHeadAttention", _mha(bias=bias, mask=mask), n_outputs=3, num_heads=N)
+
+
+def test_multi_head_attention_bias_scale_and_bnsh_kv():
+    inputs = _mha(attention_bias=randn(B, 1, S, L))
+    check_ort("MultiHeadAttention", inputs, num_heads=N, scale=0.7, mask_filter_value=-1e5)
+    check_ort("MultiHeadAttention", _mha(key_shape=(B, N, L, HEAD)), num_heads=N)
+    v_small = {**_mha(bias=False), "value": randn(B, L, 6)}
+    check_ort("MultiHeadAttention", v_small, num_heads=N)
+
+
+@pytest.mark.parametrize(
+    "mask", [None, np.array([4, 6], np.int32), RNG.integers(0, 2, (B, S + 2)).astype(np.int32)], ids=["none", "lengths", "2d"]
+)
+@pytest.mark.parametrize("unidirectional", [0, 1])
+def test_multi_head_attention_past_present(mask, unidirectional):
+    inputs = _mha(key_shape=(B, S, N * HEAD), mask=mask, past_len=2)
+    check_ort("MultiHeadAttention", inputs, n_outputs=3, num_heads=N, unidirectional=unidirectional)
+
+
+@pytest.mark.parametrize("unidirectional", [0, 1])
+def test_multi_head_attention_qk_output(unidirectional):
+    inputs = _mha(key_shape=(B, S, N * HEAD), mask=np.array([3, 4], np.int32), bias=False, past_len=1)
+    check_ort("MultiHeadAttention", inputs, n_outputs=4, num_heads=N, unidirectional=unidirectional)
+
+
+def test_multi_head_attention_packed():
+    """onnxruntime's CPU kernel rejects packed KV (B, L, N, 2, h) and packed QKV (B, S, N, 3, h): compare
+    with onnxruntime on the same tensors unpacked into separate query/key/value."""
+    q, k, v, bias = randn(B, S, N, HEAD), randn(B, L, N, HEAD), randn(B, L, N, HEAD), randn(3 * N * HEAD)
+    flat = {"query": q.reshape(B, S, -1), "key": k.reshape(B, L, -1), "value": v.reshape(B, L, -1), "bias": bias}
+    want = ort_run("MultiHeadAttention", flat, num_heads=N)[0]
+    packed_kv = {"query": flat["query"], "key": np.stack([k, v], axis=3), "value": None, "bias": bias}
+    np.testing.assert_allclose(run("MultiHeadAttention", packed_kv, num_heads=N)[0], want, rtol=1e-4, atol=1e-5)
+    k, v = randn(B, S, N, HEAD), randn(B, S, N, HEAD)
+    flat = {"query": q.reshape(B, S, -1), "key": k.reshape(B, S, -1), "value": v.reshape(B, S, -1), "bias": bias}
+    want = ort_run("MultiHeadAttention", flat, num_heads=N)[0]
+    packed_qkv = {"query": np.stack([q, k, v], axis=3), "key": None, "value": None, "bias": bias}
+    np.testing.assert_allclose(run("MultiHeadAttention", packed_qkv, num_heads=N)[0], want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("position", ["offset", "ids"])
+@pytest.mark.parametrize("rotary_dim", [0, 4])
+def test_rotary_embedding(interleaved, rank, position, rotary_dim):
+    head = 8
+    x = randn(B, S, N * head) if rank == 3 else randn(B, N, S, head)
+    half = (rotary_dim or head) // 2
+    positions = np.array([3], np.int64) if position == "offset" else RNG.integers(0, 16, (B, S)).astype(np.int64)
+    inputs = {"input": x, "position_ids": positions, "cos_cache": randn(16, half), "sin_cache": randn(16, half)}
+    attrs = {"rotary_embedding_dim": rotary_dim, "num_heads": N} if rotary_dim else {}
+    check_ort("RotaryEmbedding", inputs, interleaved=interleaved, **attrs)
