@@ -1,6 +1,7 @@
 """com.microsoft contrib kernels (onyx/ops/contrib) against onnxruntime, or against a NumPy formula
 from onnxruntime's operator docs where its CPU build has no kernel (BiasSoftmax)."""
 
+import ml_dtypes
 import numpy as np
 import onnxruntime
 import pytest
@@ -355,3 +356,237 @@ def test_rotary_embedding(interleaved, rank, position, rotary_dim):
     inputs = {"input": x, "position_ids": positions, "cos_cache": randn(16, half), "sin_cache": randn(16, half)}
     attrs = {"rotary_embedding_dim": rotary_dim, "num_heads": N} if rotary_dim else {}
     check_ort("RotaryEmbedding", inputs, interleaved=interleaved, **attrs)
+
+
+# -- quantized.py --------------------------------------------------------------------------------
+
+
+def f32(v):
+    return np.array(v, np.float32)
+
+
+def _ints(dtype, *shape):
+    info = np.iinfo(dtype)
+    return RNG.integers(info.min, info.max + 1, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("block_size", [16, 32])
+@pytest.mark.parametrize("zero_points", ["absent", "packed", "float"])
+def test_matmul_nbits(bits, block_size, zero_points):
+    """K = 40 is not a multiple of the block size (the last block is padded)."""
+    k, n = 40, 5
+    k_blocks = -(-k // block_size)
+    if bits == 8 and zero_points == "float":
+        pytest.skip("onnxruntime's CPU kernel rejects 8-bit weights with float zero points")
+    zp = {
+        "absent": None,
+        "packed": _ints(np.uint8, n, -(-k_blocks * bits // 8)),
+        "float": (RNG.random((n, k_blocks)) * 3).astype(np.float32),
+    }[zero_points]
+    inputs = {
+        "A": randn(2, 3, k),
+        "B": _ints(np.uint8, n, k_blocks, block_size * bits // 8),
+        "scales": RNG.random((n, k_blocks)).astype(np.float32),
+        "zero_points": zp,
+        "g_idx": None,
+        "bias": randn(n) if zero_points == "float" else None,
+    }
+    check_ort("MatMulNBits", inputs, K=k, N=n, bits=bits, block_size=block_size)
+
+
+@pytest.mark.parametrize("zero_points", [False, True])
+def test_matmul_nbits_g_idx(zero_points):
+    """g_idx maps each K row to its block. Not compared with packed uint8 zero points, which onnxruntime's
+    CPU kernel ignores (it then uses the default 2^(bits-1)) when g_idx is given."""
+    k, n, block_size = 40, 5, 16
+    inputs = {
+        "A": randn(3, k),
+        "B": _ints(np.uint8, n, 3, 8),
+        "scales": RNG.random((n, 3)).astype(np.float32),
+        "zero_points": (RNG.random((n, 3)) * 3).astype(np.float32) if zero_points else None,
+        "g_idx": (np.arange(k) // block_size).astype(np.int32)[RNG.permutation(k)],
+    }
+    check_ort("MatMulNBits", inputs, K=k, N=n, bits=4, block_size=block_size)
+
+
+def test_matmul_nbits_omitted_weights():
+    """A zero-sized B stands for an omitted projection: the output is the broadcast bias."""
+    inputs = {"A": randn(2, 16), "B": np.zeros((4, 0, 8), np.uint8), "scales": np.zeros((4, 0), np.float32)}
+    bias = randn(4)
+    (got,) = run("MatMulNBits", {**inputs, "zero_points": None, "g_idx": None, "bias": bias}, K=16, N=4, block_size=16)
+    np.testing.assert_array_equal(got, np.broadcast_to(bias, (2, 4)))
+
+
+@pytest.mark.parametrize("b_dtype", [np.uint8, np.int8])
+def test_dynamic_quantize_matmul(b_dtype):
+    """A is quantized to uint8 on the fly, so float sums differ slightly in order: rtol 1e-4."""
+    a, b = randn(3, 4, 5), _ints(b_dtype, 5, 6)
+    per_column_zp = np.array(RNG.integers(0, 100, 6), b_dtype)
+    check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(0.05), "b_zero_point": np.array(3, b_dtype), "bias": randn(6)})
+    check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(RNG.random(6))})
+    check_ort("DynamicQuantizeMatMul", {"A": np.abs(a), "B": b, "b_scale": f32(RNG.random(6)), "b_zero_point": per_column_zp})
+
+
+@pytest.mark.parametrize("b_dtype", [np.uint8, np.int8])
+def test_matmul_integer_to_float(b_dtype):
+    a, b = _ints(np.uint8, 3, 4, 5), _ints(b_dtype, 5, 6)
+    inputs = {
+        "A": a,
+        "B": b,
+        "a_scale": f32(0.05),
+        "b_scale": f32(RNG.random(6)),
+        "a_zero_point": np.array(3, np.uint8),
+        "b_zero_point": np.array(RNG.integers(0, 100, 6), b_dtype),
+        "bias": randn(6),
+    }
+    check_ort("MatMulIntegerToFloat", inputs)
+    check_ort("MatMulIntegerToFloat", {"A": a, "B": b, "a_scale": f32(0.05), "b_scale": f32(0.2)})
+
+
+def test_matmul_integer_to_float_int8_a():
+    """onnxruntime's CPU build has no int8-A kernel: compare with (A - a_zp) @ (B - b_zp) * a_scale * b_scale."""
+    a, b, b_scale = _ints(np.int8, 3, 5), _ints(np.int8, 5, 6), f32(RNG.random(6))
+    (got,) = run("MatMulIntegerToFloat", {"A": a, "B": b, "a_scale": f32(0.05), "b_scale": b_scale, "a_zero_point": np.array(-3, np.int8)})
+    want = (a.astype(np.int64) + 3) @ b.astype(np.int64) * np.float32(0.05) * b_scale
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _qparams(dtype):
+    signed = dtype == np.int8
+    return np.array(3, dtype), np.array(-2 if signed else 200, dtype), np.array(10, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("op, c_scale", [("QLinearAdd", 0.2), ("QLinearMul", 3.0)])
+def test_qlinear_binary(dtype, op, c_scale):
+    """Exact for QLinearMul; QLinearAdd within one unit (onnxruntime's MLAS kernel computes the sum in
+    fixed-point steps whose rounding can land on the neighbouring code)."""
+    za, zb, zc = _qparams(dtype)
+    inputs = {
+        "A": _ints(dtype, 3, 4, 5),
+        "A_scale": f32(0.05),
+        "A_zero_point": za,
+        "B": _ints(dtype, 4, 5),
+        "B_scale": f32(0.1),
+        "B_zero_point": zb,
+        "C_scale": f32(c_scale),
+        "C_zero_point": zc,
+    }
+    (got,) = run(op, inputs)
+    (want,) = ort_run(op, inputs)
+    assert got.dtype == want.dtype == dtype
+    diff = np.abs(got.astype(np.int16) - want)
+    assert diff.max() <= (1 if op == "QLinearAdd" else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_qlinear_unary_concat_pool(dtype):
+    za, zb, zc = _qparams(dtype)
+    x = _ints(dtype, 3, 4, 5)
+    check_ort("QLinearSigmoid", {"X": x, "X_scale": f32(0.05), "X_zero_point": za, "Y_scale": f32(1 / 256), "Y_zero_point": zc})
+    for alpha in (0.01, 0.2):
+        inputs = {"X": x, "X_scale": f32(0.05), "X_zero_point": za, "Y_scale": f32(0.03), "Y_zero_point": zc}
+        check_ort("QLinearLeakyRelu", inputs, alpha=alpha)
+    triples = {"a": x, "a_scale": f32(0.05), "a_zp": zb, "b": _ints(dtype, 3, 2, 5), "b_scale": f32(0.1), "b_zp": za}
+    for axis in (1, -2):
+        check_ort("QLinearConcat", {"Y_scale": f32(0.1), "Y_zero_point": za, **triples}, axis=axis)
+    image = _ints(dtype, 2, 3, 4, 5)
+    for channels_last in (0, 1):
+        inputs = {"X": image, "x_scale": f32(0.05), "x_zero_point": za, "y_scale": f32(0.03), "y_zero_point": zc}
+        check_ort("QLinearGlobalAveragePool", inputs, channels_last=channels_last)
+
+
+def test_quantize_dequantize_linear():
+    x = randn(2, 3, 4) * 5
+    x[0, 0, :3] = [0.5, 1.5, 2.5]  # ties round to even
+    check_ort("QuantizeLinear", {"x": x, "s": f32(0.1), "z": np.array(3, np.uint8)})
+    check_ort("QuantizeLinear", {"x": x, "s": f32(1.0), "z": np.array(-3, np.int8)})
+    check_ort("QuantizeLinear", {"x": x, "s": f32(0.1)})
+    check_ort("QuantizeLinear", {"x": x, "s": f32([0.1, 0.2, 0.3]), "z": np.array([1, 2, 3], np.int16)})
+    check_ort("QuantizeLinear", {"x": x, "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.array([1, 2, 3, 4], np.uint16)}, axis=-1)
+    q = _ints(np.uint8, 2, 3, 4)
+    check_ort("DequantizeLinear", {"x": q, "s": f32(0.1), "z": np.array(3, np.uint8)})
+    check_ort("DequantizeLinear", {"x": q, "s": f32([0.1, 0.2, 0.3])})
+    check_ort("DequantizeLinear", {"x": q.astype(np.int32), "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.arange(4, dtype=np.int32)}, axis=2)
+    check_ort("DequantizeLinear", {"x": q, "s": np.array(0.1, np.float16), "z": np.array(3, np.uint8)})
+
+
+def test_quantize_dequantize_linear_int4():
+    """onnxruntime's Python API cannot feed int4 tensors: compare with the documented formulas."""
+    x = randn(2, 3, 4) * 5
+    zero_point = np.array([1, -2, 3], ml_dtypes.int4)
+    (q,) = run("QuantizeLinear", {"x": x, "s": f32([0.5, 1.0, 2.0]), "z": zero_point})
+    want = np.clip(np.rint(x / f32([0.5, 1.0, 2.0])[:, None]) + f32([1, -2, 3])[:, None], -8, 7)
+    assert q.dtype == ml_dtypes.int4
+    np.testing.assert_array_equal(q.astype(np.float32), want)
+    (y,) = run("DequantizeLinear", {"x": q, "s": f32([0.5, 1.0, 2.0]), "z": zero_point})
+    np.testing.assert_allclose(y, (want - f32([1, -2, 3])[:, None]) * f32([0.5, 1.0, 2.0])[:, None])
+
+
+def _gather_block_quantized_model(data, scales, zero_points, indices_shape, **attrs):
+    """GatherBlockQuantized with data, scales and zero points as initializers (onnxruntime wants constants)."""
+
+    def initializer(name, value):
+        dtype = helper.np_dtype_to_tensor_dtype(value.dtype)
+        if value.dtype.kind == "V":  # int4/uint4/float8: onnx packs them itself
+            return helper.make_tensor(name, dtype, value.shape, value.ravel().tolist())
+        return helper.make_tensor(name, dtype, value.shape, value.tobytes(), raw=True)
+
+    inits = [initializer("data", data), initializer("scales", scales)]
+    names = ["data", "indices", "scales"]
+    if zero_points is not None:
+        inits.append(initializer("zp", zero_points))
+        names.append("zp")
+    node = helper.make_node("GatherBlockQuantized", names, ["y"], domain=MS, **attrs)
+    indices = helper.make_tensor_value_info("indices", TensorProto.INT64, indices_shape)
+    graph = helper.make_graph([node], "g", [indices], [helper.make_empty_tensor_value_info("y")], inits)
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)]
+    return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+
+def _check_gather_block_quantized(data, scales, zero_points, indices, **attrs):
+    model = _gather_block_quantized_model(data, scales, zero_points, indices.shape, **attrs)
+    (got,) = onyx.InferenceSession(model).run(None, {"indices": indices})
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"indices": indices})
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("zero_points", [False, True])
+def test_gather_block_quantized_uint8(bits, zero_points):
+    rows, cols, block = 6, 64, 16
+    data = _ints(np.uint8, rows, cols * bits // 8)
+    scales = RNG.random((rows, cols // block)).astype(np.float32)
+    zp = _ints(np.uint8, rows, -(-(cols // block) * bits // 8)) if zero_points else None
+    indices = np.array([[0, 5], [3, -1]], np.int64)
+    _check_gather_block_quantized(data, scales, zp, indices, bits=bits, block_size=block)
+
+
+@pytest.mark.parametrize("dtype", [ml_dtypes.int4, ml_dtypes.uint4])
+@pytest.mark.parametrize(
+    "shape, scale_shape, indices, attrs",
+    [
+        ((6, 64), (6, 4), np.array([[0, 5], [3, -1]]), {}),
+        ((6, 64), (6, 4), np.array([0, 9, -7]), {}),  # out of range: zero rows
+        ((32, 8), (2, 8), np.array([[1, 30], [17, 5]]), {"quantize_axis": 0, "gather_axis": 0}),
+        ((32, 8), (2, 8), np.array([1, 7]), {"quantize_axis": 0, "gather_axis": 1}),
+        ((3, 4, 32), (3, 4, 2), np.array([2, 0]), {"quantize_axis": 2, "gather_axis": 1}),
+    ],
+)
+@pytest.mark.parametrize("zero_points", [False, True])
+def test_gather_block_quantized_int4(dtype, shape, scale_shape, indices, attrs, zero_points):
+    lo, hi = (-8, 8) if dtype == ml_dtypes.int4 else (0, 16)
+    data = RNG.integers(lo, hi, shape).astype(dtype)
+    scales = RNG.random(scale_shape).astype(np.float32)
+    zp = RNG.integers(0, 7, scale_shape).astype(dtype) if zero_points else None
+    _check_gather_block_quantized(data, scales, zp, indices.astype(np.int64), block_size=16, **attrs)
+
+
+def test_gather_block_quantized_float8():
+    data = randn(6, 32).astype(ml_dtypes.float8_e4m3fn)
+    indices = np.array([1, 5], np.int64)
+    _check_gather_block_quantized(data, RNG.random((6, 2)).astype(np.float32), None, indices, block_size=16)
+    _check_gather_block_quantized(data, RNG.random((1, 1)).astype(np.float32), None, indices, block_size=0)
