@@ -590,3 +590,32 @@ def test_gather_block_quantized_float8():
     indices = np.array([1, 5], np.int64)
     _check_gather_block_quantized(data, RNG.random((6, 2)).astype(np.float32), None, indices, block_size=16)
     _check_gather_block_quantized(data, RNG.random((1, 1)).astype(np.float32), None, indices, block_size=0)
+
+
+# -- qlstm.py ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("w_dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("variant", ["lengths_peepholes", "input_forget_clip"])
+def test_dynamic_quantize_lstm(direction, w_dtype, variant):
+    """Both kernels quantize X and H to uint8 on the fly; onnxruntime's choice of quantization ranges differs in
+    detail, so values agree to about 1e-2, not float precision (onnxruntime requires zero weight zero points)."""
+    steps, batch, size, hidden = 5, 3, 4, 6
+    dirs = 2 if direction == "bidirectional" else 1
+    inputs = {
+        "X": randn(steps, batch, size),
+        "W": _ints(w_dtype, dirs, size, 4 * hidden),
+        "R": _ints(w_dtype, dirs, hidden, 4 * hidden),
+        "B": randn(dirs, 8 * hidden) * 0.1,
+        "sequence_lens": np.array([5, 3, 1], np.int32) if variant == "lengths_peepholes" else None,
+        "initial_h": randn(dirs, batch, hidden),
+        "initial_c": randn(dirs, batch, hidden),
+        "P": randn(dirs, 3 * hidden) * 0.1 if variant == "lengths_peepholes" else None,
+        "W_scale": np.full(dirs, 0.01, np.float32),
+        "W_zero_point": np.zeros(dirs, w_dtype),
+        "R_scale": (RNG.random((dirs, 4 * hidden)) * 0.01).astype(np.float32),
+        "R_zero_point": np.zeros((dirs, 4 * hidden), w_dtype),
+    }
+    attrs = {"input_forget": 1, "clip": 0.5} if variant == "input_forget_clip" else {}
+    check_ort("DynamicQuantizeLSTM", inputs, n_outputs=3, rtol=0, atol=2e-2, hidden_size=hidden, direction=direction, **attrs)
