@@ -11,32 +11,31 @@ from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
 
-# name -> (fn(x, alpha, beta), default alpha, default beta), as the ONNX RNN ops define them
-_ACTIVATIONS: dict[str, tuple[Callable, float, float]] = {
-    "sigmoid": (lambda x, a, b: 1.0 / (1.0 + np.exp(-x)), 0.0, 0.0),
-    "tanh": (lambda x, a, b: np.tanh(x), 0.0, 0.0),
-    "relu": (lambda x, a, b: np.maximum(x, 0), 0.0, 0.0),
+# name -> (fn(x, alpha, beta), default alpha, default beta); None: the function takes no such parameter
+_ACTIVATIONS: dict[str, tuple[Callable, float | None, float | None]] = {
+    "sigmoid": (lambda x, a, b: 1.0 / (1.0 + np.exp(-x)), None, None),
+    "tanh": (lambda x, a, b: np.tanh(x), None, None),
+    "relu": (lambda x, a, b: np.maximum(x, 0), None, None),
     "affine": (lambda x, a, b: a * x + b, 1.0, 0.0),
-    "leakyrelu": (lambda x, a, b: np.where(x >= 0, x, a * x), 0.01, 0.0),
-    "thresholdedrelu": (lambda x, a, b: np.where(x > a, x, 0), 1.0, 0.0),
+    "leakyrelu": (lambda x, a, b: np.where(x >= 0, x, a * x), 0.01, None),
+    "thresholdedrelu": (lambda x, a, b: np.where(x > a, x, 0), 1.0, None),
     "scaledtanh": (lambda x, a, b: a * np.tanh(b * x), 1.0, 1.0),
     "hardsigmoid": (lambda x, a, b: np.clip(a * x + b, 0, 1), 0.2, 0.5),
-    "elu": (lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1)), 1.0, 0.0),
-    "softsign": (lambda x, a, b: x / (1 + np.abs(x)), 0.0, 0.0),
-    "softplus": (lambda x, a, b: np.log1p(np.exp(x)), 0.0, 0.0),
+    "elu": (lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1)), 1.0, None),
+    "softsign": (lambda x, a, b: x / (1 + np.abs(x)), None, None),
+    "softplus": (lambda x, a, b: np.log1p(np.exp(x)), None, None),
 }
 
 
 def _activation_fns(names: list[str], alphas: list[float], betas: list[float]) -> list[Callable]:
-    """Bind the listed activations to their alpha/beta (given in order, else the defaults)."""
+    """Bind the listed activations to their alpha/beta (consumed in order by the functions taking them)."""
     fns, a_iter, b_iter = [], iter(alphas), iter(betas)
     for name in names:
-        key = name.lower()
-        if key not in _ACTIVATIONS:
+        if name.lower() not in _ACTIVATIONS:
             raise ValueError(f"unsupported LSTM activation {name!r}")
-        fn, alpha, beta = _ACTIVATIONS[key]
-        alpha = next(a_iter, alpha) if key in ("affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "hardsigmoid", "elu") else alpha
-        beta = next(b_iter, beta) if key in ("affine", "scaledtanh", "hardsigmoid") else beta
+        fn, alpha, beta = _ACTIVATIONS[name.lower()]
+        alpha = 0.0 if alpha is None else next(a_iter, alpha)
+        beta = 0.0 if beta is None else next(b_iter, beta)
         fns.append(lambda x, fn=fn, a=np.float32(alpha), b=np.float32(beta): fn(x, a, b))
     return fns
 
@@ -62,12 +61,12 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
     p_i, p_o, p_f = np.split(peephole, 3)
     f, g, act_h = fns
     ys = np.zeros((steps, batch, hidden), dtype=np.float32)
+    rows_all = np.arange(batch)
     for step in range(steps):
-        t = steps - 1 - step if reverse else step
-        # reverse runs each sequence backwards from its own last valid step
-        src = np.where(lengths > step, lengths - 1 - step, 0) if reverse else np.full(batch, t)
         active = (lengths > step)[:, None]
-        pre = gates_x[src, np.arange(batch)] + _quantized_matmul(h, r)
+        # the time step each sequence reads: reverse runs backwards from its own last valid step
+        src = np.where(active[:, 0], lengths - 1 - step, 0) if reverse else np.full(batch, step)
+        pre = gates_x[src, rows_all] + _quantized_matmul(h, r)
         if clip is not None:
             pre = np.clip(pre, -clip, clip)
         i_pre, o_pre, f_pre, c_pre = np.split(pre, 4, axis=-1)
