@@ -269,7 +269,8 @@ def test_attention_4d_mask():
     mask4[:, :, :, 0] = 1
     inputs = _attention_inputs(mask4, past_len=2)
     got = run("Attention", inputs, n_outputs=2, num_heads=N)
-    want = ort_run("Attention", {**inputs, "mask_index": mask4[:, 0, 2 : 2 + S, : 2 + S].copy()}, n_outputs=2, num_heads=N)
+    sliced = {**inputs, "mask_index": mask4[:, 0, 2 : 2 + S, : 2 + S].copy()}
+    want = ort_run("Attention", sliced, n_outputs=2, num_heads=N)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
@@ -315,7 +316,9 @@ def test_multi_head_attention_bias_scale_and_bnsh_kv():
 
 
 @pytest.mark.parametrize(
-    "mask", [None, np.array([4, 6], np.int32), RNG.integers(0, 2, (B, S + 2)).astype(np.int32)], ids=["none", "lengths", "2d"]
+    "mask",
+    [None, np.array([4, 6], np.int32), RNG.integers(0, 2, (B, S + 2)).astype(np.int32)],
+    ids=["none", "lengths", "2d"],
 )
 @pytest.mark.parametrize("unidirectional", [0, 1])
 def test_multi_head_attention_past_present(mask, unidirectional):
@@ -423,9 +426,11 @@ def test_dynamic_quantize_matmul(b_dtype):
     """A is quantized to uint8 on the fly, so float sums differ slightly in order: rtol 1e-4."""
     a, b = randn(3, 4, 5), _ints(b_dtype, 5, 6)
     per_column_zp = np.array(RNG.integers(0, 100, 6), b_dtype)
-    check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(0.05), "b_zero_point": np.array(3, b_dtype), "bias": randn(6)})
+    zero_point = np.array(3, b_dtype)
+    check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(0.05), "b_zero_point": zero_point, "bias": randn(6)})
     check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(RNG.random(6))})
-    check_ort("DynamicQuantizeMatMul", {"A": np.abs(a), "B": b, "b_scale": f32(RNG.random(6)), "b_zero_point": per_column_zp})
+    inputs = {"A": np.abs(a), "B": b, "b_scale": f32(RNG.random(6)), "b_zero_point": per_column_zp}
+    check_ort("DynamicQuantizeMatMul", inputs)
 
 
 @pytest.mark.parametrize("b_dtype", [np.uint8, np.int8])
@@ -447,7 +452,8 @@ def test_matmul_integer_to_float(b_dtype):
 def test_matmul_integer_to_float_int8_a():
     """onnxruntime's CPU build has no int8-A kernel: compare with (A - a_zp) @ (B - b_zp) * a_scale * b_scale."""
     a, b, b_scale = _ints(np.int8, 3, 5), _ints(np.int8, 5, 6), f32(RNG.random(6))
-    (got,) = run("MatMulIntegerToFloat", {"A": a, "B": b, "a_scale": f32(0.05), "b_scale": b_scale, "a_zero_point": np.array(-3, np.int8)})
+    inputs = {"A": a, "B": b, "a_scale": f32(0.05), "b_scale": b_scale, "a_zero_point": np.array(-3, np.int8)}
+    (got,) = run("MatMulIntegerToFloat", inputs)
     want = (a.astype(np.int64) + 3) @ b.astype(np.int64) * np.float32(0.05) * b_scale
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
@@ -484,7 +490,8 @@ def test_qlinear_binary(dtype, op, c_scale):
 def test_qlinear_unary_concat_pool(dtype):
     za, zb, zc = _qparams(dtype)
     x = _ints(dtype, 3, 4, 5)
-    check_ort("QLinearSigmoid", {"X": x, "X_scale": f32(0.05), "X_zero_point": za, "Y_scale": f32(1 / 256), "Y_zero_point": zc})
+    inputs = {"X": x, "X_scale": f32(0.05), "X_zero_point": za, "Y_scale": f32(1 / 256), "Y_zero_point": zc}
+    check_ort("QLinearSigmoid", inputs)
     for alpha in (0.01, 0.2):
         inputs = {"X": x, "X_scale": f32(0.05), "X_zero_point": za, "Y_scale": f32(0.03), "Y_zero_point": zc}
         check_ort("QLinearLeakyRelu", inputs, alpha=alpha)
@@ -504,11 +511,12 @@ def test_quantize_dequantize_linear():
     check_ort("QuantizeLinear", {"x": x, "s": f32(1.0), "z": np.array(-3, np.int8)})
     check_ort("QuantizeLinear", {"x": x, "s": f32(0.1)})
     check_ort("QuantizeLinear", {"x": x, "s": f32([0.1, 0.2, 0.3]), "z": np.array([1, 2, 3], np.int16)})
-    check_ort("QuantizeLinear", {"x": x, "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.array([1, 2, 3, 4], np.uint16)}, axis=-1)
+    check_ort("QuantizeLinear", {"x": x, "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.arange(4, dtype=np.uint16)}, axis=-1)
     q = _ints(np.uint8, 2, 3, 4)
     check_ort("DequantizeLinear", {"x": q, "s": f32(0.1), "z": np.array(3, np.uint8)})
     check_ort("DequantizeLinear", {"x": q, "s": f32([0.1, 0.2, 0.3])})
-    check_ort("DequantizeLinear", {"x": q.astype(np.int32), "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.arange(4, dtype=np.int32)}, axis=2)
+    inputs = {"x": q.astype(np.int32), "s": f32([0.1, 0.2, 0.3, 0.4]), "z": np.arange(4, dtype=np.int32)}
+    check_ort("DequantizeLinear", inputs, axis=2)
     check_ort("DequantizeLinear", {"x": q, "s": np.array(0.1, np.float16), "z": np.array(3, np.uint8)})
 
 
@@ -627,4 +635,5 @@ def test_dynamic_quantize_lstm(direction, w_dtype, variant):
             "activation_beta": [0.4, 1.1] * dirs,
         },
     }[variant]
-    check_ort("DynamicQuantizeLSTM", inputs, n_outputs=3, rtol=1e-2, atol=2e-2, hidden_size=hidden, direction=direction, **attrs)
+    attrs.update(hidden_size=hidden, direction=direction)
+    check_ort("DynamicQuantizeLSTM", inputs, n_outputs=3, rtol=1e-2, atol=2e-2, **attrs)

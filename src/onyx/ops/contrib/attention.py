@@ -34,11 +34,11 @@ def _mask_bias(mask: np.ndarray, batch: int, seq: int, total: int, past: int, fi
         keep = keys[None, :] < mask[:, None]
     elif mask.ndim == 1 and mask.shape[0] == 2 * batch:
         keep = (keys[None, :] < mask[:batch, None]) & (keys[None, :] >= mask[batch:, None])
-    elif mask.ndim == 2:
-        keep = mask[:, -total:] != 0 if mask.shape[1] >= total else None
-    elif mask.ndim == 3:
-        keep = mask[:, :, :total] != 0
-    elif mask.ndim == 4:
+    elif mask.ndim == 2 and mask.shape[1] == total:
+        keep = mask != 0
+    elif mask.ndim == 3 and mask.shape[1:] == (seq, total):
+        keep = mask != 0
+    elif mask.ndim == 4 and mask.shape[2] >= past + seq and mask.shape[3] >= total:
         keep = mask[:, 0, past : past + seq, :total] != 0
     else:
         keep = None

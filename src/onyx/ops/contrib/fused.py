@@ -14,7 +14,7 @@ _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, elementwise, in float64."""
+    """The error function, elementwise, in float64 (absolute error < 1.5e-7: float32 precision)."""
     x = np.asarray(x, dtype=np.float64)
     a = np.abs(x)
     t = 1.0 / (1.0 + _ERF_P * a)

@@ -28,6 +28,7 @@ def _zp(zero_point) -> np.ndarray:
 
 
 def _scalar(x) -> np.float32:
+    """The single value of a scalar (or one-element) quantization parameter."""
     return np.float32(np.asarray(x).reshape(-1)[0])
 
 
@@ -45,7 +46,7 @@ def _integer_matmul(a, b, a_zero_point, b_zero_point) -> np.ndarray:
 def matmul_integer_to_float(a, b, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None):
     """(A - a_zp) @ (B - b_zp) * a_scale * b_scale + bias, in the scales' float type."""
     y = _integer_matmul(a, b, a_zero_point, b_zero_point).astype(np.float32)
-    y *= (a_scale.astype(np.float32) * b_scale.astype(np.float32))
+    y *= a_scale.astype(np.float32) * b_scale.astype(np.float32)
     if bias is not None:
         y += bias
     return y.astype(a_scale.dtype, copy=False)
@@ -53,10 +54,10 @@ def matmul_integer_to_float(a, b, a_scale, b_scale, a_zero_point=None, b_zero_po
 
 def dynamic_quantize_uint8(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.float32]:
     """DynamicQuantizeLinear: (uint8 x, scale, zero point) with a range that always includes 0."""
-    lo = min(float(x.min(initial=0.0)), 0.0)
-    hi = max(float(x.max(initial=0.0)), 0.0)
-    scale = np.float32((hi - lo) / 255.0) if hi > lo else np.float32(1.0)
-    zero_point = np.float32(np.clip(np.rint(np.float32(0) - np.float32(lo) / scale), 0, 255))
+    lo = np.float32(x.min(initial=0.0))
+    hi = np.float32(x.max(initial=0.0))
+    scale = (hi - lo) / np.float32(255) if hi > lo else np.float32(1.0)
+    zero_point = np.clip(np.rint(-lo / scale), 0, 255)
     return quantize(x, scale, zero_point, np.uint8), scale, zero_point
 
 
