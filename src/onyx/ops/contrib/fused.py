@@ -1,0 +1,98 @@
+"""Fused matmul and activation contrib operators: FusedMatMul, the Gelu family, BiasAdd, BiasSoftmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onyx.ops.registry import kernel
+
+MS = "com.microsoft"
+
+# Abramowitz & Stegun 7.1.26 coefficients (|error| < 1.5e-7), evaluated in float64.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, in float64 (absolute error < 1.5e-7: float32 precision)."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + _ERF_P * a)
+    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
+    return np.copysign(1.0 - poly * np.exp(-a * a), x)
+
+
+def gelu_erf(x: np.ndarray) -> np.ndarray:
+    """Exact Gelu 0.5 * x * (1 + erf(x / sqrt(2))) in x's dtype."""
+    return (0.5 * x * (1.0 + erf(x * np.sqrt(0.5)))).astype(x.dtype, copy=False)
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """The tanh approximation 0.5 * x * (1 + tanh(0.797885 * x + 0.035677 * x^3)) in x's dtype."""
+    w = x.astype(np.float64)
+    inner = np.sqrt(2.0 / np.pi) * (w + 0.044715 * w * w * w)
+    return (0.5 * w * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
+
+
+def _batch_transposed(x: np.ndarray, trans_batch: int, trans: int) -> np.ndarray:
+    """Move dim 0 behind the batch dims (transBatch), then swap the last two dims (trans)."""
+    if x.ndim < 2:
+        return x
+    if trans_batch and x.ndim > 2:
+        x = np.moveaxis(x, 0, -2)
+    return np.swapaxes(x, -1, -2) if trans else x
+
+
+@kernel("FusedMatMul", since=1, domain=MS)
+def fused_matmul(a, b, *, alpha=1.0, transA=0, transB=0, transBatchA=0, transBatchB=0):
+    y = np.matmul(_batch_transposed(a, transBatchA, transA), _batch_transposed(b, transBatchB, transB))
+    if alpha != 1.0:
+        y *= a.dtype.type(alpha)
+    return y
+
+
+@kernel("Gelu", since=1, domain=MS)
+def gelu(x):
+    return gelu_erf(x)
+
+
+@kernel("BiasGelu", since=1, domain=MS)
+def bias_gelu(a, b):
+    return gelu_erf(a + b)
+
+
+@kernel("FastGelu", since=1, domain=MS)
+def fast_gelu(x, bias=None):
+    return gelu_tanh(x if bias is None else x + bias)
+
+
+@kernel("QuickGelu", since=1, domain=MS)
+def quick_gelu(x, *, alpha=1.702):
+    w = x.astype(np.float64)
+    return (w / (1.0 + np.exp(-alpha * w))).astype(x.dtype, copy=False)
+
+
+@kernel("BiasAdd", since=1, domain=MS)
+def bias_add(x, bias, skip):
+    return x + bias + skip
+
+
+def _softmax_from(x: np.ndarray, axis: int) -> np.ndarray:
+    """Softmax over all dims from ``axis`` on, taken together (the opset-1/11 Softmax)."""
+    flat = x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
+    e = np.exp(flat - flat.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e.reshape(x.shape)
+
+
+@kernel("BiasSoftmax", since=1, domain=MS)
+def bias_softmax(data, bias, *, axis=1, is_inner_broadcast=None):
+    """softmax(data + bias); a bias of lower rank broadcasts over inner (before ``axis``) or outer dims."""
+    if is_inner_broadcast is None:
+        raise ValueError("BiasSoftmax requires the is_inner_broadcast attribute")
+    axis = axis + data.ndim if axis < 0 else axis
+    if is_inner_broadcast and bias.ndim < data.ndim:
+        # bias = data.shape[:k] + data.shape[axis:]: the missing dims sit just before ``axis``
+        lead = bias.ndim - (data.ndim - axis)
+        bias = bias.reshape(bias.shape[:lead] + (1,) * (data.ndim - bias.ndim) + bias.shape[lead:])
+    return _softmax_from(data + bias, axis)
