@@ -54,7 +54,8 @@ def _shape(value: Any) -> list[int] | None:
 
 
 def compare_values(ours: Any, theirs: Any, rtol: float, atol: float) -> tuple[float, float, bool, str]:
-    """(max abs error, max relative error, within tolerance, note) of two values."""
+    """(max abs error, max relative error, within tolerance, note) of two values. The relative
+    error is taken over the elements whose expected (``theirs``) magnitude exceeds ``atol``."""
     nan = float("nan")
     if not isinstance(ours, np.ndarray) or not isinstance(theirs, np.ndarray):
         if isinstance(ours, np.ndarray) or isinstance(theirs, np.ndarray):
@@ -72,8 +73,10 @@ def compare_values(ours: Any, theirs: Any, rtol: float, atol: float) -> tuple[fl
     diff = np.where(both_nan, 0.0, np.abs(a - b))
     diff = np.where(np.isnan(diff) | (np.isinf(a) != np.isinf(b)), np.inf, diff)
     diff = np.where((a == b) | both_nan, 0.0, diff)  # equal infinities
-    rel = diff / np.maximum(np.abs(b), np.finfo(np.float64).tiny)
-    ok = bool(np.all(diff <= atol + rtol * np.abs(np.nan_to_num(b))))
+    scale = np.abs(np.nan_to_num(b))
+    significant = scale > atol  # relative error only where the expected value is not ~0
+    rel = np.where(significant, diff / np.where(significant, scale, 1.0), 0.0)
+    ok = bool(np.all(diff <= atol + rtol * scale))
     note = "" if ours.dtype == theirs.dtype else f"dtype {ours.dtype} vs {theirs.dtype}"
     return float(diff.max()), float(rel.max()), ok and not note, note
 
