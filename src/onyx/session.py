@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -101,6 +102,7 @@ class InferenceSession:
         provider_options: Sequence[dict] | None = None,
         **kwargs: Any,
     ):
+        started_ns = time.perf_counter_ns()
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
         self._model_path = path_or_bytes if isinstance(path_or_bytes, str) else None
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
@@ -114,6 +116,12 @@ class InferenceSession:
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
+        self._profiler = None
+        if self._sess_options.enable_profiling:
+            from onyx.runtime.profiling import TraceRecorder
+
+            self._profiler = TraceRecorder(self._sess_options.profile_file_prefix or "onyx_profile", started_ns)
+            self._profiler.session_event("session_initialization", started_ns, time.perf_counter_ns())
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph
@@ -127,20 +135,76 @@ class InferenceSession:
     def run(self, output_names: Sequence[str] | None, input_feed: dict[str, Any], run_options: RunOptions | None = None) -> list[Any]:
         """Run the model; returns the values of ``output_names`` (all outputs when None), in order."""
         feeds = self._feeds.check(input_feed)
-        if output_names:
-            known = set(self._plan.output_names)
-            for name in output_names:
-                if name not in known:
-                    raise InvalidArgument(
-                        f"unknown output name '{name}'; the model's outputs are: "
-                        + ", ".join(repr(n) for n in self._plan.output_names)
-                    )
-        inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
-        results = [_owned(value) for value in self._plan.run(inputs)]
+        self._check_output_names(output_names)
+        results = self._run_plan(feeds, None)
         if not output_names:
             return results
         by_name = dict(zip(self._plan.output_names, results))
         return [by_name[name] for name in output_names]
+
+    def _run_plan(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
+        """Run the plan on checked feeds, recording trace events when profiling is on."""
+        inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
+        if self._profiler is None:
+            return [_owned(value) for value in self._plan.run(inputs, observer=observer)]
+        record = self._profiler.observer()
+
+        def observe(node: Any, values: list[Any], seconds: float) -> None:
+            record(node, values, seconds)
+            if observer is not None:
+                observer(node, values, seconds)
+
+        started = time.perf_counter_ns()
+        results = [_owned(value) for value in self._plan.run(inputs, observer=observe)]
+        self._profiler.session_event("model_run", started, time.perf_counter_ns())
+        return results
+
+    def run_with_intermediates(
+        self, output_names: Sequence[str] | None, input_feed: dict[str, Any], run_options: RunOptions | None = None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """Like :meth:`run`, and also returns every value the main graph's nodes produce.
+
+        Returns ``(outputs, intermediates)``: ``outputs`` as ``run`` returns them, and
+        ``intermediates`` a dict from value name to value, in the order the nodes ran
+        (graph outputs included; values inside subgraphs and functions are not).
+        An onyx extension: onnxruntime has no equivalent.
+        """
+        intermediates: dict[str, Any] = {}
+
+        def keep(node: Any, values: list[Any], seconds: float) -> None:
+            for name, value in zip(node.outputs, values):
+                if name:
+                    intermediates[name] = _owned(value)
+
+        feeds = self._feeds.check(input_feed)
+        self._check_output_names(output_names)
+        results = self._run_plan(feeds, keep)
+        if output_names:
+            by_name = dict(zip(self._plan.output_names, results))
+            results = [by_name[name] for name in output_names]
+        return results, intermediates
+
+    def end_profiling(self) -> str:
+        """Write the Chrome-trace profile (``{profile_file_prefix}_{timestamp}.json``) and return
+        its file name; "" when ``SessionOptions.enable_profiling`` was off. Profiling stops."""
+        if self._profiler is None:
+            return ""
+        path = self._profiler.write()
+        self._profiler = None
+        return path
+
+    def get_profiling_start_time_ns(self) -> int:
+        """When profiling started (nanoseconds since the epoch); 0 when profiling is off."""
+        return self._profiler.start_wall_ns if self._profiler is not None else 0
+
+    def _check_output_names(self, output_names: Sequence[str] | None) -> None:
+        known = set(self._plan.output_names)
+        for name in output_names or ():
+            if name not in known:
+                raise InvalidArgument(
+                    f"unknown output name '{name}'; the model's outputs are: "
+                    + ", ".join(repr(n) for n in self._plan.output_names)
+                )
 
     def get_inputs(self) -> list[NodeArg]:
         return [NodeArg(v) for v in self._inputs]

@@ -1,7 +1,9 @@
-"""Preparing feeds for a model: from .npy/.npz files, or generated from the declared inputs."""
+"""Preparing feeds for a model: from .npy/.npz/.json or image files, or generated from the
+declared inputs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,35 @@ def generate_input(arg: NodeArg, dims: dict[str, int], rng: np.random.Generator)
     return rng.standard_normal(shape).astype(np.float32).astype(dtype)
 
 
-def load_input_file(name: str, path: str) -> Any:
-    """An array from a .npy file, or the array named ``name`` (or the only one) in a .npz file."""
+def load_json_input(arg: NodeArg, path: str) -> np.ndarray:
+    """A nested list (or ``{name: nested list}``) from a JSON file, as the input's dtype."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidArgument(f"input '{arg.name}': cannot read '{path}' as JSON ({exc})") from None
+    if isinstance(data, dict):
+        if arg.name not in data:
+            raise InvalidArgument(f"input '{arg.name}': '{path}' holds {sorted(data)}, none named '{arg.name}'")
+        data = data[arg.name]
+    try:
+        return np.asarray(data, dtype=dtype_of(arg))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"input '{arg.name}': '{path}' is not a {arg.type} array ({exc})") from None
+
+
+def load_input_file(arg: NodeArg, path: str, image_options: Any = None) -> Any:
+    """The value of input ``arg`` from a file: .npy, .npz (the array named like the input, or
+    the only one), .json, or an image (see onyx.tools.images)."""
+    from onyx.tools.images import ImageOptions, is_image_file, load_image
+
+    name = arg.name
     file = Path(path)
     if not file.is_file():
         raise InvalidArgument(f"input '{name}': file '{path}' does not exist")
+    if file.suffix.lower() == ".json":
+        return load_json_input(arg, path)
+    if is_image_file(path):
+        return load_image(path, name, arg.shape, dtype_of(arg), image_options or ImageOptions())
     try:
         if file.suffix == ".npz":
             with np.load(file, allow_pickle=False) as archive:
@@ -68,15 +94,17 @@ def load_input_file(name: str, path: str) -> Any:
 
 
 def prepare_feeds(
-    inputs: list[NodeArg], files: dict[str, str], dims: dict[str, int], seed: int = 0
+    inputs: list[NodeArg], files: dict[str, str], dims: dict[str, int], seed: int = 0, image_options: Any = None
 ) -> dict[str, Any]:
-    """Feeds for every model input: from ``files`` where given, generated otherwise."""
+    """Feeds for every model input: from ``files`` where given, generated otherwise.
+    ``image_options`` (an onyx.tools.images.ImageOptions) applies to image files."""
     known = {arg.name for arg in inputs}
     for name in files:
         if name not in known:
             raise InvalidArgument(f"--input '{name}': the model has no such input (inputs: {sorted(known)})")
     rng = np.random.default_rng(seed)
     return {
-        arg.name: load_input_file(arg.name, files[arg.name]) if arg.name in files else generate_input(arg, dims, rng)
+        arg.name: load_input_file(arg, files[arg.name], image_options) if arg.name in files
+        else generate_input(arg, dims, rng)
         for arg in inputs
     }

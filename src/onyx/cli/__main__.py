@@ -1,0 +1,5 @@
+"""python -m onyx.cli"""
+
+from onyx.cli import main
+
+main(prog_name="onyx")
