@@ -16,7 +16,13 @@ from typing import Callable
 from onyx.model.graph import Model
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
 from onyx.optimizer.editor import copy_model
-from onyx.optimizer.linear_fusion import fold_conv_batchnorm, fuse_conv_activation, fuse_gemm_activation, fuse_matmul_bias
+from onyx.optimizer.linear_fusion import (
+    fold_conv_batchnorm,
+    fuse_conv_activation,
+    fuse_gemm_activation,
+    fuse_matmul_bias,
+    fuse_pad_conv,
+)
 from onyx.optimizer.simplify import eliminate_common_subexpressions, eliminate_dead_code, eliminate_identities
 from onyx.optimizer.transformer_fusion import fuse_attention, fuse_gelu, fuse_layer_norm, fuse_softmax
 from onyx.options import GraphOptimizationLevel
@@ -35,6 +41,7 @@ BASIC_PASSES: list[tuple[str, Pass]] = [
 # the MatMul/Gemm fusions that absorb it as their activation
 EXTENDED_PASSES: list[tuple[str, Pass]] = [
     ("conv_batchnorm_folding", fold_conv_batchnorm),
+    ("pad_conv_fusion", fuse_pad_conv),
     ("layer_norm_fusion", fuse_layer_norm),
     ("gelu_fusion", fuse_gelu),
     ("softmax_fusion", fuse_softmax),

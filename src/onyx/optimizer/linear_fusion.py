@@ -37,6 +37,44 @@ def fold_conv_batchnorm(model: Model) -> None:
     ed.commit()
 
 
+def _constant_pads(ed: GraphEditor, pad: Node) -> list[int] | None:
+    """The pads of a zero-valued constant-mode Pad over all axes, when they are constants."""
+    mode = pad.attrs.get("mode", "constant")
+    if mode not in ("constant", b"constant") or len(pad.inputs) > 3 and pad.inputs[3]:
+        return None
+    if ed.opset() < 11:
+        pads, value = pad.attrs.get("pads"), pad.attrs.get("value", 0.0)
+    else:
+        constant = ed.constant(pad.inputs[1]) if len(pad.inputs) > 1 else None
+        pads = None if constant is None else [int(p) for p in constant.reshape(-1)]
+        value = ed.scalar(pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else 0.0
+    return list(pads) if pads is not None and value == 0.0 else None
+
+
+def fuse_pad_conv(model: Model) -> None:
+    """A zero Pad of the spatial axes in front of a Conv becomes the Conv's own padding."""
+    ed = GraphEditor(model)
+    for pad in list(model.graph.nodes):
+        if pad.op_type != "Pad" or pad.domain or ed.removed(pad):
+            continue
+        conv = ed.sole_consumer(pad.outputs[0])
+        pads = _constant_pads(ed, pad)
+        if conv is None or conv.op_type != "Conv" or conv.domain or conv.inputs[0] != pad.outputs[0] or pads is None:
+            continue
+        rank = len(pads) // 2
+        begin, end = pads[:rank], pads[rank:]
+        if conv.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or min(pads) < 0 or begin[:2] != [0, 0] \
+                or end[:2] != [0, 0]:
+            continue
+        spatial = rank - 2
+        old = list(conv.attrs.get("pads") or [0] * (2 * spatial))
+        attrs = dict(conv.attrs)
+        attrs["pads"] = [o + p for o, p in zip(old, begin[2:] + end[2:])]
+        fused = Node("Conv", [pad.inputs[0]] + conv.inputs[1:], list(conv.outputs), attrs, name=conv.name)
+        ed.replace([pad, conv], [fused])
+    ed.commit()
+
+
 def activation_of(ed: GraphEditor, node: Node) -> tuple[str, list[float]] | None:
     """(activation name, params) when ``node`` is an activation FusedConv & co. can apply."""
     op, a = node.op_type, node.attrs
