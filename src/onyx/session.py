@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import onnx
 from onnx import TypeProto
 
 from onyx.errors import InvalidArgument
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
-from onyx.options import RunOptions, SessionOptions
+from onyx.model.save import model_to_proto
+from onyx.optimizer import optimize
+from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, get_available_providers
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
@@ -107,8 +110,13 @@ class InferenceSession:
         self._model_path = path_or_bytes if isinstance(path_or_bytes, str) else None
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._model = load_model(path_or_bytes)
-        graph = self._model.graph
         self._apply_initializer_overrides()
+        level = self._sess_options.graph_optimization_level
+        if level > GraphOptimizationLevel.ORT_DISABLE_ALL:
+            self._model, _ = optimize(self._model, level)
+        if self._sess_options.optimized_model_filepath:
+            onnx.save(model_to_proto(self._model), self._sess_options.optimized_model_filepath)
+        graph = self._model.graph
         overrides = self._sess_options._free_dimension_overrides
         initializers = graph.initializers
         self._inputs = [_fix_dims(v, overrides) for v in graph.inputs if v.name not in initializers]

@@ -1,0 +1,129 @@
+"""onyx's fused operators (domain "ai.onyx", version 1), made by the graph optimizer.
+
+Each one computes a chain of standard operators in a single step, applying bias,
+residual and activation in place on the product's fresh output buffer:
+
+* FusedConv(X, W, B?, Z?): activation(Conv(X, W, B) + Z)
+* FusedGemm(A, B, C?): activation(Gemm(A, B, C))
+* FusedMatMulBias(A, B, bias?): activation(MatMul(A, B) + bias)
+* FusedAttention(Q, KT, V, mask?): Softmax(scale * Q @ KT + mask) @ V over the last axis
+* Gelu, LayerNormalization: the standard operators for models whose opset predates them
+
+``activation`` names a standard operator (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, Tanh,
+Gelu, GeluTanh) and ``activation_params`` its numeric attributes (alpha, [alpha, beta],
+[min, max]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onyx.ops import registry
+from onyx.ops.activations import gelu as _gelu
+from onyx.ops.linalg import gemm, mat_mul
+from onyx.ops.normalization import layer_normalization as _layer_normalization
+from onyx.ops.registry import kernel
+
+DOMAIN = "ai.onyx"
+
+
+def _in_place(y: np.ndarray) -> np.ndarray:
+    """``y`` itself when a kernel may overwrite it, else a private copy."""
+    return y if y.flags.writeable and y.flags.owndata else y.copy()
+
+
+def _add(y: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """y + other, in place when broadcasting keeps y's shape."""
+    if np.broadcast_shapes(y.shape, other.shape) == y.shape:
+        y += other
+        return y
+    return y + other
+
+
+def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.ndarray:
+    """The named activation of ``y``, computed in y's buffer (which the caller owns)."""
+    if not activation:
+        return y
+    t = y.dtype.type
+    if activation == "Relu":
+        return np.maximum(y, t(0), out=y)
+    if activation == "LeakyRelu":
+        np.multiply(y, t(params[0]), out=y, where=y < 0)
+        return y
+    if activation == "Clip":
+        lo, hi = params
+        return np.clip(y, t(lo), t(hi), out=y)
+    if activation == "Sigmoid":
+        with np.errstate(over="ignore"):
+            np.negative(y, out=y)
+            np.exp(y, out=y)
+        y += t(1)
+        return np.reciprocal(y, out=y)
+    if activation == "HardSigmoid":
+        alpha, beta = params
+        y *= t(alpha)
+        y += t(beta)
+        return np.clip(y, t(0), t(1), out=y)
+    if activation == "Tanh":
+        return np.tanh(y, out=y)
+    if activation in ("Gelu", "GeluTanh"):
+        return _gelu(y, approximate="tanh" if activation == "GeluTanh" else "none")
+    raise ValueError(f"unknown fused activation '{activation}'")
+
+
+@kernel("FusedConv", since=1, domain=DOMAIN)
+def fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+               pads=None, strides=None, activation="", activation_params=()):
+    """activation(Conv(X, W, B) + Z) with the standard Conv kernel."""
+    conv = registry.lookup("", "Conv", 22)
+    if conv is None:
+        raise ValueError("FusedConv needs the Conv kernel, which is not registered")
+    y = conv.fn(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                pads=pads, strides=strides)
+    y = _in_place(np.asarray(y))
+    if Z is not None:
+        y = _add(y, Z)
+    return apply_activation(y, activation, list(activation_params))
+
+
+@kernel("FusedGemm", since=1, domain=DOMAIN)
+def fused_gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activation="", activation_params=()):
+    """activation(Gemm(A, B, C))."""
+    y = _in_place(gemm(A, B, C, alpha, beta, transA, transB))
+    return apply_activation(y, activation, list(activation_params))
+
+
+@kernel("FusedMatMulBias", since=1, domain=DOMAIN)
+def fused_matmul_bias(A, B, bias=None, *, activation="", activation_params=()):
+    """activation(MatMul(A, B) + bias)."""
+    y = _in_place(np.asarray(mat_mul(A, B)))
+    if bias is not None:
+        y = _add(y, bias)
+    return apply_activation(y, activation, list(activation_params))
+
+
+@kernel("FusedAttention", since=1, domain=DOMAIN)
+def fused_attention(Q, KT, V, mask=None, *, scale=1.0):
+    """Softmax(scale * Q @ KT + mask) @ V, the softmax over the last axis, in one scores buffer."""
+    dtype = Q.dtype
+    scores = _in_place(np.asarray(mat_mul(Q, KT)))
+    if scale != 1.0:
+        scores *= scores.dtype.type(scale)
+    if mask is not None:
+        scores = _add(scores, mask.astype(scores.dtype, copy=False))
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return np.asarray(mat_mul(scores, V)).astype(dtype, copy=False)
+
+
+@kernel("Gelu", since=1, domain=DOMAIN)
+def gelu(X, *, approximate="none"):
+    """The opset-20 Gelu for models importing an older opset."""
+    return _gelu(X, approximate=approximate)
+
+
+@kernel("LayerNormalization", since=1, domain=DOMAIN)
+def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """The opset-17 LayerNormalization for models importing an older opset (Y only)."""
+    return _layer_normalization(X, Scale, B, axis=axis, epsilon=epsilon, stash_type=stash_type)[0]

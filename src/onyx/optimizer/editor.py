@@ -1,0 +1,246 @@
+"""What every pass needs: a copy of the graph, who produces and who reads each value,
+constant lookup, node replacement in place, and value types from ONNX shape inference."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TypeProto, helper
+
+from onyx.model.graph import Graph, Model, Node
+from onyx.model.save import array_to_tensor, function_to_proto, node_to_proto
+from onyx.model.types import elem_type_of
+from onyx.runtime.plan import subgraph_free_names, subgraphs_of, topological_order
+
+ONYX_DOMAIN = "ai.onyx"
+ONYX_DOMAIN_VERSION = 1
+NONDETERMINISTIC = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial"}
+)
+# initializers up to this many elements are given to shape inference with their data
+_INFERENCE_DATA_LIMIT = 4096
+
+
+def copy_model(model: Model) -> Model:
+    """A copy whose graph structure may be edited; arrays and subgraphs are shared (read-only)."""
+    g = model.graph
+    graph = dataclasses.replace(
+        g,
+        nodes=[dataclasses.replace(n, inputs=list(n.inputs), outputs=list(n.outputs), attrs=dict(n.attrs))
+               for n in g.nodes],
+        inputs=list(g.inputs),
+        outputs=list(g.outputs),
+        initializers=dict(g.initializers),
+        value_info=dict(g.value_info),
+    )
+    available = {v.name for v in g.inputs} | set(g.initializers)
+    graph.nodes = topological_order(graph, available)
+    return dataclasses.replace(model, graph=graph, opset=dict(model.opset))
+
+
+def has_subgraph(node: Node) -> bool:
+    return bool(subgraphs_of(node))
+
+
+class GraphEditor:
+    """Producer/consumer maps of a graph and in-place rewrites that keep them current.
+
+    A *pinned* value is a graph output or a name some subgraph reads: it must keep its
+    name and its producer, so patterns never swallow it.
+    """
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.graph: Graph = model.graph
+        g = self.graph
+        self.graph_inputs = {v.name for v in g.inputs}
+        self.pinned = {v.name for v in g.outputs}
+        self.producer: dict[str, Node] = {}
+        self.consumers: dict[str, list[Node]] = defaultdict(list)
+        self._position: dict[int, int] = {}
+        for i, node in enumerate(g.nodes):
+            self._position[id(node)] = i
+            self.pinned |= subgraph_free_names(node)
+            for name in node.outputs:
+                if name:
+                    self.producer[name] = node
+            for name in node.inputs:
+                if name:
+                    self.consumers[name].append(node)
+        self._removed: set[int] = set()
+        self._inserted: dict[int, list[Node]] = defaultdict(list)
+        self._names = set(self.producer) | set(g.initializers) | self.graph_inputs
+
+    # -- queries ----------------------------------------------------------------------
+
+    def constant(self, name: str) -> np.ndarray | None:
+        """The value of ``name`` when it is an initializer that feeds cannot override."""
+        if name in self.graph_inputs:
+            return None
+        return self.graph.initializers.get(name)
+
+    def scalar(self, name: str) -> float | None:
+        """A one-element numeric constant as a float, else None."""
+        value = self.constant(name)
+        if value is None or value.size != 1 or value.dtype.kind not in "fiu":
+            return None
+        return float(value.reshape(-1)[0])
+
+    def sole_consumer(self, name: str) -> Node | None:
+        """The one node reading ``name`` when nothing else (graph outputs, subgraphs) does."""
+        if name in self.pinned:
+            return None
+        readers = self.consumers.get(name, [])
+        return readers[0] if len(readers) == 1 and not self.removed(readers[0]) else None
+
+    def readers(self, name: str) -> list[Node]:
+        return [] if name in self.pinned else [n for n in self.consumers.get(name, []) if not self.removed(n)]
+
+    def made_by(self, name: str, *op_types: str, domain: str = "") -> Node | None:
+        """The live producer of ``name`` when its op type is one of ``op_types``."""
+        node = self.producer.get(name)
+        if node is None or self.removed(node) or node.op_type not in op_types or node.domain != domain:
+            return None
+        return node
+
+    def removed(self, node: Node) -> bool:
+        return id(node) in self._removed
+
+    def opset(self, domain: str = "") -> int:
+        return self.model.opset.get(domain, 0)
+
+    # -- edits ------------------------------------------------------------------------
+
+    def fresh_name(self, base: str) -> str:
+        name, i = base, 1
+        while name in self._names:
+            name, i = f"{base}_{i}", i + 1
+        self._names.add(name)
+        return name
+
+    def add_initializer(self, base: str, value: np.ndarray) -> str:
+        name = self.fresh_name(base)
+        value = np.asarray(value)
+        value.flags.writeable = False
+        self.graph.initializers[name] = value
+        return name
+
+    def replace(self, old: list[Node], new: list[Node]) -> None:
+        """Remove ``old`` and put ``new`` where the last of ``old`` stood (so inputs stay defined)."""
+        anchor = max(old, key=lambda n: self._position[id(n)])
+        for node in old:
+            self._removed.add(id(node))
+        self._inserted[id(anchor)].extend(new)
+        for node in new:
+            for name in node.outputs:
+                if name:
+                    self.producer[name] = node
+                    self._names.add(name)
+            for name in node.inputs:
+                if name:
+                    self.consumers[name].append(node)
+
+    def use_onyx_domain(self) -> None:
+        self.model.opset.setdefault(ONYX_DOMAIN, ONYX_DOMAIN_VERSION)
+
+    def commit(self) -> None:
+        """Write the edits back into the graph's node list."""
+        if not self._removed and not self._inserted:
+            return
+        nodes: list[Node] = []
+        for node in self.graph.nodes:
+            if id(node) not in self._removed:
+                nodes.append(node)
+            nodes.extend(self._inserted.get(id(node), ()))
+        self.graph.nodes = nodes
+
+
+def rename_inputs(graph: Graph, alias: dict[str, str]) -> None:
+    """Make every node read ``alias[name]`` instead of ``name`` (chains resolved)."""
+    if not alias:
+        return
+    for node in graph.nodes:
+        node.inputs = [resolve(alias, n) for n in node.inputs]
+
+
+def resolve(alias: dict[str, str], name: str) -> str:
+    while name in alias:
+        name = alias[name]
+    return name
+
+
+def prune(graph: Graph) -> None:
+    """Drop initializers and value_info entries nothing refers to any more."""
+    used = {v.name for v in graph.outputs} | {v.name for v in graph.inputs}
+    for node in graph.nodes:
+        used.update(node.inputs)
+        used.update(node.outputs)
+        used |= subgraph_free_names(node)
+    graph.initializers = {k: v for k, v in graph.initializers.items() if k in used}
+    graph.value_info = {k: v for k, v in graph.value_info.items() if k in used}
+
+
+def infer_types(model: Model) -> dict[str, TypeProto]:
+    """Value name -> TypeProto from onnx shape inference (with data propagation).
+
+    Large initializers travel as typed graph inputs, so no big tensor is serialized.
+    Returns what inference found; an empty dict when it fails.
+    """
+    g = model.graph
+    typed_inputs = [helper.make_value_info(v.name, v.type) if v.type is not None else onnx.ValueInfoProto(name=v.name)
+                    for v in g.inputs]
+    small: list[onnx.TensorProto] = []
+    known = {v.name for v in g.inputs}
+    for name, value in g.initializers.items():
+        if name in known:
+            continue
+        if value.size <= _INFERENCE_DATA_LIMIT and value.dtype != object:
+            small.append(array_to_tensor(name, value))
+        elif value.dtype != object:
+            typed_inputs.append(helper.make_tensor_value_info(name, elem_type_of(value.dtype), value.shape))
+    try:
+        graph = helper.make_graph(
+            [node_to_proto(n) for n in g.nodes], g.name, typed_inputs,
+            [onnx.ValueInfoProto(name=v.name) for v in g.outputs], small,
+            value_info=[helper.make_value_info(v.name, v.type) for v in g.value_info.values() if v.type is not None],
+        )
+        proto = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid(d, v) for d, v in model.opset.items()],
+            functions=[function_to_proto(f) for f in model.functions.values()],
+        )
+        proto.ir_version = max(model.ir_version, 7)
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception:  # noqa: BLE001 - inference is best effort; passes then see fewer types
+        return {}
+    types: dict[str, TypeProto] = {}
+    for info in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
+        if info.HasField("type"):
+            types[info.name] = info.type
+    return types
+
+
+def static_shape(tp: TypeProto | None) -> tuple[int, ...] | None:
+    """The dims of a tensor type when every one is a known number."""
+    if tp is None or tp.WhichOneof("value") != "tensor_type" or not tp.tensor_type.HasField("shape"):
+        return None
+    dims = tp.tensor_type.shape.dim
+    if any(d.WhichOneof("value") != "dim_value" for d in dims):
+        return None
+    return tuple(d.dim_value for d in dims)
+
+
+def attrs_key(attrs: dict[str, Any]) -> tuple:
+    """A hashable form of node attributes (for CSE)."""
+    def key(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return ("array", value.dtype.str, value.shape, value.tobytes() if value.dtype != object else tuple(value.flat))
+        if isinstance(value, list):
+            return tuple(key(v) for v in value)
+        if isinstance(value, TypeProto):
+            return value.SerializeToString()
+        return value
+    return tuple(sorted((k, key(v)) for k, v in attrs.items()))

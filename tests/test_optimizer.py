@@ -1,0 +1,392 @@
+"""The graph optimizer: each pass fires on its pattern and never changes results."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import onyx
+from onyx.model import load_model
+from onyx.ops import registry
+from onyx.optimizer import optimize
+from onyx.options import GraphOptimizationLevel as Level
+
+F = TensorProto.FLOAT
+RNG = np.random.default_rng(0)
+needs_conv = pytest.mark.skipif(registry.lookup("", "Conv", 22) is None, reason="no Conv kernel in this tree")
+
+
+def init(name: str, value) -> TensorProto:
+    return numpy_helper.from_array(np.asarray(value), name)
+
+
+def const(name: str, value) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value), name))
+
+
+def make_model(nodes, inputs, outputs, initializers=(), opset=17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def vi(name: str, shape, elem=F):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def session(model, level=Level.ORT_ENABLE_ALL, path: str = "") -> onyx.InferenceSession:
+    options = onyx.SessionOptions()
+    options.graph_optimization_level = level
+    options.optimized_model_filepath = path
+    return onyx.InferenceSession(model.SerializeToString(), options)
+
+
+def op_counts(sess: onyx.InferenceSession) -> collections.Counter:
+    return collections.Counter(n.op_type for n in sess._model.graph.nodes)
+
+
+def check(model, feeds, tmp_path=None, use_ort=True, rtol=1e-5, atol=1e-6) -> collections.Counter:
+    """Outputs with and without optimization agree (and with onnxruntime); returns the optimized op counts."""
+    path = str(tmp_path / "optimized.onnx") if tmp_path is not None else ""
+    plain = session(model, Level.ORT_DISABLE_ALL).run(None, feeds)
+    optimized_session = session(model, Level.ORT_ENABLE_ALL, path)
+    optimized = optimized_session.run(None, feeds)
+    for a, b in zip(plain, optimized):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+    if use_ort:
+        expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+        for a, b in zip(expected, optimized):
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+    if path:
+        saved = onnx.load(path)
+        onnx.checker.check_model(saved)
+        reloaded = onyx.InferenceSession(path).run(None, feeds)
+        for a, b in zip(optimized, reloaded):
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+    return op_counts(optimized_session)
+
+
+def randn(*shape) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+# -- basic passes -----------------------------------------------------------------------
+
+
+def test_constant_folding_turns_constant_subgraphs_into_initializers():
+    nodes = [
+        const("c", np.float32(2.0)),
+        helper.make_node("Mul", ["w", "c"], ["w2"]),
+        helper.make_node("Transpose", ["w2"], ["wt"], perm=[1, 0]),
+        helper.make_node("MatMul", ["x", "wt"], ["y"]),
+    ]
+    model = make_model(nodes, [vi("x", [2, 3])], [vi("y", [2, 4])], [init("w", randn(4, 3))])
+    counts = check(model, {"x": randn(2, 3)})
+    assert counts == {"MatMul": 1}
+
+
+def test_constant_folding_skips_random_and_huge_results():
+    nodes = [
+        helper.make_node("ConstantOfShape", ["shape"], ["big"], value=numpy_helper.from_array(np.array([1.0], np.float32))),
+        helper.make_node("ReduceSum", ["big"], ["total"], keepdims=0),
+        helper.make_node("RandomNormal", [], ["r"], shape=[2], seed=1.0),
+        helper.make_node("Mul", ["r", "zero"], ["r0"]),
+        helper.make_node("Add", ["x", "total"], ["y0"]),
+        helper.make_node("Add", ["y0", "r0"], ["y"]),
+    ]
+    inits = [init("shape", np.array([5000, 5000], np.int64)), init("zero", np.zeros(2, np.float32))]
+    model = make_model(nodes, [vi("x", [2])], [vi("y", [2])], inits)
+    optimized, _ = optimize(load_model(model.SerializeToString()), Level.ORT_ENABLE_ALL)
+    counts = collections.Counter(n.op_type for n in optimized.graph.nodes)
+    assert counts["ConstantOfShape"] == 1 and counts["RandomNormal"] == 1
+
+
+def test_overridable_initializers_are_not_folded():
+    nodes = [helper.make_node("Mul", ["a", "b"], ["ab"]), helper.make_node("Add", ["x", "ab"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [vi("x", [2]), vi("a", [2])], [vi("y", [2])],
+                              [init("a", np.ones(2, np.float32)), init("b", np.full(2, 3, np.float32))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    sess = session(model)
+    x = np.zeros(2, np.float32)
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], [3, 3])
+    np.testing.assert_array_equal(sess.run(None, {"x": x, "a": np.full(2, 2, np.float32)})[0], [6, 6])
+
+
+def test_add_initializer_overrides_apply_before_folding():
+    nodes = [helper.make_node("Mul", ["b", "b"], ["bb"]), helper.make_node("Add", ["x", "bb"], ["y"])]
+    model = make_model(nodes, [vi("x", [2])], [vi("y", [2])], [init("b", np.ones(2, np.float32))])
+    options = onyx.SessionOptions()
+    options.add_initializer("b", np.full(2, 3, np.float32))
+    out = onyx.InferenceSession(model.SerializeToString(), options).run(None, {"x": np.zeros(2, np.float32)})
+    np.testing.assert_array_equal(out[0], [9, 9])
+
+
+def test_dead_code_elimination_drops_unread_nodes():
+    nodes = [helper.make_node("Relu", ["x"], ["unused"]), helper.make_node("Neg", ["unused"], ["also_unused"]),
+             helper.make_node("Abs", ["x"], ["y"])]
+    model = make_model(nodes, [vi("x", [3])], [vi("y", [3])])
+    assert check(model, {"x": randn(3)}) == {"Abs": 1}
+
+
+def test_identity_elimination_keeps_graph_output_names():
+    nodes = [
+        helper.make_node("Identity", ["x"], ["i1"]),
+        helper.make_node("Dropout", ["i1"], ["d"]),
+        helper.make_node("Cast", ["d"], ["c"], to=F),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Identity", ["r"], ["y"]),
+        helper.make_node("Identity", ["r"], ["z"]),
+    ]
+    model = make_model(nodes, [vi("x", [4])], [vi("y", [4]), vi("z", [4])])
+    sess = session(model)
+    assert [o.name for o in sess.get_outputs()] == ["y", "z"]
+    assert op_counts(sess) == {"Relu": 1, "Identity": 1}
+    check(model, {"x": randn(4)})
+
+
+def test_cast_to_another_type_is_kept():
+    nodes = [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.INT64)]
+    model = make_model(nodes, [vi("x", [4])], [vi("y", [4], TensorProto.INT64)])
+    assert op_counts(session(model)) == {"Cast": 1}
+
+
+def test_common_subexpressions_are_computed_once():
+    nodes = [
+        helper.make_node("Mul", ["x", "two"], ["a"]),
+        helper.make_node("Mul", ["x", "two_again"], ["b"]),
+        helper.make_node("Relu", ["a"], ["ra"]),
+        helper.make_node("Relu", ["b"], ["rb"]),
+        helper.make_node("Sub", ["ra", "rb"], ["y"]),
+    ]
+    inits = [init("two", np.float32(2)), init("two_again", np.float32(2))]
+    model = make_model(nodes, [vi("x", [4])], [vi("y", [4])], inits)
+    assert check(model, {"x": randn(4)}) == {"Mul": 1, "Relu": 1, "Sub": 1}
+
+
+def test_shape_folding_uses_static_shapes():
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Shape", ["r"], ["s"]),
+        helper.make_node("Size", ["r"], ["n"]),
+        helper.make_node("Gather", ["s", "first"], ["batch"]),
+        helper.make_node("Unsqueeze", ["batch", "zero"], ["batch1"]),
+        helper.make_node("Concat", ["batch1", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["r", "target"], ["y"]),
+        helper.make_node("Cast", ["n"], ["nf"], to=F),
+        helper.make_node("Mul", ["y", "nf"], ["out"]),
+    ]
+    inits = [init("zero", np.array([0], np.int64)), init("minus_one", np.array([-1], np.int64)),
+             init("first", np.array(0, np.int64))]
+    model = make_model(nodes, [vi("x", [2, 3, 4])], [vi("out", [2, 12])], inits)
+    assert check(model, {"x": randn(2, 3, 4)}) == {"Relu": 1, "Reshape": 1, "Mul": 1}
+
+
+def test_basic_level_does_not_fuse_and_input_model_is_untouched():
+    model = _matmul_bias_act_model("Relu", {})
+    loaded = load_model(model.SerializeToString())
+    before = [(n.op_type, list(n.inputs), list(n.outputs)) for n in loaded.graph.nodes]
+    basic, reports = optimize(loaded, Level.ORT_ENABLE_BASIC)
+    assert {n.op_type for n in basic.graph.nodes} == {"MatMul", "Add", "Relu"}
+    assert [r.name for r in reports][:2] == ["identity_elimination", "constant_folding"]
+    full, reports = optimize(loaded, Level.ORT_ENABLE_ALL)
+    assert [n.op_type for n in full.graph.nodes] == ["FusedMatMulBias"]
+    assert any(r.name == "matmul_bias_fusion" and r.nodes_after < r.nodes_before for r in reports)
+    assert [(n.op_type, list(n.inputs), list(n.outputs)) for n in loaded.graph.nodes] == before
+    assert "ai.onyx" not in loaded.opset
+    assert optimize(loaded, Level.ORT_DISABLE_ALL) == (loaded, [])
+
+
+# -- MatMul / Gemm / Conv fusions ---------------------------------------------------------
+
+ACTIVATIONS = [
+    ("Relu", {}, []),
+    ("LeakyRelu", {"alpha": 0.2}, []),
+    ("Sigmoid", {}, []),
+    ("Tanh", {}, []),
+    ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, []),
+    ("Clip", {}, ["lo", "hi"]),
+]
+
+
+def _matmul_bias_act_model(act: str, attrs: dict, extra=(), opset=17) -> onnx.ModelProto:
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"]),
+        helper.make_node("Add", ["bias", "m"], ["a"]),
+        helper.make_node(act, ["a", *extra], ["y"], **attrs),
+    ]
+    inits = [init("w", randn(8, 5)), init("bias", randn(5)), init("lo", np.float32(-0.5)), init("hi", np.float32(0.7))]
+    return make_model(nodes, [vi("x", [2, 3, 8])], [vi("y", [2, 3, 5])], inits[:3 + len(extra)], opset)
+
+
+@pytest.mark.parametrize("act,attrs,extra", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_matmul_bias_activation_fusion(act, attrs, extra, tmp_path):
+    model = _matmul_bias_act_model(act, attrs, extra)
+    assert check(model, {"x": randn(2, 3, 8)}, tmp_path) == {"FusedMatMulBias": 1}
+
+
+def test_gemm_activation_fusion(tmp_path):
+    nodes = [helper.make_node("Gemm", ["x", "w", "c"], ["g"], transB=1, alpha=0.5),
+             helper.make_node("LeakyRelu", ["g"], ["y"], alpha=0.1)]
+    model = make_model(nodes, [vi("x", [4, 6])], [vi("y", [4, 3])], [init("w", randn(3, 6)), init("c", randn(3))])
+    assert check(model, {"x": randn(4, 6)}, tmp_path) == {"FusedGemm": 1}
+
+
+def _conv_model(tail: list, tail_inits=(), opset=17) -> onnx.ModelProto:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])] + tail
+    inits = [init("w", randn(4, 3, 3, 3))] + list(tail_inits)
+    return make_model(nodes, [vi("x", [1, 3, 6, 6]), vi("r", [1, 4, 6, 6])], [vi("y", [1, 4, 6, 6])], inits, opset)
+
+
+@needs_conv
+def test_conv_batchnorm_folding(tmp_path):
+    bn = [init(n, v) for n, v in [("s", randn(4)), ("b", randn(4)), ("m", randn(4)), ("v", np.abs(randn(4)) + 0.5)]]
+    model = _conv_model([helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], epsilon=1e-3),
+                         helper.make_node("Identity", ["r"], ["unused"])], bn)
+    assert check(model, {"x": randn(1, 3, 6, 6), "r": randn(1, 4, 6, 6)}, tmp_path, rtol=1e-4, atol=1e-5) == {"Conv": 1}
+
+
+@needs_conv
+def test_conv_bias_residual_activation_fusion(tmp_path):
+    tail = [helper.make_node("Add", ["c", "cb"], ["cb_out"]), helper.make_node("Add", ["cb_out", "r"], ["s"]),
+            helper.make_node("Clip", ["s", "lo", "hi"], ["y"])]
+    inits = [init("cb", randn(4, 1, 1)), init("lo", np.float32(0)), init("hi", np.float32(6))]
+    model = _conv_model(tail, inits)
+    assert check(model, {"x": randn(1, 3, 6, 6), "r": randn(1, 4, 6, 6)}, tmp_path, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
+
+
+@needs_conv
+def test_pad_folds_into_conv():
+    nodes = [helper.make_node("Pad", ["x", "pads", "zero"], ["p"]),
+             helper.make_node("Conv", ["p", "w"], ["y"])]
+    inits = [init("pads", np.array([0, 0, 1, 2, 0, 0, 1, 0], np.int64)), init("zero", np.float32(0)),
+             init("w", randn(4, 3, 3, 3))]
+    model = make_model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", [1, 4, 6, 6])], inits)
+    assert check(model, {"x": randn(1, 3, 6, 6)}, rtol=1e-4, atol=1e-5) == {"Conv": 1}
+
+
+# -- transformer patterns ------------------------------------------------------------------
+
+
+def _layer_norm_nodes(x: str, y: str) -> list:
+    axes = {"axes": [-1]}
+    return [
+        helper.make_node("ReduceMean", [x], ["mean"], **axes),
+        helper.make_node("Sub", [x, "mean"], ["d"]),
+        helper.make_node("Pow", ["d", "two"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq"], ["var"], **axes),
+        helper.make_node("Add", ["var", "eps"], ["var_eps"]),
+        helper.make_node("Sqrt", ["var_eps"], ["std"]),
+        helper.make_node("Div", ["d", "std"], ["norm"]),
+        helper.make_node("Mul", ["norm", "gamma"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "beta"], [y]),
+    ]
+
+
+@pytest.mark.parametrize("opset,domain", [(17, ""), (13, "ai.onyx")])
+def test_layer_norm_fusion(opset, domain, tmp_path):
+    inits = [init("two", np.float32(2)), init("eps", np.float32(1e-5)), init("gamma", randn(16)), init("beta", randn(16))]
+    model = make_model(_layer_norm_nodes("x", "y"), [vi("x", [2, 5, 16])], [vi("y", [2, 5, 16])], inits, opset)
+    counts = check(model, {"x": randn(2, 5, 16)}, tmp_path, rtol=1e-4, atol=1e-5)
+    assert counts == {"LayerNormalization": 1}
+    assert session(model)._model.graph.nodes[0].domain == domain
+
+
+def _gelu_nodes(x: str, y: str, form: str) -> list:
+    if form == "erf":
+        head = [helper.make_node("Div", [x, "sqrt2"], ["t"]), helper.make_node("Erf", ["t"], ["f"])]
+    else:
+        head = [
+            helper.make_node("Pow", [x, "three"], ["cube"]),
+            helper.make_node("Mul", ["cube", "k"], ["kc"]),
+            helper.make_node("Add", [x, "kc"], ["inner"]),
+            helper.make_node("Mul", ["inner", "sqrt2pi"], ["t"]),
+            helper.make_node("Tanh", ["t"], ["f"]),
+        ]
+    return head + [
+        helper.make_node("Add", ["f", "one"], ["onep"]),
+        helper.make_node("Mul", [x, "half"], ["hx"]),
+        helper.make_node("Mul", ["hx", "onep"], [y]),
+    ]
+
+
+GELU_INITS = [("sqrt2", math.sqrt(2)), ("three", 3.0), ("k", 0.044715), ("sqrt2pi", math.sqrt(2 / math.pi)),
+              ("one", 1.0), ("half", 0.5)]
+
+
+@pytest.mark.parametrize("form", ["erf", "tanh"])
+@pytest.mark.parametrize("opset", [17, 20])
+def test_gelu_fusion(form, opset, tmp_path):
+    inits = [init(n, np.float32(v)) for n, v in GELU_INITS]
+    model = make_model(_gelu_nodes("x", "y", form), [vi("x", [3, 7])], [vi("y", [3, 7])], inits, opset)
+    assert check(model, {"x": randn(3, 7) * 3}, tmp_path, rtol=1e-5, atol=1e-6) == {"Gelu": 1}
+
+
+def test_gelu_after_matmul_bias_becomes_its_activation(tmp_path):
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "bias"], ["a"])]
+    nodes += _gelu_nodes("a", "y", "erf")
+    inits = [init(n, np.float32(v)) for n, v in GELU_INITS] + [init("w", randn(6, 4)), init("bias", randn(4))]
+    model = make_model(nodes, [vi("x", [2, 6])], [vi("y", [2, 4])], inits)
+    assert check(model, {"x": randn(2, 6)}, tmp_path) == {"FusedMatMulBias": 1}
+
+
+def test_softmax_fusion():
+    nodes = [helper.make_node("Exp", ["x"], ["e"]), helper.make_node("ReduceSum", ["e", "axes"], ["s"]),
+             helper.make_node("Div", ["e", "s"], ["y"])]
+    model = make_model(nodes, [vi("x", [2, 3, 5])], [vi("y", [2, 3, 5])], [init("axes", np.array([-1], np.int64))])
+    assert check(model, {"x": randn(2, 3, 5)}) == {"Softmax": 1}
+
+
+def _attention_model(style: str) -> onnx.ModelProto:
+    """Self-attention as exporters write it: 'bert' scales Q and K^T, 'gpt' divides scores and adds a mask."""
+    heads, size, hidden = 2, 4, 8
+    nodes, inits = [], [init("split", np.array([1, 5, heads, size], np.int64)),
+                        init("merge", np.array([1, 5, hidden], np.int64))]
+    for p in "qkv":
+        nodes += [helper.make_node("MatMul", ["x", f"w{p}"], [f"{p}m"]),
+                  helper.make_node("Add", [f"b{p}", f"{p}m"], [f"{p}b"]),
+                  helper.make_node("Reshape", [f"{p}b", "split"], [f"{p}r"])]
+        inits += [init(f"w{p}", randn(hidden, hidden)), init(f"b{p}", randn(hidden))]
+    nodes += [helper.make_node("Transpose", ["qr"], ["qt"], perm=[0, 2, 1, 3]),
+              helper.make_node("Transpose", ["vr"], ["vt"], perm=[0, 2, 1, 3])]
+    if style == "bert":
+        inits.append(init("s", np.float32(size ** -0.25)))
+        nodes += [helper.make_node("Transpose", ["kr"], ["kt"], perm=[0, 2, 3, 1]),
+                  helper.make_node("Mul", ["qt", "s"], ["qs"]), helper.make_node("Mul", ["kt", "s"], ["ks"]),
+                  helper.make_node("MatMul", ["qs", "ks"], ["scores"]),
+                  helper.make_node("Softmax", ["scores"], ["probs"], axis=-1)]
+    else:
+        mask = np.triu(np.full((5, 5), -1e9, np.float32), k=1)
+        inits += [init("d", np.float32(math.sqrt(size))), init("mask", mask)]
+        nodes += [helper.make_node("Transpose", ["kr"], ["kh"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Transpose", ["kh"], ["kt"], perm=[0, 1, 3, 2]),
+                  helper.make_node("MatMul", ["qt", "kt"], ["raw"]),
+                  helper.make_node("Div", ["raw", "d"], ["scaled"]),
+                  helper.make_node("Add", ["scaled", "mask"], ["scores"]),
+                  helper.make_node("Softmax", ["scores"], ["probs"], axis=-1)]
+    nodes += [helper.make_node("MatMul", ["probs", "vt"], ["ctx"]),
+              helper.make_node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3]),
+              helper.make_node("Reshape", ["ctx_t", "merge"], ["y"])]
+    return make_model(nodes, [vi("x", [1, 5, hidden])], [vi("y", [1, 5, hidden])], inits)
+
+
+@pytest.mark.parametrize("style", ["bert", "gpt"])
+def test_attention_fusion(style, tmp_path):
+    model = _attention_model(style)
+    counts = check(model, {"x": randn(1, 5, 8)}, tmp_path, rtol=1e-4, atol=1e-5)
+    assert counts["FusedAttention"] == 1
+    assert counts["FusedMatMulBias"] == 3 and "Softmax" not in counts and "Mul" not in counts and "Div" not in counts
+
+
+def test_saved_model_imports_onyx_domain(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    session(_attention_model("gpt"), path=path)
+    saved = onnx.load(path)
+    assert {o.domain: o.version for o in saved.opset_import}.get("ai.onyx") == 1
+    onnx.checker.check_model(saved, full_check=True)
