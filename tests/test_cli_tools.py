@@ -165,7 +165,8 @@ def _assert_chrome_trace(path, node_names):
 
 def test_profile_prints_tables_and_writes_a_chrome_trace(mlp_path, tmp_path):
     prefix = tmp_path / "mlp"
-    result = invoke("profile", mlp_path, "--runs", 3, "--top", 2, "--prefix", prefix, "--dim", "N=4")
+    result = invoke("profile", mlp_path, "--runs", 3, "--top", 2, "--prefix", prefix, "--dim", "N=4",
+                    "--level", "disabled")
     assert result.exit_code == 0, result.output
     assert "3 runs" in result.output
     assert "slowest nodes (2 of 5)" in result.output
@@ -181,6 +182,7 @@ def test_profiling_through_the_session_api(tmp_path):
     options = onyx.SessionOptions()
     options.enable_profiling = True
     options.profile_file_prefix = str(tmp_path / "api")
+    options.graph_optimization_level = onyx.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = onyx.InferenceSession(str(MODEL), options)
     session.run(None, {"image": np.load(SAMPLE)})
     assert session.get_profiling_start_time_ns() > 0
@@ -195,7 +197,9 @@ def test_profiling_through_the_session_api(tmp_path):
 # -- intermediates API ----------------------------------------------------------------
 
 def test_run_with_intermediates_returns_every_node_output_in_order():
-    session = onyx.InferenceSession(str(MODEL))
+    options = onyx.SessionOptions()  # the graph as saved: fusion would merge Gemm and Relu
+    options.graph_optimization_level = onyx.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onyx.InferenceSession(str(MODEL), options)
     x = np.load(SAMPLE)
     outputs, values = session.run_with_intermediates(["label"], {"image": x})
     assert list(values) == ["scaled", "hidden_pre", "hidden", "logits", "probabilities", "label"]

@@ -174,7 +174,9 @@ class InferenceSession:
 
         Returns ``(outputs, intermediates)``: ``outputs`` as ``run`` returns them, and
         ``intermediates`` a dict from value name to value, in the order the nodes ran
-        (graph outputs included; values inside subgraphs and functions are not).
+        (graph outputs included; values inside subgraphs and functions are not). These are
+        the values of the graph as optimized: set graph_optimization_level to ORT_DISABLE_ALL
+        to see every value of the graph as saved.
         An onyx extension: onnxruntime has no equivalent.
         """
         intermediates: dict[str, Any] = {}

@@ -159,3 +159,20 @@ def _finite(value: Any) -> Any:
 
 
 json_option = functools.partial(click.option, "--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+          "all": "ORT_ENABLE_ALL"}
+
+
+def level_option(default: str, help_text: str) -> Callable:
+    """--level: which optimizer passes run, named as onnxruntime's graph optimization levels."""
+    return click.option("--level", type=click.Choice(list(LEVELS)), default=default, show_default=True,
+                        help=help_text)
+
+
+def optimization_level(name: str) -> Any:
+    from onyx.options import GraphOptimizationLevel
+
+    return GraphOptimizationLevel[LEVELS[name]]
+

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from onyx.cli.common import echo_json, feed_options, json_option, make_feeds, open_session, table
+from onyx.cli.common import echo_json, feed_options, json_option, make_feeds, open_session, optimization_level, table
 
 EXIT_DIVERGED = 3
 
@@ -35,9 +35,12 @@ def compare(model: str, against: str, rtol: float, atol: float, show_all: bool, 
     Example:
       onyx compare examples/digits/digits.onnx --against onnxruntime --dim batch=8
     """
+    from onyx.options import SessionOptions
     from onyx.tools.compare import compare as compare_model
 
-    session = open_session(model)
+    options = SessionOptions()  # node by node: the graph as saved, not the fused one
+    options.graph_optimization_level = optimization_level("disabled")
+    session = open_session(model, options)
     feeds = make_feeds(session, **feed)
     report = compare_model(model, feeds, against, rtol, atol, session=session,
                            progress=lambda message: click.echo(f"{message}...", err=True))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from onyx.cli.common import echo_json, json_option, loading, table
-
-LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+from onyx.cli.common import echo_json, json_option, level_option, loading, optimization_level, table
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
@@ -14,8 +12,7 @@ _PROTOBUF_LIMIT = 2**31 - 1
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", "output_file", required=True, type=click.Path(dir_okay=False),
               help="Where to write the optimized model.")
-@click.option("--level", type=click.Choice(list(LEVELS)), default="all", show_default=True,
-              help="Which passes run (as onnxruntime's graph optimization levels).")
+@level_option("all", "Which passes run (as onnxruntime's graph optimization levels).")
 @json_option()
 def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     """Save an optimized copy of MODEL and show what each pass changed.
@@ -32,12 +29,11 @@ def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     from onyx.model.loader import load_model
     from onyx.model.save import model_to_proto
     from onyx.optimizer import optimize as run_passes
-    from onyx.options import GraphOptimizationLevel
 
     with loading(model):
         graph_model = load_model(model)
     before = len(graph_model.graph.nodes)
-    optimized, reports = run_passes(graph_model, GraphOptimizationLevel[LEVELS[level]])
+    optimized, reports = run_passes(graph_model, optimization_level(level))
     proto = model_to_proto(optimized)
     onnx.save(proto, output_file, save_as_external_data=proto.ByteSize() > _PROTOBUF_LIMIT)
     after = len(optimized.graph.nodes)

@@ -6,7 +6,10 @@ from typing import Any
 
 import click
 
-from onyx.cli.common import echo_json, feed_options, json_option, make_feeds, open_session, progress_bar, table
+from onyx.cli.common import (
+    echo_json, feed_options, json_option, level_option, make_feeds, open_session, optimization_level, progress_bar,
+    table,
+)
 
 
 @click.command()
@@ -17,7 +20,8 @@ from onyx.cli.common import echo_json, feed_options, json_option, make_feeds, op
 @click.option("--prefix", default="onyx_profile", show_default=True,
               help="The trace is written to PREFIX_<timestamp>.json.")
 @json_option()
-def profile(model: str, runs: int, top: int, prefix: str, as_json: bool, **feed: Any) -> None:
+@level_option("all", "Optimizer passes applied before profiling (disabled: profile the graph as saved).")
+def profile(model: str, runs: int, top: int, prefix: str, level: str, as_json: bool, **feed: Any) -> None:
     """Time each node and op type of MODEL and write a Chrome trace.
 
     Prints the time per op type and the slowest nodes (mean per run, share of kernel time)
@@ -33,6 +37,7 @@ def profile(model: str, runs: int, top: int, prefix: str, as_json: bool, **feed:
     options = SessionOptions()
     options.enable_profiling = True
     options.profile_file_prefix = prefix
+    options.graph_optimization_level = optimization_level(level)
     session = open_session(model, options)
     feeds = make_feeds(session, **feed)
     with progress_bar(runs + 1, "profiling") as update:

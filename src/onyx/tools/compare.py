@@ -139,13 +139,17 @@ def compare(
 ) -> CompareReport:
     """Run ``model`` in onyx (``session``, or a new one) and in ``against`` on ``feeds`` and
     compare every node output in onyx's execution order."""
+    from onyx.options import GraphOptimizationLevel, SessionOptions
     from onyx.session import InferenceSession
 
     if against not in AGAINST:
         raise InvalidArgument(f"cannot compare against '{against}'; choose one of {', '.join(AGAINST)}")
     say = progress or (lambda message: None)
     say("running onyx")
-    session = session or InferenceSession(model)
+    if session is None:
+        options = SessionOptions()  # compare the graph as saved, node by node
+        options.graph_optimization_level = GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = InferenceSession(model, options)
     _, ours = session.run_with_intermediates(None, feeds)
     say(f"running {against}")
     proto = load_full_proto(model)
