@@ -104,3 +104,12 @@ def test_free_dimension_override_fixes_a_symbolic_dim():
     assert sess.get_inputs()[0].shape == [2, 3]
     with pytest.raises(onyx.InvalidArgument, match="dimension 0 must be 2"):
         sess.run(None, {"a": np.zeros((1, 3), np.float32), "b": np.zeros((1, 3), np.float32)})
+
+
+def test_ir3_initializers_listed_as_inputs_are_constants_not_overridable():
+    model = add_bias_model(np.full((2, 3), 10, np.float32), bias_is_input=True)
+    model.ir_version = 3
+    sess = ort.InferenceSession(model)
+    assert [i.name for i in sess.get_inputs()] == ["x"]
+    assert sess.get_overridable_initializers() == []
+    assert sess.run(None, {"x": np.zeros((2, 3), np.float32)})[0][0, 0] == 10

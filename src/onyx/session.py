@@ -83,6 +83,16 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
     return ValueInfo(info.name, tp)
 
 
+def _freeze_ir3_initializers(model: Model) -> None:
+    """Before IR version 4 every initializer had to be listed as a graph input too; such
+    models mean them as constants (as onnxruntime treats them), not as overridable inputs."""
+    if model.ir_version >= 4:
+        return
+    graph = model.graph
+    graph.inputs = [v for v in graph.inputs if v.name not in graph.initializers]
+    model.ir_version = 4
+
+
 def _owned(value: Any) -> Any:
     """An output the caller may keep and modify: views of feeds, initializers or
     read-only buffers are copied (as onnxruntime returns fresh arrays)."""
@@ -111,6 +121,7 @@ class InferenceSession:
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._model = load_model(path_or_bytes)
         self._apply_initializer_overrides()
+        _freeze_ir3_initializers(self._model)
         level = self._sess_options.graph_optimization_level
         if level > GraphOptimizationLevel.ORT_DISABLE_ALL:
             self._model, _ = optimize(self._model, level)
