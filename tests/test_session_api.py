@@ -113,3 +113,16 @@ def test_ir3_initializers_listed_as_inputs_are_constants_not_overridable():
     assert [i.name for i in sess.get_inputs()] == ["x"]
     assert sess.get_overridable_initializers() == []
     assert sess.run(None, {"x": np.zeros((2, 3), np.float32)})[0][0, 0] == 10
+
+
+def test_intra_op_num_threads_limits_blas_threads_during_runs():
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(add_model(), sess_options=so)
+    sess._plan.steps[0].fn = lambda a, b: seen.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]) or a + b
+    a = np.ones((1, 3), np.float32)
+    sess.run(None, {"a": a, "b": a})
+    assert seen and all(n == 1 for n in seen[0])

@@ -35,9 +35,10 @@ class SessionOptions:
 
     Acted on: add_initializer / add_external_initializers, add_free_dimension_override_by_name,
     graph_optimization_level (which optimizer passes run at session creation; default all),
-    optimized_model_filepath (where to save the optimized model, when set).
-    Accepted and stored, not yet acted on: intra_op_num_threads, enable_profiling,
-    profile_file_prefix, session config entries.
+    optimized_model_filepath (where to save the optimized model, when set),
+    intra_op_num_threads (threads of the BLAS library during runs; 0 leaves its default),
+    enable_profiling and profile_file_prefix (see InferenceSession.end_profiling).
+    Accepted and stored, not acted on: session config entries.
     Ignored (meaningless for onyx): enable_cpu_mem_arena, enable_mem_pattern, enable_mem_reuse,
     execution_mode, execution_order, inter_op_num_threads, log_severity_level,
     log_verbosity_level, logid, use_deterministic_compute.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ContextManager
 
 import numpy as np
 import onnx
@@ -83,6 +84,20 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
     return ValueInfo(info.name, tp)
 
 
+def _blas_thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
+    """A context factory limiting the BLAS library's threads to ``threads`` (0: no limit).
+
+    NumPy's kernels are single-threaded except its BLAS, so this is what
+    intra_op_num_threads controls in onyx.
+    """
+    if threads <= 0:
+        return contextlib.nullcontext
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=threads, user_api="blas")
+
+
 def _freeze_ir3_initializers(model: Model) -> None:
     """Before IR version 4 every initializer had to be listed as a graph input too; such
     models mean them as constants (as onnxruntime treats them), not as overridable inputs."""
@@ -135,6 +150,7 @@ class InferenceSession:
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
+        self._thread_limit = _blas_thread_limit(self._sess_options.intra_op_num_threads)
         self._profiler = None
         if self._sess_options.enable_profiling:
             from onyx.runtime.profiling import TraceRecorder
@@ -162,6 +178,11 @@ class InferenceSession:
         return [by_name[name] for name in output_names]
 
     def _run_plan(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
+        """Run the plan on checked feeds, within the session's thread limit."""
+        with self._thread_limit():
+            return self._run_plan_unlimited(feeds, observer)
+
+    def _run_plan_unlimited(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
         """Run the plan on checked feeds, recording trace events when profiling is on."""
         inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
         if self._profiler is None:
