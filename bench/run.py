@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -63,16 +64,24 @@ def timed_creation(runtime: str, path: Path):
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM where /proc has it: ru_maxrss survives exec on Linux,
+    so a probe started by a big parent would inherit the parent's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def memory_probe(runtime: str, path: Path) -> None:
-    """Child-process entry: print the peak-RSS growth (MB) caused by creating and running a session."""
+    """Child-process entry: print the peak-RSS growth (MB) from creating a session and running it
+    (weights, feeds and intermediates); both runtimes are imported before the baseline."""
     import onnxruntime  # noqa: F401 - imported in both probes so the baseline is the same
 
-    feeds = prepare_feeds(onyx.InferenceSession(str(path)).get_inputs(), {}, {})
     baseline = peak_rss_mb()
     session = make_session(runtime, path)
+    feeds = prepare_feeds(session.get_inputs(), {}, {})
     for _ in range(3):
         session.run(None, feeds)
     print(json.dumps({"peak_mb": peak_rss_mb() - baseline}))
@@ -125,7 +134,23 @@ def check_agreement(name: str, ours: list, theirs: list) -> None:
                 print(f"warning: {name} output {i} differs from onnxruntime by {err:.2e} (relative to max)", file=sys.stderr)
 
 
+def machine_line() -> str:
+    """What the numbers were measured on: CPU, cores, versions and the BLAS kernel NumPy runs."""
+    import platform
+
+    import onnxruntime
+    from threadpoolctl import threadpool_info
+
+    blas = next((f"{i['internal_api']} {i.get('architecture', '?')} x{i['num_threads']}"
+                 for i in threadpool_info() if i["user_api"] == "blas"), "unknown BLAS")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__} ({blas}), "
+            f"onnxruntime {onnxruntime.__version__}, onyx {onyx.__version__}")
+
+
 def print_table(rows: list[dict]) -> None:
+    print(machine_line() + "\n")
     cols = ["model", "onyx ms", "ort ms", "ratio", "onyx create ms", "ort create ms", "onyx MB", "ort MB", "reference ms"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
