@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.ops.activations import gelu as standard_gelu
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
-
-# Abramowitz & Stegun 7.1.26 coefficients (|error| < 1.5e-7), evaluated in float64.
-_ERF_P = 0.3275911
-_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, elementwise, in float64 (absolute error < 1.5e-7: float32 precision)."""
-    x = np.asarray(x, dtype=np.float64)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + _ERF_P * a)
-    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
-    return np.copysign(1.0 - poly * np.exp(-a * a), x)
-
-
-def gelu_erf(x: np.ndarray) -> np.ndarray:
-    """Exact Gelu 0.5 * x * (1 + erf(x / sqrt(2))) in x's dtype."""
-    return (0.5 * x * (1.0 + erf(x * np.sqrt(0.5)))).astype(x.dtype, copy=False)
-
-
-def gelu_tanh(x: np.ndarray) -> np.ndarray:
-    """The tanh approximation 0.5 * x * (1 + tanh(0.797885 * x + 0.035677 * x^3)) in x's dtype."""
-    w = x.astype(np.float64)
-    inner = np.sqrt(2.0 / np.pi) * (w + 0.044715 * w * w * w)
-    return (0.5 * w * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
-
 
 def _batch_transposed(x: np.ndarray, trans_batch: int, trans: int) -> np.ndarray:
     """Move dim 0 behind the batch dims (transBatch), then swap the last two dims (trans)."""
@@ -53,17 +28,17 @@ def fused_matmul(a, b, *, alpha=1.0, transA=0, transB=0, transBatchA=0, transBat
 
 @kernel("Gelu", since=1, domain=MS)
 def gelu(x):
-    return gelu_erf(x)
+    return standard_gelu(x)
 
 
 @kernel("BiasGelu", since=1, domain=MS)
 def bias_gelu(a, b):
-    return gelu_erf(a + b)
+    return standard_gelu(a + b)
 
 
 @kernel("FastGelu", since=1, domain=MS)
 def fast_gelu(x, bias=None):
-    return gelu_tanh(x if bias is None else x + bias)
+    return standard_gelu(x if bias is None else x + bias, approximate="tanh")
 
 
 @kernel("QuickGelu", since=1, domain=MS)
