@@ -1,4 +1,5 @@
-"""The official ONNX backend test suite, generated from the installed onnx package."""
+"""The official ONNX backend test suite, generated from the installed onnx package, run at
+onyx's default optimization level (all passes)."""
 
 import onnx.backend.test
 

@@ -40,9 +40,10 @@ class OnyxBackend(Backend):
 
     @classmethod
     def prepare(cls, model: ModelProto | bytes | str, device: str = "CPU", **kwargs: Any) -> OnyxRep:
+        """A session for ``model``; ``sess_options`` (an onyx.SessionOptions) may be passed."""
         if not cls.supports_device(device):
             raise ValueError(f"onyx cannot run on device '{device}'")
-        return OnyxRep(InferenceSession(model))
+        return OnyxRep(InferenceSession(model, kwargs.get("sess_options")))
 
     @classmethod
     def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[Any, ...]:
