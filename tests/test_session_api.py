@@ -126,3 +126,14 @@ def test_intra_op_num_threads_limits_blas_threads_during_runs():
     a = np.ones((1, 3), np.float32)
     sess.run(None, {"a": a, "b": a})
     assert seen and all(n == 1 for n in seen[0])
+
+
+def test_process_wide_onnxruntime_calls_exist():
+    import logging
+
+    ort.set_default_logger_severity(3)
+    assert logging.getLogger("onyx").level == logging.ERROR
+    ort.set_default_logger_verbosity(0)
+    assert ort.__version__ in ort.get_build_info()
+    with pytest.raises(onyx.InvalidArgument):
+        ort.set_default_logger_severity(9)

@@ -16,6 +16,7 @@ from onyx.errors import (
     UnsafeExternalData,
     UnsupportedOperator,
 )
+from onyx.environment import get_build_info, set_default_logger_severity, set_default_logger_verbosity
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import get_all_providers, get_available_providers, get_device
 from onyx.session import InferenceSession, ModelMetadata, NodeArg
@@ -41,5 +42,8 @@ __all__ = [
     "UnsupportedOperator",
     "get_all_providers",
     "get_available_providers",
+    "get_build_info",
     "get_device",
+    "set_default_logger_severity",
+    "set_default_logger_verbosity",
 ]
