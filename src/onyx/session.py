@@ -132,7 +132,6 @@ class InferenceSession:
     ):
         started_ns = time.perf_counter_ns()
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
-        self._model_path = path_or_bytes if isinstance(path_or_bytes, str) else None
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._model = load_model(path_or_bytes)
         self._apply_initializer_overrides()
