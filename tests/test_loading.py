@@ -169,3 +169,26 @@ def test_model_local_function_runs():
                               opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local.fns", 1)])
     out = onyx.InferenceSession(model).run(None, {"x": np.ones(2, np.float32), "y": np.full(2, 2, np.float32)})[0]
     assert out.tolist() == [5, 5]
+
+
+def test_corrupted_bytes_of_a_real_model_only_ever_raise_onyx_errors():
+    """Random byte flips in the example model: loading, planning and running either work or
+    raise an OnyxError (never TypeError, IndexError... from deep inside)."""
+    from pathlib import Path
+
+    digits = Path(__file__).parent.parent / "examples" / "digits"
+    data = (digits / "digits.onnx").read_bytes()
+    x = np.load(digits / "sample.npy")
+    rng = np.random.default_rng(0)
+    outcomes = {"ran": 0, "refused": 0}
+    for _ in range(400):
+        corrupt = bytearray(data)
+        for pos in rng.integers(0, len(data), size=rng.integers(1, 6)):
+            corrupt[pos] = rng.integers(0, 256)
+        try:
+            session = onyx.InferenceSession(bytes(corrupt))
+            session.run(None, {i.name: x for i in session.get_inputs()})
+            outcomes["ran"] += 1
+        except onyx.OnyxError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == 400

@@ -13,6 +13,26 @@ from onyx.model.graph import AttributeRef, Function, Graph, Node, ValueInfo
 from onyx.ops.registry import normalize_domain
 
 
+def text(value: str | bytes, what: str) -> str:
+    """A protobuf string field; protobuf hands back bytes when the field is not valid UTF-8."""
+    if isinstance(value, bytes):
+        raise InvalidGraph(f"{what} {value[:40]!r} is not valid UTF-8 (the model is corrupt)")
+    return value
+
+
+def texts(values: Any, what: str) -> list[str]:
+    return [text(v, what) for v in values]
+
+
+def description(value: str | bytes) -> str:
+    """A free-text field (doc strings, producer, metadata): invalid UTF-8 is replaced, not refused."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+def opset_imports(entries: Any) -> dict[str, int]:
+    return {normalize_domain(text(o.domain, "opset domain")): o.version for o in entries}
+
+
 def tensor_to_array(tensor: TensorProto, base_dir: str | None) -> np.ndarray:
     """A TensorProto as a read-only NumPy array (string tensors: object arrays of str).
 
@@ -90,40 +110,44 @@ def attribute_value(attr: AttributeProto, base_dir: str | None) -> Any:
 
 def node_from_proto(node: NodeProto, base_dir: str | None) -> Node:
     return Node(
-        op_type=node.op_type,
-        inputs=list(node.input),
-        outputs=list(node.output),
-        attrs={a.name: attribute_value(a, base_dir) for a in node.attribute},
-        domain=normalize_domain(node.domain),
-        name=node.name,
+        op_type=text(node.op_type, "operator type"),
+        inputs=texts(node.input, "node input name"),
+        outputs=texts(node.output, "node output name"),
+        attrs={text(a.name, "attribute name"): attribute_value(a, base_dir) for a in node.attribute},
+        domain=normalize_domain(text(node.domain, "domain")),
+        name=text(node.name, "node name"),
         proto=node,
     )
 
 
 def graph_from_proto(graph: GraphProto, base_dir: str | None) -> Graph:
-    initializers: dict[str, Any] = {t.name: tensor_to_array(t, base_dir) for t in graph.initializer}
+    initializers: dict[str, Any] = {text(t.name, "initializer name"): tensor_to_array(t, base_dir) for t in graph.initializer}
     for sparse in graph.sparse_initializer:
-        initializers[sparse.values.name] = sparse_to_array(sparse, base_dir)
+        initializers[text(sparse.values.name, "initializer name")] = sparse_to_array(sparse, base_dir)
     return Graph(
-        name=graph.name,
+        name=text(graph.name, "graph name"),
         nodes=[node_from_proto(n, base_dir) for n in graph.node],
-        inputs=[ValueInfo(v.name, v.type if v.HasField("type") else None) for v in graph.input],
-        outputs=[ValueInfo(v.name, v.type if v.HasField("type") else None) for v in graph.output],
+        inputs=[_value_info(v) for v in graph.input],
+        outputs=[_value_info(v) for v in graph.output],
         initializers=initializers,
-        value_info={v.name: ValueInfo(v.name, v.type) for v in graph.value_info if v.HasField("type")},
-        doc_string=graph.doc_string,
+        value_info={v.name: _value_info(v) for v in graph.value_info if v.HasField("type")},
+        doc_string=description(graph.doc_string),
     )
 
 
+def _value_info(value: Any) -> ValueInfo:
+    return ValueInfo(text(value.name, "value name"), value.type if value.HasField("type") else None)
+
+
 def function_from_proto(func: FunctionProto, base_dir: str | None) -> Function:
-    defaults = {a.name: attribute_value(a, base_dir) for a in func.attribute_proto}
-    defaults.update({name: None for name in func.attribute if name not in defaults})
+    defaults = {text(a.name, "attribute name"): attribute_value(a, base_dir) for a in func.attribute_proto}
+    defaults.update({name: None for name in texts(func.attribute, "attribute name") if name not in defaults})
     return Function(
-        name=func.name,
-        domain=normalize_domain(func.domain),
-        inputs=list(func.input),
-        outputs=list(func.output),
+        name=text(func.name, "function name"),
+        domain=normalize_domain(text(func.domain, "function domain")),
+        inputs=texts(func.input, "function input name"),
+        outputs=texts(func.output, "function output name"),
         attribute_defaults=defaults,
         nodes=[node_from_proto(n, base_dir) for n in func.node],
-        opset={normalize_domain(o.domain): o.version for o in func.opset_import},
+        opset=opset_imports(func.opset_import),
     )

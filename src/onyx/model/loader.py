@@ -10,9 +10,8 @@ from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
 from onyx.errors import InvalidGraph, InvalidProtobuf, ModelLoadError, NoSuchFile, OnyxError
-from onyx.model.convert import function_from_proto, graph_from_proto
+from onyx.model.convert import description, function_from_proto, graph_from_proto, opset_imports
 from onyx.model.graph import Model
-from onyx.ops.registry import normalize_domain
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
 
@@ -71,6 +70,7 @@ def load_model(source: ModelSource) -> Model:
     check_proto(proto, label)
     try:
         graph = graph_from_proto(proto.graph, base_dir)
+        opset = opset_imports(proto.opset_import)
         functions = {}
         for func in proto.functions:
             f = function_from_proto(func, base_dir)
@@ -79,14 +79,14 @@ def load_model(source: ModelSource) -> Model:
         raise type(exc)(f"{label}: {exc}") from None
     return Model(
         graph=graph,
-        opset={normalize_domain(o.domain): o.version for o in proto.opset_import},
+        opset=opset,
         functions=functions,
         ir_version=proto.ir_version,
-        producer_name=proto.producer_name,
-        producer_version=proto.producer_version,
-        domain=proto.domain,
+        producer_name=description(proto.producer_name),
+        producer_version=description(proto.producer_version),
+        domain=description(proto.domain),
         model_version=proto.model_version,
-        doc_string=proto.doc_string,
-        metadata={p.key: p.value for p in proto.metadata_props},
+        doc_string=description(proto.doc_string),
+        metadata={description(p.key): description(p.value) for p in proto.metadata_props},
         source=label,
     )
