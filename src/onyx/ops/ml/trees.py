@@ -25,6 +25,7 @@ MODE_CODES = {"BRANCH_LEQ": LEQ, "BRANCH_LT": LT, "BRANCH_GTE": GTE, "BRANCH_GT"
 _COMPARE = {LEQ: np.less_equal, LT: np.less, GTE: np.greater_equal, GT: np.greater, EQ: np.equal}
 AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
 _CHUNK_ELEMENTS = 1 << 22
+_PAIRS_PER_GROUP = 1 << 16
 
 
 @dataclass
@@ -123,18 +124,32 @@ class Forest:
         n_trees = len(self.roots)
         flat = np.ascontiguousarray(X).reshape(-1)
         check_nan = self.has_missing and bool(np.isnan(flat).any())
-        slot = np.repeat(np.arange(n_trees, dtype=np.intp), n_samples)  # tree-major (tree, sample) pairs
-        offsets = np.tile(np.arange(n_samples, dtype=np.intp) * n_features, n_trees)
+        # Trees go in groups small enough for the per-pair arrays to stay in cache.
+        per = max(1, _PAIRS_PER_GROUP // max(n_samples, 1))
+        offsets = np.tile(np.arange(n_samples, dtype=np.intp) * n_features, min(per, n_trees))
+        out = np.empty((n_trees, n_samples), dtype=np.intp)
+        for t0 in range(0, n_trees, per):
+            t1 = min(t0 + per, n_trees)
+            roots = np.repeat(np.arange(t0, t1, dtype=np.intp), n_samples)  # tree-major (tree, sample) pairs
+            out[t0:t1] = self._walk(flat, threshold, roots, offsets[:roots.size], check_nan).reshape(t1 - t0, -1)
+        return out
+
+    def _walk(self, flat: np.ndarray, threshold: np.ndarray, slot: np.ndarray, offsets: np.ndarray,
+              check_nan: bool) -> np.ndarray:
+        """The leaf slot reached from each of ``slot``; ``offsets`` locate each pair's sample in ``flat``."""
         result, active = slot, None
         for level in range(1, self.depth + 1):
-            x = flat.take(offsets + self.slot_feature.take(slot))
+            index = self.slot_feature.take(slot)
+            index += offsets
+            x = flat.take(index)
             cond = self._goes_true(x, slot, threshold)
             if check_nan:
                 cond |= np.isnan(x) & self.slot_missing.take(slot)
-            slot = self.slot_base.take(slot) + cond
+            slot = self.slot_base.take(slot)
+            slot += cond
             if self.min_depth <= level < self.depth:
                 going = self.slot_is_branch.take(slot)
-                if 2 * np.count_nonzero(going) <= going.size:
+                if 2 * np.count_nonzero(going) <= going.size:  # compact once half the pairs are done
                     if active is None:
                         result, active = slot, np.flatnonzero(going)
                     else:
@@ -142,10 +157,9 @@ class Forest:
                         active = active[going]
                     slot, offsets = slot[going], offsets[going]
         if active is None:
-            result = slot
-        else:
-            result[active] = slot
-        return result.reshape(n_trees, n_samples)
+            return slot
+        result[active] = slot
+        return result
 
     def aggregate(self, X: np.ndarray, how: str, with_voted: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-target scores [N, targets] (float64) and, when asked, whether any tree voted for them."""
