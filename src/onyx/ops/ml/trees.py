@@ -222,7 +222,9 @@ def _depths(base: np.ndarray, is_branch: np.ndarray, n_trees: int) -> tuple[int,
         branches = frontier[is_branch[frontier]]
         if shallowest is None and branches.size < frontier.size:
             shallowest = level
-        frontier = np.unique(np.concatenate([base[branches], base[branches] + 1]))
+        frontier = np.concatenate([base[branches], base[branches] + 1])
+        if frontier.size > len(base):  # children shared between branches: visit each once per level
+            frontier = np.unique(frontier)
         level += 1
     return (shallowest or 0), max(level - 1, 0)
 
@@ -312,11 +314,10 @@ def forest_from_ids(treeids, nodeids, featureids, thresholds, modes, truenodeids
             raise ValueError("a child or leaf refers to a (tree id, node id) that no node has")
         return order[pos]
 
-    names, codes = np.unique(np.asarray(modes, dtype=object).astype(str), return_inverse=True)
-    unknown = [m for m in names if m not in MODE_CODES]
-    if unknown:
-        raise ValueError(f"unknown node mode(s) {unknown}")
-    mode = np.array([MODE_CODES[m] for m in names], dtype=np.uint8)[codes.reshape(-1)]
+    try:
+        mode = np.fromiter(map(MODE_CODES.__getitem__, modes), dtype=np.uint8, count=len(modes))
+    except KeyError as e:
+        raise ValueError(f"unknown node mode {e}") from None
     is_leaf = mode == LEAF
     branch = np.flatnonzero(~is_leaf)
     true_next = np.arange(n)
