@@ -23,9 +23,13 @@ def kernel_matrix(X: np.ndarray, vectors: np.ndarray, kind: str, params) -> np.n
         return dot
     if kind == "POLY":
         return (gamma * dot + coef0) ** degree
-    if kind == "RBF":
-        sq = (X * X).sum(axis=1)[:, None] + (vectors * vectors).sum(axis=1)[None, :] - 2.0 * dot
-        return np.exp(-gamma * np.maximum(sq, 0.0))
+    if kind == "RBF":  # exp(-gamma * |x - v|^2), in place on the [N, S] product
+        dot *= -2.0
+        dot += np.einsum("ij,ij->i", X, X)[:, None]
+        dot += np.einsum("ij,ij->i", vectors, vectors)[None, :]
+        np.maximum(dot, 0.0, out=dot)
+        dot *= -gamma
+        return np.exp(dot, out=dot)
     if kind == "SIGMOID":
         return np.tanh(gamma * dot + coef0)
     raise ValueError(f"kernel_type '{kind}' is not one of {', '.join(KERNELS)}")

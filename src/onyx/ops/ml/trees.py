@@ -1,8 +1,11 @@
 """Tree ensembles: TreeEnsembleRegressor, TreeEnsembleClassifier (ml opsets 1, 3), TreeEnsemble (ml opset 5).
 
-Every encoding is compiled once (per node) into a :class:`Forest`: flat arrays over all
-nodes of all trees, leaves included. Evaluation advances every (sample, tree) pair one
-level per iteration with array indexing until all pairs sit on a leaf.
+Every encoding is compiled once (per node) into a :class:`Forest`. Its nodes are renumbered
+into *slots* so that the two children of a branch sit side by side (false child first): one
+level of traversal is then ``slot = base[slot] + condition(x[feature[slot]], threshold[slot])``
+for every (sample, tree) pair at once. A leaf's base is itself and its condition is always
+false (NaN threshold), so finished pairs stay put; the pairs still walking are compacted as
+the deep branches of unbalanced trees thin out.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ ML = "ai.onnx.ml"
 LEQ, LT, GTE, GT, EQ, NEQ, MEMBER, LEAF = range(8)
 MODE_CODES = {"BRANCH_LEQ": LEQ, "BRANCH_LT": LT, "BRANCH_GTE": GTE, "BRANCH_GT": GT,
               "BRANCH_EQ": EQ, "BRANCH_NEQ": NEQ, "LEAF": LEAF}
-_COMPARE = {LEQ: np.less_equal, LT: np.less, GTE: np.greater_equal, GT: np.greater,
-            EQ: np.equal, NEQ: np.not_equal}
+_COMPARE = {LEQ: np.less_equal, LT: np.less, GTE: np.greater_equal, GT: np.greater, EQ: np.equal}
 AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
 _CHUNK_ELEMENTS = 1 << 22
+_PAIRS_PER_GROUP = 1 << 16
 
 
 @dataclass
 class Forest:
-    """All trees flattened; node ids index every per-node array, leaves have mode LEAF."""
+    """All trees flattened (node ids index every per-node array; leaves have mode LEAF)."""
 
     feature: np.ndarray  # int64 [nodes]
     threshold: np.ndarray  # float64 [nodes]
@@ -43,67 +46,133 @@ class Forest:
     leaf_present: np.ndarray  # bool [leaf rows, targets]: the leaf votes for the target
 
     def __post_init__(self) -> None:
-        self.is_leaf = self.mode == LEAF
-        self.branch_modes = sorted(int(m) for m in np.unique(self.mode[~self.is_leaf]))
-        self.n_features = int(self.feature[~self.is_leaf].max(initial=-1)) + 1
-        # When every leaf votes for at most one target, sums are one bincount over the leaves.
-        self.single_vote = bool((self.leaf_present.sum(axis=1) <= 1).all())
-        self.votes = self.leaf_present.any(axis=1)
-        self.vote_target = self.leaf_present.argmax(axis=1)
-        self.vote_weight = self.leaf_values[np.arange(len(self.leaf_values)), self.vote_target]
+        is_leaf = self.mode == LEAF
+        self.n_features = int(self.feature[~is_leaf].max(initial=-1)) + 1
+        if self.feature[~is_leaf].min(initial=0) < 0:
+            raise ValueError("a node reads a negative feature id")
+        self._build_slots(is_leaf)
+        self.modes = [int(m) for m in np.unique(self.slot_mode)]
+        self.has_missing = bool(self.slot_missing.any())
+        self.threshold32 = self.slot_threshold.astype(np.float32)
+        finite = ~np.isnan(self.slot_threshold)
+        self.exact32 = bool(np.array_equal(self.threshold32[finite], self.slot_threshold[finite]))
+        # When every leaf votes for at most one target, sums need one weight per slot.
+        rows = self.slot_leaf_row
+        single = (self.leaf_present.sum(axis=1) <= 1).all()
+        self.single_vote = bool(single)
+        self.slot_votes = self.leaf_present.any(axis=1)[rows]
+        self.slot_target = self.leaf_present.argmax(axis=1)[rows]
+        self.slot_weight = self.leaf_values[rows, self.slot_target]
+        targets = np.unique(self.slot_target[self.slot_votes])
+        self.only_target = int(targets[0]) if single and len(targets) == 1 else None
+
+    def _build_slots(self, is_leaf: np.ndarray) -> None:
+        """Renumber nodes into slots: roots first, then the (false, true) children of each branch."""
+        branch = np.flatnonzero(~is_leaf)
+        swap = self.mode[branch] == NEQ  # NEQ becomes EQ with its children exchanged (NaN still goes true)
+        first = np.where(swap, self.true_next[branch], self.false_next[branch])
+        second = np.where(swap, self.false_next[branch], self.true_next[branch])
+        n_trees = len(self.roots)
+        node = np.concatenate([self.roots, np.stack([first, second], axis=1).reshape(-1)]).astype(np.intp)
+        rank = np.full(len(self.mode), -1, dtype=np.intp)
+        rank[branch] = np.arange(len(branch))
+        slot_rank = rank[node]
+        is_branch = slot_rank >= 0
+        self.slot_node = node
+        self.slot_is_branch = is_branch
+        self.slot_base = np.where(is_branch, n_trees + 2 * slot_rank, np.arange(len(node)))
+        self.slot_feature = np.where(is_branch, self.feature[node], 0).astype(np.intp)
+        self.slot_threshold = np.where(is_branch, self.threshold[node], np.nan)
+        neutral = LEQ if len(branch) == 0 else int(self.mode[branch[0]])
+        neutral = EQ if neutral in (NEQ, MEMBER) else neutral
+        mode = self.mode[node]
+        self.slot_mode = np.where(is_branch, np.where(mode == NEQ, EQ, mode), neutral).astype(np.uint8)
+        self.slot_missing = is_branch & self.missing_true[node] & (mode != NEQ)  # NaN != t holds anyway
+        self.slot_member_row = self.member_row[node]
+        self.slot_leaf_row = self.leaf_row[node]
+        self.min_depth, self.depth = _depths(self.slot_base, is_branch, n_trees)
 
     @property
     def n_targets(self) -> int:
         return self.leaf_values.shape[1]
 
-    def _goes_true(self, x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """The branch condition of ``nodes`` for feature values ``x`` (missing_true applied by the caller)."""
-        if len(self.branch_modes) == 1 and self.branch_modes[0] != MEMBER:
-            return _COMPARE[self.branch_modes[0]](x, self.threshold.take(nodes))
-        modes = self.mode[nodes]
-        cond = np.empty(len(nodes), dtype=bool)
-        for code in self.branch_modes:
+    def _goes_true(self, x: np.ndarray, slots: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """The (normalised) branch condition of ``slots`` for feature values ``x``."""
+        if len(self.modes) == 1 and self.modes[0] != MEMBER:
+            return _COMPARE[self.modes[0]](x, threshold.take(slots))
+        modes = self.slot_mode.take(slots)
+        cond = np.empty(len(slots), dtype=bool)
+        for code in self.modes:
             sel = modes == code
             if code == MEMBER:
-                cond[sel] = (x[sel, None] == self.members[self.member_row[nodes[sel]]]).any(axis=1)
+                rows = self.slot_member_row[slots[sel]]
+                cond[sel] = (x[sel, None] == self.members[rows]).any(axis=1)
             else:
-                cond[sel] = _COMPARE[code](x[sel], self.threshold[nodes[sel]])
+                cond[sel] = _COMPARE[code](x[sel], threshold[slots[sel]])
         return cond
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
-        """[N, trees] node id of the leaf each sample reaches in each tree."""
+        """[trees, N] slot of the leaf each sample reaches in each tree."""
         n_samples, n_features = X.shape
-        if n_features < self.n_features or self.feature.min(initial=0) < 0:
+        if n_features < self.n_features:
             raise ValueError(f"the trees read feature {self.n_features - 1} but X has {n_features} features")
+        if X.dtype == np.float32 and self.exact32:
+            threshold = self.threshold32
+        else:
+            threshold = self.slot_threshold
+            X = X.astype(np.float64)
         n_trees = len(self.roots)
         flat = np.ascontiguousarray(X).reshape(-1)
-        node = np.tile(self.roots, n_samples)
-        active = np.flatnonzero(~self.is_leaf[node])  # (sample, tree) pairs not on a leaf yet
-        current = node[active]
-        offsets = (active // n_trees) * n_features  # where each pair's sample starts in ``flat``
-        check_nan = X.dtype.kind == "f" and bool(np.isnan(flat).any())
-        for _ in range(len(self.mode) + 1):
-            if active.size == 0:
-                return node.reshape(n_samples, n_trees)
-            x = flat.take(offsets + self.feature.take(current))
-            cond = self._goes_true(x, current)
-            if check_nan:  # a NaN fails every comparison but NEQ; missing_true sends it to the true branch
-                cond |= np.isnan(x) & self.missing_true.take(current)
-            current = np.where(cond, self.true_next.take(current), self.false_next.take(current))
-            going = ~self.is_leaf.take(current)
-            if not going.all():
-                node[active] = current
-                active, current, offsets = active[going], current[going], offsets[going]
-        raise ValueError("the trees contain a cycle")
+        check_nan = self.has_missing and bool(np.isnan(flat).any())
+        # Trees go in groups small enough for the per-pair arrays to stay in cache.
+        per = max(1, _PAIRS_PER_GROUP // max(n_samples, 1))
+        offsets = np.tile(np.arange(n_samples, dtype=np.intp) * n_features, min(per, n_trees))
+        out = np.empty((n_trees, n_samples), dtype=np.intp)
+        for t0 in range(0, n_trees, per):
+            t1 = min(t0 + per, n_trees)
+            roots = np.repeat(np.arange(t0, t1, dtype=np.intp), n_samples)  # tree-major (tree, sample) pairs
+            out[t0:t1] = self._walk(flat, threshold, roots, offsets[:roots.size], check_nan).reshape(t1 - t0, -1)
+        return out
 
-    def aggregate(self, X: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per-target scores [N, targets] (float64) and whether any tree voted for them."""
+    def _walk(self, flat: np.ndarray, threshold: np.ndarray, slot: np.ndarray, offsets: np.ndarray,
+              check_nan: bool) -> np.ndarray:
+        """The leaf slot reached from each of ``slot``; ``offsets`` locate each pair's sample in ``flat``."""
+        result, active = slot, None
+        for level in range(1, self.depth + 1):
+            index = self.slot_feature.take(slot)
+            index += offsets
+            x = flat.take(index)
+            cond = self._goes_true(x, slot, threshold)
+            if check_nan:
+                cond |= np.isnan(x) & self.slot_missing.take(slot)
+            slot = self.slot_base.take(slot)
+            slot += cond
+            if self.min_depth <= level < self.depth:
+                going = self.slot_is_branch.take(slot)
+                if 2 * np.count_nonzero(going) <= going.size:  # compact once half the pairs are done
+                    if active is None:
+                        result, active = slot, np.flatnonzero(going)
+                    else:
+                        result[active] = slot
+                        active = active[going]
+                    slot, offsets = slot[going], offsets[going]
+        if active is None:
+            return slot
+        result[active] = slot
+        return result
+
+    def aggregate(self, X: np.ndarray, how: str, with_voted: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-target scores [N, targets] (float64) and, when asked, whether any tree voted for them."""
         if how not in AGGREGATES:
             raise ValueError(f"aggregate_function '{how}' is not one of {', '.join(AGGREGATES)}")
-        rows = self.leaf_row[self.leaves(X)]
-        n, n_trees = rows.shape
+        slots = self.leaves(X)
+        n_trees, n = slots.shape
         if self.single_vote and how in ("SUM", "AVERAGE"):
-            return self._sum_single_votes(rows, how)
+            scores, voted = self._sum_single_votes(slots, with_voted)
+            if how == "AVERAGE":
+                scores /= max(n_trees, 1)
+            return scores, voted
+        rows = self.slot_leaf_row[slots.T]
         scores = np.zeros((n, self.n_targets))
         voted = np.zeros((n, self.n_targets), dtype=bool)
         step = max(1, _CHUNK_ELEMENTS // max(1, n_trees * self.n_targets))
@@ -121,16 +190,43 @@ class Forest:
             scores /= max(n_trees, 1)
         return np.where(voted, scores, 0.0), voted
 
-    def _sum_single_votes(self, rows: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
-        n, n_trees = rows.shape
+    def _sum_single_votes(self, slots: np.ndarray, with_voted: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        n_trees, n = slots.shape
         k = self.n_targets
-        bins = (np.arange(n)[:, None] * k + self.vote_target[rows]).reshape(-1)
-        present = self.votes[rows].reshape(-1)
-        scores = np.bincount(bins, weights=self.vote_weight[rows].reshape(-1), minlength=n * k).reshape(n, k)
-        voted = np.bincount(bins[present], minlength=n * k).reshape(n, k) > 0
-        if how == "AVERAGE":
-            scores /= max(n_trees, 1)
+        weights = self.slot_weight.take(slots)
+        if self.only_target is not None or n_trees == 0:
+            scores = np.zeros((n, k))
+            target = self.only_target or 0
+            scores[:, target] = weights.sum(axis=0)
+            voted = None
+            if with_voted:
+                voted = np.zeros((n, k), dtype=bool)
+                voted[:, target] = self.slot_votes.take(slots).any(axis=0)
+            return scores, voted
+        bins = (self.slot_target.take(slots) + np.arange(n) * k).reshape(-1)
+        scores = np.bincount(bins, weights=weights.reshape(-1), minlength=n * k).reshape(n, k)
+        voted = None
+        if with_voted:
+            present = self.slot_votes.take(slots).reshape(-1)
+            voted = np.bincount(bins[present], minlength=n * k).reshape(n, k) > 0
         return scores, voted
+
+
+def _depths(base: np.ndarray, is_branch: np.ndarray, n_trees: int) -> tuple[int, int]:
+    """The shallowest leaf depth and the deepest (levels walked from the roots) over all trees."""
+    frontier = np.arange(n_trees)
+    shallowest, level = None, 0
+    while frontier.size:
+        if level > len(base):
+            raise ValueError("the trees contain a cycle")
+        branches = frontier[is_branch[frontier]]
+        if shallowest is None and branches.size < frontier.size:
+            shallowest = level
+        frontier = np.concatenate([base[branches], base[branches] + 1])
+        if frontier.size > len(base):  # children shared between branches: visit each once per level
+            frontier = np.unique(frontier)
+        level += 1
+    return (shallowest or 0), max(level - 1, 0)
 
 
 def _leaf_table(rows: np.ndarray, targets: np.ndarray, weights: np.ndarray, n_rows: int,
@@ -218,11 +314,10 @@ def forest_from_ids(treeids, nodeids, featureids, thresholds, modes, truenodeids
             raise ValueError("a child or leaf refers to a (tree id, node id) that no node has")
         return order[pos]
 
-    names, codes = np.unique(np.asarray(modes, dtype=object).astype(str), return_inverse=True)
-    unknown = [m for m in names if m not in MODE_CODES]
-    if unknown:
-        raise ValueError(f"unknown node mode(s) {unknown}")
-    mode = np.array([MODE_CODES[m] for m in names], dtype=np.uint8)[codes.reshape(-1)]
+    try:
+        mode = np.fromiter(map(MODE_CODES.__getitem__, modes), dtype=np.uint8, count=len(modes))
+    except KeyError as e:
+        raise ValueError(f"unknown node mode {e}") from None
     is_leaf = mode == LEAF
     branch = np.flatnonzero(~is_leaf)
     true_next = np.arange(n)
@@ -344,20 +439,22 @@ def _binary_scores(s: np.ndarray, transform: str, all_positive: bool) -> tuple[n
 def _classify(X, a: dict) -> tuple[np.ndarray, np.ndarray]:
     labels = class_labels(a["classlabels_int64s"], a["classlabels_strings"])
     forest, base, all_positive = cached(tuple(a.values()), lambda: _compile(a, "class", len(labels)))
-    scores, voted = forest.aggregate(_matrix(X), "SUM")
     transform = a["post_transform"]
     if len(labels) == 2 and not forest.leaf_present[:, 1].any():
         # Binary trees that only score one class: that score is the second class's.
+        scores, _ = forest.aggregate(_matrix(X), "SUM")
         s = scores[:, 0] + (base[0] if base is not None else 0.0)
         all_positive = all_positive and (base is None or base[0] >= 0)
         probabilities, second = _binary_scores(s, transform, all_positive)
         return labels[second.astype(np.int64)], probabilities.astype(np.float32)
+    scores, voted = forest.aggregate(_matrix(X), "SUM", with_voted=base is None)
     if base is not None:
         if base.size != len(labels):
             raise ValueError(f"base_values has {base.size} values for {len(labels)} classes")
         scores = scores + base
-        voted = np.ones_like(voted)
-    winner = np.argmax(np.where(voted, scores, -np.inf), axis=1)
+        winner = np.argmax(scores, axis=1)
+    else:
+        winner = np.argmax(np.where(voted, scores, -np.inf), axis=1)
     return labels[winner], transform_scores(scores, transform).astype(np.float32)
 
 
