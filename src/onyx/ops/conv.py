@@ -1,8 +1,9 @@
 """Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
 
-Conv is im2col through a strided view plus one batched matmul over groups
-(depthwise included); 1x1 kernels skip im2col. ConvTranspose is a matmul followed
-by a col2im scatter-add, one kernel position at a time.
+Conv is im2col from a strided window view, copied a cache-sized chunk at a time, each
+chunk followed by one batched matmul over groups (depthwise included); 1x1 kernels skip
+im2col. ConvTranspose is a matmul followed by a col2im scatter-add, one kernel position
+at a time.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ padded input, and scattered back (col2im) one kernel position at a time.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
