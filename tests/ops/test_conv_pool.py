@@ -153,6 +153,15 @@ def test_pool_random(op, rank, seed):
     assert_matches_onnxruntime(op, {"x": x}, **attrs)
 
 
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_keeps_input(op):
+    """Pools reduce into their own buffers, even when a kernel tap covers the whole input."""
+    x = np.arange(50, dtype=np.float32).reshape(1, 2, 5, 5)
+    before = x.copy()
+    assert_matches_onnxruntime(op, {"x": x}, kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    np.testing.assert_array_equal(x, before)
+
+
 @pytest.mark.parametrize("storage_order", [0, 1])
 def test_max_pool_indices(storage_order):
     rng = np.random.default_rng(4)
