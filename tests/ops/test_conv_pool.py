@@ -9,6 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import onyx
+import onyx.ops.conv
 
 OPSET = 19
 
@@ -61,6 +62,30 @@ def test_conv_random(rank, group, seed):
     x = rng.standard_normal([2, channels, *size]).astype(np.float32)
     w = rng.standard_normal([out_channels, channels // group, *kernel]).astype(np.float32)
     b = rng.standard_normal(out_channels).astype(np.float32)
+    assert_matches_onnxruntime(
+        "Conv", {"x": x, "w": w, "b": b}, group=group, strides=strides, dilations=dilations, pads=pads
+    )
+
+
+@pytest.mark.parametrize(
+    ("channels", "out_channels", "group", "kernel", "strides", "dilations"),
+    [
+        (6, 6, 6, [3, 3], [1, 1], [1, 1]),  # depthwise, flat windows
+        (6, 12, 6, [3, 5], [1, 1], [2, 1]),  # depthwise multiplier, dilated
+        (4, 40, 1, [3, 3], [1, 1], [1, 1]),  # many outputs, exact windows
+        (6, 9, 3, [2, 3], [2, 1], [1, 1]),  # strided, grouped
+        (4, 4, 4, [3, 3, 3], [1, 1, 1], [1, 1, 1]),  # 3-D depthwise
+    ],
+)
+def test_conv_chunked_windows(monkeypatch, channels, out_channels, group, kernel, strides, dilations):
+    """Tiny im2col chunks split the product over several groups and positions."""
+    monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", 64)
+    monkeypatch.setattr(onyx.ops.conv, "MIN_COLUMNS", 1)
+    rng = np.random.default_rng(len(kernel) + group)
+    x = rng.standard_normal([2, channels] + [9] * len(kernel)).astype(np.float32)
+    w = rng.standard_normal([out_channels, channels // group, *kernel]).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32)
+    pads = [1] * len(kernel) + [2] * len(kernel)
     assert_matches_onnxruntime(
         "Conv", {"x": x, "w": w, "b": b}, group=group, strides=strides, dilations=dilations, pads=pads
     )
@@ -126,6 +151,15 @@ def test_pool_random(op, rank, seed):
         attrs["p"] = 2 + seed % 2
     x = rng.standard_normal([2, 3, *size]).astype(np.float32)
     assert_matches_onnxruntime(op, {"x": x}, **attrs)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_keeps_input(op):
+    """Pools reduce into their own buffers, even when a kernel tap covers the whole input."""
+    x = np.arange(50, dtype=np.float32).reshape(1, 2, 5, 5)
+    before = x.copy()
+    assert_matches_onnxruntime(op, {"x": x}, kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    np.testing.assert_array_equal(x, before)
 
 
 @pytest.mark.parametrize("storage_order", [0, 1])

@@ -1,8 +1,9 @@
 """Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
 
-Conv is im2col through a strided view plus one batched matmul over groups
-(depthwise included); 1x1 kernels skip im2col. ConvTranspose is a matmul followed
-by a col2im scatter-add, one kernel position at a time.
+Conv is im2col from a strided window view, copied a cache-sized chunk at a time, each
+chunk followed by one batched matmul over groups (depthwise included); 1x1 kernels skip
+im2col. ConvTranspose is a matmul followed by a col2im scatter-add, one kernel position
+at a time.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from onyx.ops.registry import kernel
 from onyx.ops.window import (
     col2im,
     effective_kernel,
-    im2col,
     output_shape,
     padded_for_windows,
     resolve_pads,
     spatial_attr,
+    window_view,
 )
 
 
@@ -48,25 +49,78 @@ def conv_geometry(x: np.ndarray, w: np.ndarray, group: int, kernel_shape, stride
     return kern, strides, dilations, begin, out
 
 
-def conv_core(x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out) -> np.ndarray:
-    """Convolution of float ``x`` (N, C, *in) by ``w`` (M, C/group, *kern) into (N, M, *out)."""
+COLUMN_CHUNK = 1 << 17  # elements of im2col columns materialized per product (fits in L2 cache)
+MIN_COLUMNS = 512  # but at least this many columns per product, for the BLAS's sake
+
+
+def conv_core(
+    x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out, bias: np.ndarray | None = None
+) -> np.ndarray:
+    """Convolution of float ``x`` (N, C, *in) by ``w`` (M, C/group, *kern), plus ``bias``, as a fresh
+    C-contiguous (N, M, *out) array."""
     n, c = x.shape[:2]
     m = w.shape[0]
-    cg, mg = c // group, m // group
-    xp = padded_for_windows(x, begin, out, kern, strides, dilations)
+    wmat = w.reshape(group, m // group, -1)
     if math.prod(kern) == 1:
-        cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, cg, -1)
-    else:
-        cols = im2col(xp, kern, out, strides, dilations).reshape(n, group, cg * math.prod(kern), -1)
-    wmat = w.reshape(group, mg, -1)
-    y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
-    return y.reshape((n, m) + out)
+        xp = padded_for_windows(x, begin, out, kern, strides, dilations)
+        cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
+        y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
+        return add_bias(y.reshape((n, m) + out), bias)
+    view, grid = window_view(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
+    y = windowed_product(view, wmat, len(kern), math.prod(grid)).reshape((n, m) + grid)
+    if grid == tuple(out):
+        return add_bias(y, bias)
+    y = y[(..., *(slice(0, o) for o in out))]
+    return np.ascontiguousarray(y) if bias is None else np.add(y, channel_bias(bias, y))
+
+
+def flat_windows(kern, out, strides, dilations, outputs_per_group: int) -> bool:
+    """Whether to read windows flat over the padded image (see window_view): when few outputs per
+    group make the product cheap next to the im2col copy (depthwise), or when the padded rows
+    add few wasted columns to the product."""
+    if any(s != 1 for s in strides):
+        return False
+    wasted = math.prod(o + (k - 1) * d for o, k, d in zip(out[1:], kern[1:], dilations[1:])) / math.prod(out[1:])
+    return outputs_per_group <= 16 or wasted <= 1.1
+
+
+def windowed_product(view: np.ndarray, wmat: np.ndarray, rank: int, size: int) -> np.ndarray:
+    """Products (N, group, M/group, size) of ``wmat`` (group, M/group, C/group * K) with the windows
+    ``view`` (N, C, *kernel, *positions) of a ``rank``-D convolution.
+
+    The windows are copied (im2col) a cache-sized chunk of groups and leading positions at a
+    time; entries past the view's positions are left unset.
+    """
+    group, mg, depth = wmat.shape
+    n, c = view.shape[:2]
+    cg = c // group
+    rows, inner = view.shape[2 + rank], math.prod(view.shape[3 + rank :])
+    per_row = n * depth * inner
+    row_step = min(rows, max(COLUMN_CHUNK // per_row, -(-MIN_COLUMNS // inner)))
+    group_step = min(group, max(1, COLUMN_CHUNK // (per_row * row_step)))
+    y = np.empty((n, group, mg, size), dtype=wmat.dtype)
+    buffer = np.empty(per_row * row_step * group_step, dtype=wmat.dtype)
+    lead = (slice(None),) * rank
+    for g0 in range(0, group, group_step):
+        g1 = min(group, g0 + group_step)
+        for r0 in range(0, rows, row_step):
+            r1 = min(rows, r0 + row_step)
+            src = view[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
+            cols = buffer[: src.size].reshape(src.shape)
+            np.copyto(cols, src)
+            np.matmul(wmat[g0:g1], cols.reshape(n, g1 - g0, depth, -1), out=y[:, g0:g1, :, r0 * inner : r1 * inner])
+    return y
+
+
+def channel_bias(b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bias ``b`` (M,) shaped to broadcast over ``y`` (N, M, ...)."""
+    return np.asarray(b, dtype=y.dtype).reshape((-1,) + (1,) * (y.ndim - 2))
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """``y`` (N, M, ...) plus a per-channel bias, in place."""
     if b is not None:
-        y += np.asarray(b, dtype=y.dtype).reshape((-1,) + (1,) * (y.ndim - 2))
+        y += channel_bias(b, y)
     return y
 
 
@@ -75,8 +129,8 @@ def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     """N-D convolution with groups, strides, dilations and padding."""
     ct = compute_dtype(x.dtype)
     geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
-    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry)
-    return add_bias(y, b).astype(x.dtype, copy=False)
+    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry, bias=b)
+    return y.astype(x.dtype, copy=False)
 
 
 def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad):

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.ops import registry
 from onyx.ops.activations import gelu as _gelu
+from onyx.ops.conv import conv
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
 from onyx.ops.registry import kernel
@@ -74,13 +74,9 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
 @kernel("FusedConv", since=1, domain=DOMAIN)
 def fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                pads=None, strides=None, activation="", activation_params=()):
-    """activation(Conv(X, W, B) + Z) with the standard Conv kernel."""
-    conv = registry.lookup("", "Conv", 22)
-    if conv is None:
-        raise ValueError("FusedConv needs the Conv kernel, which is not registered")
-    y = conv.fn(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                pads=pads, strides=strides)
-    y = _in_place(np.asarray(y))
+    """activation(Conv(X, W, B) + Z) with the standard Conv kernel (whose output is a fresh array)."""
+    y = conv(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+             pads=pads, strides=strides)
     if Z is not None:
         y = _add(y, Z)
     return apply_activation(y, activation, list(activation_params))

@@ -8,7 +8,6 @@ padded input, and scattered back (col2im) one kernel position at a time.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -121,20 +120,35 @@ def window_slices(
         yield tuple(slice(i * d, i * d + (o - 1) * s + 1, s) for i, d, o, s in zip(offsets, dilations, out, strides))
 
 
-def im2col(
-    xp: np.ndarray, kernel: Sequence[int], out: Sequence[int], strides: Sequence[int], dilations: Sequence[int]
-) -> np.ndarray:
-    """Windows of padded ``xp`` (N, C, *spatial) as a contiguous (N, C, prod(kernel), prod(out)) array."""
-    spatial_strides = xp.strides[2:]
-    view = as_strided(
-        xp,
-        shape=xp.shape[:2] + tuple(kernel) + tuple(out),
-        strides=xp.strides[:2]
-        + tuple(st * d for st, d in zip(spatial_strides, dilations))
-        + tuple(st * s for st, s in zip(spatial_strides, strides)),
-        writeable=False,
-    )
-    return np.ascontiguousarray(view).reshape(xp.shape[:2] + (math.prod(kernel), math.prod(out)))
+def window_view(
+    x: np.ndarray,
+    kernel: Sequence[int],
+    out: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    begin: Sequence[int],
+    flat: bool,
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Windows of ``x`` (N, C, *spatial) as a read-only view (N, C, *kernel, *positions), and their grid.
+
+    ``flat`` (unit strides only) makes the positions one flat axis over the padded image: a
+    window starts at every padded element up to the last output window, so copying the view
+    moves long contiguous runs. Products over these positions fill ``grid`` = (out[0],
+    *padded[1:]) row-major, and the caller crops ``grid`` to ``out``. Otherwise positions and
+    grid are ``out``.
+    """
+    xp = np.ascontiguousarray(padded_for_windows(x, begin, out, kernel, strides, dilations))
+    spatial = xp.strides[2:]
+    taps = tuple(st * d for st, d in zip(spatial, dilations))
+    if flat:
+        count = sum((o - 1) * st for o, st in zip(out, spatial)) // xp.itemsize + 1
+        shape, steps = (count,), (xp.itemsize,)
+        grid = (out[0],) + xp.shape[3:]
+    else:
+        shape, steps = tuple(out), tuple(st * s for st, s in zip(spatial, strides))
+        grid = tuple(out)
+    view = as_strided(xp, xp.shape[:2] + tuple(kernel) + shape, xp.strides[:2] + taps + steps, writeable=False)
+    return view, grid
 
 
 def col2im(
