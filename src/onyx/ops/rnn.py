@@ -131,13 +131,16 @@ def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: i
                    dtype: np.dtype, sigmoid_gates: int, separate_rbh: bool) -> _Weights:
     """Transpose W and R, fold the biases, and scale the first ``sigmoid_gates`` gates by 1/2."""
     gh = num_gates * hidden
-    if W.shape[1:] != (gh, W.shape[-1]) or R.shape != (W.shape[0], gh, hidden):
-        raise ValueError(f"W {W.shape} and R {R.shape} do not fit {num_gates} gates of hidden_size {hidden}")
+    num_dir = W.shape[0] if W.ndim == 3 else 0
+    expected = [(num_dir, gh, W.shape[-1]), (num_dir, gh, hidden)] + ([] if B is None else [(num_dir, 2 * gh)])
+    actual = [a.shape for a in (W, R, B) if a is not None]
+    if actual != expected:
+        raise ValueError(f"W, R, B shapes {actual} do not fit {num_gates} gates of hidden_size {hidden}: "
+                         f"expected {expected}")
     scale = np.ones(gh, dtype=dtype)
     scale[: sigmoid_gates * hidden] = 0.5
     WT = np.ascontiguousarray(W.astype(dtype).transpose(0, 2, 1) * scale)
     RT = np.ascontiguousarray(R.astype(dtype).transpose(0, 2, 1) * scale)
-    num_dir = W.shape[0]
     if B is None:
         bias, rbh = np.zeros((num_dir, gh), dtype=dtype), np.zeros((num_dir, hidden), dtype=dtype)
     else:
