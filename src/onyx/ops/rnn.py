@@ -149,6 +149,8 @@ def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: i
         if separate_rbh:
             rb[:, gh - hidden :] = 0
         bias = (wb + rb) * scale
+    for array in (WT, RT, bias, rbh):
+        array.flags.writeable = False  # shared by every run through the cache
     return _Weights(WT, RT, bias, rbh)
 
 
