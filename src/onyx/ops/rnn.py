@@ -1,7 +1,7 @@
 """Recurrent layers: RNN, GRU and LSTM.
 
-The input projection ``X @ W^T + Wb + Rb`` is one matmul for the whole sequence and every
-direction; only the recurrence loops over time, one direction after the other (each
+The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
+stacked matmul per direction); only the recurrence loops over time, one direction after the other (each
 direction's R then stays in cache). The weights are prepared once per (W, R, B) initializer:
 transposed for row-vector products, biases folded wherever the formula allows.
 
@@ -219,9 +219,15 @@ def _recurrent(X: np.ndarray, weights: _Weights, sequence_lens: np.ndarray | Non
             state = state.astype(dtype, copy=False)
             states0.append(state.transpose(1, 0, 2) if layout == 1 else state)
 
-    xw = np.matmul(X.astype(dtype, copy=False).reshape(seq_len * batch, -1), weights.WT)
-    xw += weights.bias[:, None, :]
-    xw = xw.reshape(num_dir, seq_len, batch, -1)
+    # A stacked product (one small [batch, input] product per time step) rather than one large
+    # one: OpenBLAS keeps small products on the calling thread, while a large one wakes its worker
+    # threads, which stalled for milliseconds in bench/run.py (onnxruntime's spinning threads
+    # share the cores) and then kept spinning through the single-threaded time loop.
+    X = X.astype(dtype, copy=False)
+    xw = np.empty((num_dir, seq_len, batch, weights.WT.shape[-1]), dtype=dtype)
+    for d in range(num_dir):
+        np.matmul(X, weights.WT[d], out=xw[d])
+    xw += weights.bias[:, None, None, :]
     Y = (np.empty if valid is None else np.zeros)((seq_len, num_dir, batch, hidden), dtype=dtype)
     finals: list[list[np.ndarray]] = [[] for _ in initial_states]
     for d, reverse in enumerate(reverse_flags):
