@@ -1,9 +1,9 @@
 """Recurrent layers: RNN, GRU and LSTM.
 
 The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
-stacked matmul per direction); only the recurrence loops over time, one direction after the other (each
-direction's R then stays in cache). The weights are prepared once per (W, R, B) initializer:
-transposed for row-vector products, biases folded wherever the formula allows.
+stacked matmul per direction); only the recurrence loops over time, one direction after the
+other (each direction's R then stays in cache). The weights are prepared once per (W, R, B)
+initializer: transposed for row-vector products, biases folded wherever the formula allows.
 
 With the default activations and no clip, peepholes, coupled gates or ``sequence_lens``, a
 specialised loop per op does a handful of in-place NumPy calls per step: the sigmoid gates'
