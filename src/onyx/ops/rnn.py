@@ -1,20 +1,36 @@
 """Recurrent layers: RNN, GRU and LSTM.
 
-All three share one driver: the input projection ``X @ W^T + Wb`` is computed
-for the whole sequence in a single matmul, and only the recurrent part loops
-over time. Reverse directions (and ``sequence_lens``) are handled by reversing
-each sequence within its own length, running forward, and reversing back.
+The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
+stacked matmul per direction); only the recurrence loops over time, one direction after the
+other (each direction's R then stays in cache). The weights are prepared once per (W, R, B)
+initializer: transposed for row-vector products, biases folded wherever the formula allows.
+
+With the default activations and no clip, peepholes, coupled gates or ``sequence_lens``, a
+specialised loop per op does a handful of in-place NumPy calls per step: the sigmoid gates'
+weights and biases are pre-scaled by 1/2 (exact), so one ``tanh`` over all gates gives
+``sigmoid(x) = tanh(x / 2) / 2 + 1/2`` after one affine step. Everything else runs a general
+loop that masks finished sequences. The specialised loops pass each ufunc's output buffer
+positionally (the last argument), which NumPy parses faster than ``out=``.
+
+A reverse direction walks time backwards through views; with the mask, a sequence shorter
+than ``seq_length`` starts at its own last step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
+from dataclasses import dataclass
 
 import numpy as np
 
 from onyx.ops.registry import kernel
 
 Activation = Callable[[np.ndarray], np.ndarray]
+States = list[np.ndarray]
+# One direction's loop over (projected inputs [time, batch, gates*hidden], initial states, Y view
+# [time, batch, hidden]), both in processing order; writes Y and returns the final states.
+DirectionRunner = Callable[[np.ndarray, States, np.ndarray], States]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -57,6 +73,24 @@ def _activation_functions(
     return funcs
 
 
+def _activation_names(activations: Sequence[str] | None, defaults: list[str], num_dir: int) -> list[str]:
+    """Lower-case activation names for every direction (one direction's list serves both)."""
+    names = [a.lower() for a in activations] if activations else defaults * num_dir
+    if len(names) == len(defaults) and num_dir == 2:
+        names = names * 2
+    if len(names) != len(defaults) * num_dir:
+        raise ValueError(f"expected {len(defaults) * num_dir} activations, got {names}")
+    return names
+
+
+def _activations_for(names: list[str], alpha: Sequence[float] | None, beta: Sequence[float] | None,
+                     num_dir: int, dtype: np.dtype) -> list[list[Activation]]:
+    """Activation functions grouped per direction."""
+    funcs = _activation_functions(names, alpha, beta, dtype)
+    per_dir = len(names) // num_dir
+    return [funcs[i * per_dir : (i + 1) * per_dir] for i in range(num_dir)]
+
+
 def _num_directions(direction: str) -> list[bool]:
     """The 'reverse' flag of each direction the op runs."""
     flags = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}.get(direction)
@@ -70,120 +104,6 @@ def _compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype.itemsize < 4 else np.dtype(dtype)
 
 
-def _reverse_index(lens: np.ndarray, seq_len: int) -> np.ndarray:
-    """[seq, batch] time indices that reverse each sequence within its length (an involution)."""
-    t = np.arange(seq_len)[:, None]
-    return np.where(t < lens[None, :], lens[None, :] - 1 - t, t)
-
-
-def _recurrent(
-    X: np.ndarray,
-    W: np.ndarray,
-    B: np.ndarray | None,
-    sequence_lens: np.ndarray | None,
-    initial_states: list[np.ndarray | None],
-    layout: int,
-    direction: str,
-    hidden_size: int,
-    num_gates: int,
-    cell: Callable[[int, np.ndarray, list[np.ndarray]], list[np.ndarray]],
-) -> tuple[np.ndarray, ...]:
-    """Run ``cell`` over time for every direction; returns (Y, final state 0, final state 1, ...).
-
-    ``cell(direction_index, projected_input_t, states)`` returns the new states; states[0] is H.
-    """
-    out_dtype = X.dtype
-    dtype = _compute_dtype(X.dtype)
-    if X.ndim != 3:
-        raise ValueError(f"X must be 3-D, got shape {X.shape}")
-    if layout == 1:
-        X = X.transpose(1, 0, 2)
-    seq_len, batch, _ = X.shape
-    X = X.astype(dtype, copy=False)
-    reverse_flags = _num_directions(direction)
-    num_dir = len(reverse_flags)
-    if W.shape[0] != num_dir:
-        raise ValueError(f"W has {W.shape[0]} directions, direction '{direction}' needs {num_dir}")
-    gh = num_gates * hidden_size
-
-    lens = None
-    if sequence_lens is not None:
-        lens = np.asarray(sequence_lens, dtype=np.int64).reshape(-1)
-        if lens.shape != (batch,) or np.any(lens < 0) or np.any(lens > seq_len):
-            raise ValueError(f"sequence_lens {lens.tolist()} does not fit batch {batch} and seq_length {seq_len}")
-        if np.all(lens == seq_len):
-            lens = None
-    valid = None if lens is None else (np.arange(seq_len)[:, None] < lens[None, :])[..., None]
-    rev_index = _reverse_index(lens if lens is not None else np.full(batch, seq_len), seq_len)
-    cols = np.arange(batch)[None, :]
-
-    states0 = []
-    for state in initial_states:
-        if state is None:
-            states0.append(np.zeros((num_dir, batch, hidden_size), dtype=dtype))
-        else:
-            state = state.astype(dtype, copy=False)
-            states0.append(state.transpose(1, 0, 2) if layout == 1 else state)
-
-    Y = np.zeros((seq_len, num_dir, batch, hidden_size), dtype=dtype)
-    finals: list[list[np.ndarray]] = [[] for _ in initial_states]
-    for d, reverse in enumerate(reverse_flags):
-        xw = np.matmul(X, W[d].astype(dtype, copy=False).T)
-        if B is not None:
-            xw += B[d, :gh].astype(dtype, copy=False)
-        if reverse:
-            xw = xw[rev_index, cols]
-        states = [s[d] for s in states0]
-        y = Y[:, d]
-        for t in range(seq_len):
-            new = cell(d, xw[t], states)
-            if valid is not None:
-                new = [np.where(valid[t], n, s) for n, s in zip(new, states)]
-            states = new
-            y[t] = states[0]
-        if valid is not None:
-            y *= valid
-        if reverse:
-            Y[:, d] = y[rev_index, cols]
-        for final, state in zip(finals, states):
-            final.append(state)
-
-    finals_arr = [np.stack(f) for f in finals]
-    if layout == 1:
-        Y = Y.transpose(2, 0, 1, 3)
-        finals_arr = [f.transpose(1, 0, 2) for f in finals_arr]
-    return tuple(a.astype(out_dtype, copy=False) for a in (Y, *finals_arr))
-
-
-def _recurrence_weights(R: np.ndarray, B: np.ndarray | None, gh: int, dtype: np.dtype):
-    """Per direction: R^T (contiguous) and the recurrence bias Rb (zeros if B is absent)."""
-    RT = [np.ascontiguousarray(r.astype(dtype, copy=False).T) for r in R]
-    if B is None:
-        Rb = [np.zeros(gh, dtype=dtype) for _ in R]
-    else:
-        Rb = [b[gh:].astype(dtype, copy=False) for b in B]
-    return RT, Rb
-
-
-def _activations_for(
-    activations: Sequence[str] | None,
-    defaults: list[str],
-    alpha: Sequence[float] | None,
-    beta: Sequence[float] | None,
-    num_dir: int,
-    dtype: np.dtype,
-) -> list[list[Activation]]:
-    """Activation functions grouped per direction."""
-    names = list(activations) if activations else defaults * num_dir
-    per_dir = len(defaults)
-    if len(names) == per_dir and num_dir == 2:
-        names = names * 2
-    if len(names) != per_dir * num_dir:
-        raise ValueError(f"expected {per_dir * num_dir} activations, got {names}")
-    funcs = _activation_functions(names, alpha, beta, dtype)
-    return [funcs[i * per_dir : (i + 1) * per_dir] for i in range(num_dir)]
-
-
 def _clipper(clip: float | None) -> Activation:
     if clip is None:
         return lambda x: x
@@ -194,7 +114,174 @@ def _hidden_size(hidden_size: int | None, R: np.ndarray) -> int:
     return int(hidden_size) if hidden_size is not None else int(R.shape[-1])
 
 
+# -- weights ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """W, R and B prepared for ``row @ matrix`` products, one entry per direction."""
+
+    WT: np.ndarray  # [dir, input, gates*hidden]
+    RT: np.ndarray  # [dir, hidden, gates*hidden]
+    bias: np.ndarray  # [dir, gates*hidden], added to the input projection (Wb + Rb where it may be)
+    rbh: np.ndarray  # [dir, hidden]: GRU with linear_before_reset keeps Rb of the hidden gate apart
+
+
+def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: int, num_gates: int,
+                   dtype: np.dtype, sigmoid_gates: int, separate_rbh: bool) -> _Weights:
+    """Transpose W and R, fold the biases, and scale the first ``sigmoid_gates`` gates by 1/2."""
+    gh = num_gates * hidden
+    num_dir = W.shape[0] if W.ndim == 3 else 0
+    expected = [(num_dir, gh, W.shape[-1]), (num_dir, gh, hidden)] + ([] if B is None else [(num_dir, 2 * gh)])
+    actual = [a.shape for a in (W, R, B) if a is not None]
+    if actual != expected:
+        raise ValueError(f"W, R, B shapes {actual} do not fit {num_gates} gates of hidden_size {hidden}: "
+                         f"expected {expected}")
+    scale = np.ones(gh, dtype=dtype)
+    scale[: sigmoid_gates * hidden] = 0.5
+    WT = np.ascontiguousarray(W.astype(dtype).transpose(0, 2, 1) * scale)
+    RT = np.ascontiguousarray(R.astype(dtype).transpose(0, 2, 1) * scale)
+    if B is None:
+        bias, rbh = np.zeros((num_dir, gh), dtype=dtype), np.zeros((num_dir, hidden), dtype=dtype)
+    else:
+        wb, rb = B[:, :gh].astype(dtype), B[:, gh:].astype(dtype)
+        rbh = rb[:, gh - hidden :].copy()
+        if separate_rbh:
+            rb[:, gh - hidden :] = 0
+        bias = (wb + rb) * scale
+    for array in (WT, RT, bias, rbh):
+        array.flags.writeable = False  # shared by every run through the cache
+    return _Weights(WT, RT, bias, rbh)
+
+
+_PREPARED: dict[tuple, tuple[tuple, _Weights]] = {}
+_PREPARED_MAX = 32
+
+
+def _weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *args) -> _Weights:
+    """``_build_weights``, cached for read-only (initializer) arrays.
+
+    An entry keeps its arrays alive, so the ids in its key cannot be reused by other arrays.
+    """
+    arrays = (W, R, B)
+    if any(a is not None and a.flags.writeable for a in arrays):
+        return _build_weights(W, R, B, *args)
+    key = (*map(id, arrays), *args)
+    entry = _PREPARED.get(key)
+    if entry is None:
+        entry = (arrays, _build_weights(W, R, B, *args))
+        if len(_PREPARED) >= _PREPARED_MAX:
+            del _PREPARED[next(iter(_PREPARED))]
+        _PREPARED[key] = entry
+    return entry[1]
+
+
+# -- driver -----------------------------------------------------------------------
+
+
+def _sequence_mask(sequence_lens: np.ndarray | None, seq_len: int, batch: int) -> np.ndarray | None:
+    """[time, batch, 1] flags of the steps inside each sequence; None if every sequence is full."""
+    if sequence_lens is None:
+        return None
+    lens = np.asarray(sequence_lens, dtype=np.int64).reshape(-1)
+    if lens.shape != (batch,) or np.any(lens < 0) or np.any(lens > seq_len):
+        raise ValueError(f"sequence_lens {lens.tolist()} does not fit batch {batch} and seq_length {seq_len}")
+    if np.all(lens == seq_len):
+        return None
+    return (np.arange(seq_len)[:, None] < lens[None, :])[..., None]
+
+
+def _recurrent(X: np.ndarray, weights: _Weights, sequence_lens: np.ndarray | None,
+               initial_states: list[np.ndarray | None], layout: int, direction: str, hidden: int,
+               runner: Callable[[int, np.ndarray | None], DirectionRunner]) -> tuple[np.ndarray, ...]:
+    """Run every direction over time; returns (Y, final state 0, final state 1, ...).
+
+    ``runner(d, valid)`` gives direction d's loop (``valid``: its [time, batch, 1] mask in processing order).
+    """
+    out_dtype = X.dtype
+    dtype = weights.RT.dtype
+    if X.ndim != 3:
+        raise ValueError(f"X must be 3-D, got shape {X.shape}")
+    if layout == 1:
+        X = X.transpose(1, 0, 2)
+    seq_len, batch, _ = X.shape
+    reverse_flags = _num_directions(direction)
+    num_dir = len(reverse_flags)
+    if weights.WT.shape[0] != num_dir:
+        raise ValueError(f"W has {weights.WT.shape[0]} directions, direction '{direction}' needs {num_dir}")
+    valid = _sequence_mask(sequence_lens, seq_len, batch)
+
+    states0 = []
+    for state in initial_states:
+        if state is None:
+            states0.append(np.zeros((num_dir, batch, hidden), dtype=dtype))
+        else:
+            state = state.astype(dtype, copy=False)
+            states0.append(state.transpose(1, 0, 2) if layout == 1 else state)
+
+    # A stacked product (one small [batch, input] product per time step) rather than one large
+    # one: OpenBLAS keeps small products on the calling thread, while a large one wakes its worker
+    # threads, which stalled for milliseconds in bench/run.py (onnxruntime's spinning threads
+    # share the cores) and then kept spinning through the single-threaded time loop.
+    X = X.astype(dtype, copy=False)
+    xw = np.empty((num_dir, seq_len, batch, weights.WT.shape[-1]), dtype=dtype)
+    for d in range(num_dir):
+        np.matmul(X, weights.WT[d], out=xw[d])
+    xw += weights.bias[:, None, None, :]
+    Y = (np.empty if valid is None else np.zeros)((seq_len, num_dir, batch, hidden), dtype=dtype)
+    finals: list[list[np.ndarray]] = [[] for _ in initial_states]
+    for d, reverse in enumerate(reverse_flags):
+        step = -1 if reverse else 1
+        run = runner(d, None if valid is None else valid[::step])
+        states = run(xw[d, ::step], [s[d] for s in states0], Y[::step, d])
+        for final, state in zip(finals, states):
+            final.append(state)
+
+    finals_arr = [np.stack(f) for f in finals]
+    if layout == 1:
+        Y = Y.transpose(2, 0, 1, 3)
+        finals_arr = [f.transpose(1, 0, 2) for f in finals_arr]
+    return tuple(a.astype(out_dtype, copy=False) for a in (Y, *finals_arr))
+
+
+def _general_loop(cell: Callable[[np.ndarray, States], States], valid: np.ndarray | None) -> DirectionRunner:
+    """A loop calling ``cell(xw_t, states)`` per step; with ``valid``, finished sequences keep their states."""
+
+    def run(xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+        for t in range(xw.shape[0]):
+            new = cell(xw[t], states)
+            if valid is not None:
+                new = [np.where(valid[t], n, s) for n, s in zip(new, states)]
+            states = new
+            Y[t] = states[0]
+        if valid is not None:
+            Y *= valid
+        return states
+
+    return run
+
+
+def _default_fast(activation_names: list[str], defaults: list[str], clip: float | None,
+                  sequence_lens: np.ndarray | None, X: np.ndarray, layout: int) -> bool:
+    """Whether the specialised loop applies: default activations, no clip, every sequence full length."""
+    if clip is not None or activation_names != defaults * (len(activation_names) // len(defaults)):
+        return False
+    return sequence_lens is None or (X.ndim == 3 and bool(np.all(np.asarray(sequence_lens) == X.shape[layout])))
+
+
 # -- RNN -------------------------------------------------------------------------
+
+
+def _rnn_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+    """Tanh activation: Ht = tanh(xw_t + Ht-1 @ R^T), computed in place in Y."""
+    (h,) = states
+    matmul, add, tanh = np.matmul, np.add, np.tanh
+    for x_t, y in zip(xw, Y):
+        matmul(h, RT, y)
+        add(y, x_t, y)
+        tanh(y, y)
+        h = y
+    return [h]
 
 
 def _rnn(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_beta, activations, clip,
@@ -203,15 +290,19 @@ def _rnn(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     hidden = _hidden_size(hidden_size, R)
     dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
-    RT, Rb = _recurrence_weights(R, B, hidden, dtype)
-    acts = _activations_for(activations, ["Tanh"], activation_alpha, activation_beta, num_dir, dtype)
+    names = _activation_names(activations, ["tanh"], num_dir)
+    fast = _default_fast(names, ["tanh"], clip, sequence_lens, X, layout)
+    weights = _weights(W, R, B, hidden, 1, dtype, 0, False)
+    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
 
-    def cell(d: int, xw: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-        (h,) = states
-        return [acts[d][0](clipped(xw + h @ RT[d] + Rb[d]))]
+    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+        RT, (f,) = weights.RT[d], acts[d]
+        if fast:
+            return partial(_rnn_loop, RT)
+        return _general_loop(lambda xw, states: [f(clipped(xw + states[0] @ RT))], valid)
 
-    return _recurrent(X, W, B, sequence_lens, [initial_h], layout, direction, hidden, 1, cell)
+    return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
 
 
 @kernel("RNN", since=1)
@@ -244,32 +335,98 @@ kernel("RNN", since=22)(rnn_14)
 # -- GRU -------------------------------------------------------------------------
 
 
+def _gru_loop(RT: np.ndarray, rbh: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+    """Default activations, linear_before_reset: one product by R per step.
+
+    zr = sigmoid(xw_zr + H @ Rzr^T), ht = tanh(xw_h + r * (H @ Rh^T + Rbh)), H' = ht + z * (H - ht);
+    the z and r columns of R and xw are pre-scaled by 1/2.
+    """
+    (h,) = states
+    batch, hidden = h.shape
+    gates = np.empty((batch, 3 * hidden), dtype=h.dtype)
+    zr, z, r, hh = gates[:, : 2 * hidden], gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 2 * hidden :]
+    tmp = np.empty((batch, hidden), dtype=h.dtype)
+    half = h.dtype.type(0.5)
+    matmul, add, subtract, multiply, tanh = np.matmul, np.add, np.subtract, np.multiply, np.tanh
+    for x_zr, x_h, y in zip(xw[..., : 2 * hidden], xw[..., 2 * hidden :], Y):
+        matmul(h, RT, gates)
+        add(hh, rbh, hh)
+        add(zr, x_zr, zr)
+        tanh(zr, zr)
+        multiply(zr, half, zr)
+        add(zr, half, zr)
+        multiply(r, hh, hh)
+        add(hh, x_h, hh)
+        tanh(hh, hh)
+        subtract(h, hh, tmp)
+        multiply(z, tmp, tmp)
+        add(hh, tmp, y)
+        h = y
+    return [h]
+
+
+def _gru_loop_reset_first(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+    """Default activations, reset before the product: ht = tanh(xw_h + (r * H) @ Rh^T)."""
+    (h,) = states
+    batch, hidden = h.shape
+    R_zr, R_h = RT[:, : 2 * hidden], RT[:, 2 * hidden :]
+    zr = np.empty((batch, 2 * hidden), dtype=h.dtype)
+    z, r = zr[:, :hidden], zr[:, hidden:]
+    hh, tmp = np.empty((batch, hidden), dtype=h.dtype), np.empty((batch, hidden), dtype=h.dtype)
+    half = h.dtype.type(0.5)
+    matmul, add, subtract, multiply, tanh = np.matmul, np.add, np.subtract, np.multiply, np.tanh
+    for x_zr, x_h, y in zip(xw[..., : 2 * hidden], xw[..., 2 * hidden :], Y):
+        matmul(h, R_zr, zr)
+        add(zr, x_zr, zr)
+        tanh(zr, zr)
+        multiply(zr, half, zr)
+        add(zr, half, zr)
+        multiply(r, h, tmp)
+        matmul(tmp, R_h, hh)
+        add(hh, x_h, hh)
+        tanh(hh, hh)
+        subtract(h, hh, tmp)
+        multiply(z, tmp, tmp)
+        add(hh, tmp, y)
+        h = y
+    return [h]
+
+
 def _gru(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_beta, activations, clip,
          direction, hidden_size, layout, linear_before_reset):
     """zt, rt = f(...); ht = g(...) with the reset gate before or after the recurrence matmul."""
     hidden = _hidden_size(hidden_size, R)
     dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
-    RT, Rb = _recurrence_weights(R, B, 3 * hidden, dtype)
-    acts = _activations_for(activations, ["Sigmoid", "Tanh"], activation_alpha, activation_beta, num_dir, dtype)
+    names = _activation_names(activations, ["sigmoid", "tanh"], num_dir)
+    fast = _default_fast(names, ["sigmoid", "tanh"], clip, sequence_lens, X, layout)
+    weights = _weights(W, R, B, hidden, 3, dtype, 2 if fast else 0, bool(linear_before_reset))
+    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
     H2 = 2 * hidden
 
-    def cell(d: int, xw: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-        (h,) = states
-        f, g = acts[d]
-        if linear_before_reset:
-            hr = h @ RT[d] + Rb[d]
-            zr = f(clipped(xw[:, :H2] + hr[:, :H2]))
-            z, r = zr[:, :hidden], zr[:, hidden:]
-            ht = g(clipped(xw[:, H2:] + r * hr[:, H2:]))
-        else:
-            zr = f(clipped(xw[:, :H2] + h @ RT[d][:, :H2] + Rb[d][:H2]))
-            z, r = zr[:, :hidden], zr[:, hidden:]
-            ht = g(clipped(xw[:, H2:] + (r * h) @ RT[d][:, H2:] + Rb[d][H2:]))
-        return [(1 - z) * ht + z * h]
+    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+        RT, rbh, (f, g) = weights.RT[d], weights.rbh[d], acts[d]
+        if fast:
+            return partial(_gru_loop, RT, rbh) if linear_before_reset else partial(_gru_loop_reset_first, RT)
 
-    return _recurrent(X, W, B, sequence_lens, [initial_h], layout, direction, hidden, 3, cell)
+        def cell(xw: np.ndarray, states: States) -> States:
+            (h,) = states
+            if linear_before_reset:
+                hr = h @ RT
+                zr = f(clipped(xw[:, :H2] + hr[:, :H2]))
+                r = zr[:, hidden:]
+                ht = g(clipped(xw[:, H2:] + r * (hr[:, H2:] + rbh)))
+            else:
+                zr = f(clipped(xw[:, :H2] + h @ RT[:, :H2]))
+                r = zr[:, hidden:]
+                ht = g(clipped(xw[:, H2:] + (r * h) @ RT[:, H2:]))
+            z = zr[:, :hidden]
+            return [(1 - z) * ht + z * h]
+
+        return _general_loop(cell, valid)
+
+    return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
 
 
 @kernel("GRU", since=1)
@@ -311,36 +468,72 @@ kernel("GRU", since=22)(gru_14)
 # -- LSTM ------------------------------------------------------------------------
 
 
+def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+    """Default activations, no peepholes: gates iofc = xw_t + H @ R^T, i/o/f pre-scaled by 1/2.
+
+    One tanh over all four gates, then sigmoid = tanh / 2 + 1/2 on the contiguous i/o/f block.
+    """
+    h, c = states[0], states[1].copy()
+    batch, hidden = h.shape
+    gates = np.empty((batch, 4 * hidden), dtype=h.dtype)
+    sig, i, o = gates[:, : 3 * hidden], gates[:, :hidden], gates[:, hidden : 2 * hidden]
+    f, cell_in = gates[:, 2 * hidden : 3 * hidden], gates[:, 3 * hidden :]
+    tmp = np.empty((batch, hidden), dtype=h.dtype)
+    half = h.dtype.type(0.5)
+    matmul, add, multiply, tanh = np.matmul, np.add, np.multiply, np.tanh
+    for x_t, y in zip(xw, Y):
+        matmul(h, RT, gates)
+        add(gates, x_t, gates)
+        tanh(gates, gates)
+        multiply(sig, half, sig)
+        add(sig, half, sig)
+        multiply(f, c, c)
+        multiply(i, cell_in, tmp)
+        add(c, tmp, c)
+        tanh(c, tmp)
+        multiply(o, tmp, y)
+        h = y
+    return [h, c]
+
+
 def _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, *, activation_alpha, activation_beta,
           activations, clip, direction, hidden_size, input_forget, layout):
     """Gates in iofc order, optional peepholes P[iof] and coupled input/forget gates."""
     hidden = _hidden_size(hidden_size, R)
     dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
-    RT, Rb = _recurrence_weights(R, B, 4 * hidden, dtype)
-    acts = _activations_for(activations, ["Sigmoid", "Tanh", "Tanh"], activation_alpha, activation_beta,
-                            num_dir, dtype)
+    defaults = ["sigmoid", "tanh", "tanh"]
+    names = _activation_names(activations, defaults, num_dir)
+    fast = P is None and not input_forget and _default_fast(names, defaults, clip, sequence_lens, X, layout)
+    weights = _weights(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
+    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
     peep = None if P is None else P.astype(dtype, copy=False).reshape(num_dir, 3, hidden)
     H = hidden
 
-    def cell(d: int, xw: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-        h, c = states
-        f_act, g_act, h_act = acts[d]
-        gates = xw + h @ RT[d] + Rb[d]
-        pre_i, pre_o, pre_f, pre_c = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        if peep is not None:
-            pre_i = pre_i + peep[d, 0] * c
-            pre_f = pre_f + peep[d, 2] * c
-        i = f_act(clipped(pre_i))
-        f = 1 - i if input_forget else f_act(clipped(pre_f))
-        c_new = f * c + i * g_act(clipped(pre_c))
-        if peep is not None:
-            pre_o = pre_o + peep[d, 1] * c_new
-        o = f_act(clipped(pre_o))
-        return [o * h_act(c_new), c_new]
+    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+        RT, (f_act, g_act, h_act) = weights.RT[d], acts[d]
+        if fast:
+            return partial(_lstm_loop, RT)
 
-    return _recurrent(X, W, B, sequence_lens, [initial_h, initial_c], layout, direction, hidden, 4, cell)
+        def cell(xw: np.ndarray, states: States) -> States:
+            h, c = states
+            gates = xw + h @ RT
+            pre_i, pre_o, pre_f, pre_c = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+            if peep is not None:
+                pre_i = pre_i + peep[d, 0] * c
+                pre_f = pre_f + peep[d, 2] * c
+            i = f_act(clipped(pre_i))
+            f = 1 - i if input_forget else f_act(clipped(pre_f))
+            c_new = f * c + i * g_act(clipped(pre_c))
+            if peep is not None:
+                pre_o = pre_o + peep[d, 1] * c_new
+            o = f_act(clipped(pre_o))
+            return [o * h_act(c_new), c_new]
+
+        return _general_loop(cell, valid)
+
+    return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
 
 
 @kernel("LSTM", since=1)

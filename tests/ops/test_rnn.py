@@ -1,0 +1,73 @@
+"""RNN, GRU and LSTM on their specialised loops (default activations) with initializer weights, against onnxruntime.
+
+Initializers are read-only, so these runs also take the prepared-weights cache (the second run hits it).
+"""
+
+import numpy as np
+import onnxruntime
+import pytest
+from onnx import helper, numpy_helper
+
+import onyx
+
+RNG = np.random.default_rng(1)
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def _model(op_type, direction, seq, batch, inp, hidden, with_states, full_lens, **attrs):
+    """One-node model: X (and the initial states) as graph inputs, W, R, B as initializers."""
+    num_dir = 2 if direction == "bidirectional" else 1
+    g = GATES[op_type]
+    weights = {
+        "W": RNG.standard_normal((num_dir, g * hidden, inp)).astype(np.float32) * 0.5,
+        "R": RNG.standard_normal((num_dir, g * hidden, hidden)).astype(np.float32) * 0.5,
+        "B": RNG.standard_normal((num_dir, 2 * g * hidden)).astype(np.float32),
+    }
+    feeds = {"X": RNG.standard_normal((seq, batch, inp)).astype(np.float32)}
+    node_inputs = ["X", "W", "R", "B", ""]
+    if full_lens:
+        weights["sequence_lens"] = np.full(batch, seq, dtype=np.int32)
+        node_inputs[4] = "sequence_lens"
+    states = ["initial_h", "initial_c"][: 2 if op_type == "LSTM" else 1]
+    if with_states:
+        for name in states:
+            feeds[name] = RNG.standard_normal((num_dir, batch, hidden)).astype(np.float32)
+        node_inputs += states
+    outputs = ["Y", "Y_h", "Y_c"][: 3 if op_type == "LSTM" else 2]
+    node = helper.make_node(op_type, node_inputs, outputs, hidden_size=hidden, direction=direction, **attrs)
+    graph = helper.make_graph(
+        [node], op_type.lower(),
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in feeds.items()],
+        [helper.make_tensor_value_info(n, 1, None) for n in outputs],
+        [numpy_helper.from_array(a, n) for n, a in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    return model.SerializeToString(), feeds
+
+
+CASES = [("RNN", {}), ("GRU", {"linear_before_reset": 0}), ("GRU", {"linear_before_reset": 1}), ("LSTM", {})]
+
+
+@pytest.mark.parametrize("op_type, attrs", CASES)
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("with_states, full_lens", [(False, False), (True, True)])
+def test_default_activations_match_onnxruntime(op_type, attrs, direction, with_states, full_lens):
+    model, feeds = _model(op_type, direction, 7, 3, 5, 6, with_states, full_lens, **attrs)
+    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
+    session = onyx.InferenceSession(model)
+    for _ in range(2):
+        actual = session.run(None, feeds)
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            assert a.dtype == e.dtype and a.shape == e.shape
+            np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)
+
+
+def test_sessions_with_different_weights_stay_apart():
+    """Each session's weights are prepared from its own initializers."""
+    (m1, feeds), (m2, _) = (_model("LSTM", "forward", 4, 1, 3, 5, False, False) for _ in range(2))
+    for model in (m1, m2, m1):
+        expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
+        actual = onyx.InferenceSession(model).run(None, feeds)
+        for a, e in zip(actual, expected):
+            np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)
