@@ -95,14 +95,15 @@ def measure_memory(runtime: str, path: Path) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
-def bench_model(name: str, path: Path, runs: int, warmup: int, with_memory: bool, with_reference: bool) -> dict:
+def bench_model(name: str, path: Path, runs: int, warmup: int, with_memory: bool, with_reference: bool,
+                settle_s: float) -> dict:
     onyx_sess, onyx_create = timed_creation("onyx", path)
     ort_sess, ort_create = timed_creation("onnxruntime", path)
     feeds = prepare_feeds(onyx_sess.get_inputs(), {}, {})
     check_agreement(name, onyx_sess.run(None, feeds), ort_sess.run(None, feeds))
     timings = alternate(
         {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)},
-        warmup=warmup, runs=runs,
+        warmup=warmup, runs=runs, settle_s=settle_s,
     )
     row = {
         "model": name,
@@ -174,6 +175,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", help="model names (default: all)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="idle seconds before each timed run, so the other runtime's spinning threads "
+                             "have gone to sleep (default 0.05)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
     parser.add_argument("--memory-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)
@@ -184,7 +188,8 @@ def main() -> None:
     rows = []
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)
-        rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference))
+        rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference,
+                                args.settle))
     print_table(rows)
 
 

@@ -28,9 +28,12 @@ def _onnxruntime_runner(model: str, feeds: dict[str, Any]) -> Any:
 @click.option("--time", "budget", type=float, metavar="SECONDS", help="Stop after this many seconds (at least 3 runs).")
 @click.option("--compare", "against", type=click.Choice(["onnxruntime"]),
               help="Also time this runtime, alternating runs, and print the ratio.")
+@click.option("--settle", default=0.0, show_default=True, metavar="SECONDS",
+              help="Idle pause before each timed run; with --compare, 0.05 lets the other runtime's "
+                   "spin-waiting threads sleep before the next run.")
 @json_option()
-def bench(model: str, warmup: int, runs: int, budget: float | None, against: str | None, as_json: bool,
-          **feed: Any) -> None:
+def bench(model: str, warmup: int, runs: int, budget: float | None, against: str | None, settle: float,
+          as_json: bool, **feed: Any) -> None:
     """Time MODEL: latency median/p90/p99 and throughput.
 
     Warm-up runs first, then --runs timed runs (or fewer, with --time SECONDS). With
@@ -48,7 +51,8 @@ def bench(model: str, warmup: int, runs: int, budget: float | None, against: str
     if against:
         runners[against] = _onnxruntime_runner(model, feeds)
     with progress_bar(runs, "benchmarking") as update:
-        timings = alternate(runners, warmup=warmup, runs=runs, budget_s=budget, progress=update)
+        timings = alternate(runners, warmup=warmup, runs=runs, budget_s=budget, progress=update,
+                            settle_s=settle)
     ratio = timings["onyx"].median / timings[against].median if against else None
     if as_json:
         echo_json({

@@ -37,9 +37,15 @@ def alternate(
     runs: int = 20,
     budget_s: float | None = None,
     progress: Callable[[int], None] | None = None,
+    settle_s: float = 0.0,
 ) -> dict[str, Timing]:
     """Time each runner up to ``runs`` times, interleaving them; with ``budget_s``, stop once
-    that many seconds have passed (after at least three rounds)."""
+    that many seconds have passed (after at least three rounds).
+
+    ``settle_s`` is an idle pause before each timed run, so that threads one runtime leaves
+    spin-waiting (onnxruntime's pool, OpenBLAS's workers) have gone to sleep and do not take
+    the cores the other runtime's next run needs.
+    """
     for run in runners.values():
         for _ in range(warmup):
             run()
@@ -47,6 +53,8 @@ def alternate(
     start = time.perf_counter()
     for i in range(runs):
         for name, run in runners.items():
+            if settle_s:
+                time.sleep(settle_s)
             t0 = time.perf_counter()
             run()
             timings[name].samples.append(time.perf_counter() - t0)
