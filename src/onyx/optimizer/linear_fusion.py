@@ -130,8 +130,15 @@ def _per_channel(bias: np.ndarray, channels: int, spatial: int) -> np.ndarray | 
     return None
 
 
+def _is_binary_add(node: Node) -> bool:
+    """An Add, or a Sum of two inputs (as residual connections are often written)."""
+    if node.domain or "broadcast" in node.attrs:
+        return False
+    return node.op_type == "Add" or node.op_type == "Sum" and len(node.inputs) == 2
+
+
 def fuse_conv_activation(model: Model) -> None:
-    """Conv [+ per-channel Add] [+ residual Add] + activation -> FusedConv."""
+    """Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation -> FusedConv."""
     ed = GraphEditor(model)
     for conv in list(model.graph.nodes):
         if conv.op_type != "Conv" or conv.domain or ed.removed(conv):
@@ -150,7 +157,7 @@ def fuse_conv_activation(model: Model) -> None:
                 chain.append(add)
                 out = add.outputs[0]
                 add = ed.sole_consumer(out)
-        if add is not None and add.op_type == "Add" and not add.domain:
+        if add is not None and _is_binary_add(add):
             other = _other_input(add, out)
             if other and ed.constant(other) is None:
                 inputs.append(other)
