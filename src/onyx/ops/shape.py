@@ -171,8 +171,12 @@ def _split(x: np.ndarray, axis: int, split, count: int, uneven: bool) -> tuple[n
             if dim % count:
                 raise ValueError(f"Split: dimension {dim} is not divisible into {count} equal parts")
             sizes = [dim // count] * count
-    bounds = np.cumsum(sizes)[:-1]
-    return tuple(np.split(x, bounds, axis=axis))
+    parts, start, index = [], 0, [slice(None)] * x.ndim
+    for size in sizes:  # views, one per output
+        index[axis] = slice(start, start + size)
+        parts.append(x[tuple(index)])
+        start += size
+    return tuple(parts)
 
 
 @kernel("Split", since=1)
