@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.model.graph import Model, Node
-from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor
-from onyx.optimizer.linear_fusion import _other_input, _take_activation
+from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
+from onyx.optimizer.linear_fusion import take_activation
 
 Affine = tuple[np.ndarray, np.ndarray]  # float64 scale and shift, each of length C or 1
 
@@ -81,7 +81,7 @@ def _affine_of(ed: GraphEditor, node: Node, x: str, rank: int) -> Affine | None:
         return _batchnorm_affine(ed, node) if node.inputs[0] == x else None
     if node.op_type not in ("Mul", "Add", "Sub", "Div") or node.attrs:
         return None
-    other = _other_input(node, x)
+    other = other_input(node, x)
     c = ed.constant(other) if other else None
     v = _channel_vector(c, rank) if c is not None else None
     if v is None or (node.op_type in ("Sub", "Div") and node.inputs[0] != x):
@@ -142,7 +142,7 @@ def fold_channel_affine(model: Model) -> None:
         if conv is not None and ed.sole_consumer(x) is head and _fold_into_conv(ed, conv, chain, affine):
             continue
         attrs: dict = {}
-        out = _take_activation(ed, out, chain, attrs)
+        out = take_activation(ed, out, chain, attrs)
         if len(chain) == 1 and head.op_type != "BatchNormalization":
             continue
         shape = (-1,) + (1,) * (rank - 2)
