@@ -40,7 +40,8 @@ def _rank(ed: GraphEditor, name: str, cache: dict[str, int | None], depth: int =
         rank = len(info.shape)
     elif node is not None and depth < _MAX_DEPTH and node.outputs[0] == name:
         op = node.op_type
-        if op in ("Conv", "FusedConv", "ChannelAffine") and len(node.inputs) > 1:
+        if (op == "Conv" and not node.domain or op in ("FusedConv", "ChannelAffine") and node.domain == ONYX_DOMAIN) \
+                and len(node.inputs) > 1:
             w = ed.constant(node.inputs[1]) if op != "ChannelAffine" else None
             rank = w.ndim if w is not None else _rank(ed, node.inputs[0], cache, depth + 1)
         elif op in _SAME_RANK and not node.domain:
