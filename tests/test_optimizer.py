@@ -390,3 +390,65 @@ def test_saved_model_imports_onyx_domain(tmp_path):
     saved = onnx.load(path)
     assert {o.domain: o.version for o in saved.opset_import}.get("ai.onyx") == 1
     onnx.checker.check_model(saved, full_check=True)
+
+
+def _bn_inits(prefix: str, c: int) -> list[TensorProto]:
+    return [init(f"{prefix}_s", RNG.random(c, dtype=np.float32) + 0.5), init(f"{prefix}_b", randn(c)),
+            init(f"{prefix}_m", randn(c)), init(f"{prefix}_v", RNG.random(c, dtype=np.float32) + 0.5)]
+
+
+def test_channel_affine_chain_becomes_one_node_with_activation(tmp_path):
+    nodes = [
+        helper.make_node("Concat", ["x", "x2"], ["cat"], axis=1),
+        helper.make_node("BatchNormalization", ["cat", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"]),
+        helper.make_node("Mul", ["k", "bn"], ["scaled"]),
+        helper.make_node("Sub", ["scaled", "shift"], ["shifted"]),
+        helper.make_node("Relu", ["shifted"], ["y"]),
+    ]
+    inits = _bn_inits("bn", 4) + [init("k", randn(4, 1, 1)), init("shift", randn(1, 4, 1, 1))]
+    model = make_model(nodes, [vi("x", [1, 2, 3, 3]), vi("x2", [1, 2, 3, 3])], [vi("y", [1, 4, 3, 3])], inits)
+    counts = check(model, {"x": randn(1, 2, 3, 3), "x2": randn(1, 2, 3, 3)}, tmp_path)
+    assert counts == {"Concat": 1, "ChannelAffine": 1}
+
+
+def test_channel_affine_keeps_broadcasts_that_are_not_per_channel():
+    nodes = [helper.make_node("Mul", ["x", "k"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    inits = [init("k", randn(1, 3, 1)), init("b", randn(4))]
+    model = make_model(nodes, [vi("x", [2, 3, 4])], [vi("y", [2, 3, 4])], inits)
+    assert check(model, {"x": randn(2, 3, 4)}) == {"Mul": 1, "Add": 1}
+
+
+@needs_conv
+def test_per_channel_mul_and_add_after_conv_fold_into_its_weights():
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"]),
+        helper.make_node("Mul", ["bn", "k"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "shift"], ["shifted"]),
+        helper.make_node("Relu", ["shifted"], ["y"]),
+    ]
+    inits = _bn_inits("bn", 4) + [init("w", randn(4, 2, 3, 3)), init("k", randn(4, 1, 1)), init("shift", randn(4, 1, 1))]
+    model = make_model(nodes, [vi("x", [1, 2, 5, 5])], [vi("y", [1, 4, 5, 5])], inits)
+    assert check(model, {"x": randn(1, 2, 5, 5)}, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
+
+
+@needs_conv
+def test_residual_sum_of_two_fuses_into_conv():
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Sum", ["x", "c"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    model = make_model(nodes, [vi("x", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], [init("w", randn(2, 2, 1, 1))])
+    assert check(model, {"x": randn(1, 2, 4, 4)}) == {"FusedConv": 1}
+
+
+def test_huge_constant_read_only_as_weights_is_folded():
+    nodes = [
+        helper.make_node("ConstantOfShape", ["shape"], ["w"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+    ]
+    model = make_model(nodes, [vi("x", [1, 1])], [vi("y", [1, (1 << 24) + 1])],
+                       [init("shape", np.array([1, (1 << 24) + 1], np.int64))])
+    optimized, _ = optimize(load_model(model.SerializeToString()), Level.ORT_ENABLE_ALL)
+    assert [n.op_type for n in optimized.graph.nodes] == ["MatMul"]

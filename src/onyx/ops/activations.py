@@ -179,13 +179,23 @@ def mish(x):
 @kernel("Gelu", since=20)
 @float_math
 def gelu(x, *, approximate="none"):
-    """0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation."""
+    """0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation (in one work buffer)."""
+    t = x.dtype.type
     if approximate == "tanh":
-        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + np.tanh(inner))
-    if approximate != "none":
+        c = math.sqrt(2.0 / math.pi)
+        y = np.multiply(x, x)
+        y *= t(0.044715 * c)
+        y += t(c)
+        y *= x  # sqrt(2/pi) (x + 0.044715 x^3)
+        np.tanh(y, out=y)
+    elif approximate == "none":
+        y = erf_values(x * t(math.sqrt(0.5)))
+    else:
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * (1.0 + erf_values(x * math.sqrt(0.5)))
+    y += t(1)
+    y *= x
+    y *= t(0.5)
+    return y
 
 
 @kernel("Shrink", since=9)

@@ -6,6 +6,7 @@ residual and activation in place on the product's fresh output buffer:
 * FusedConv(X, W, B?, Z?): activation(Conv(X, W, B) + Z)
 * FusedGemm(A, B, C?): activation(Gemm(A, B, C))
 * FusedMatMulBias(A, B, bias?): activation(MatMul(A, B) + bias)
+* ChannelAffine(X, scale, shift): activation(X * scale + shift), scale and shift cast to X's type
 * FusedAttention(Q, KT, V, mask?): Softmax(scale * Q @ KT + mask) @ V over the last axis
 * Gelu, LayerNormalization: the standard operators for models whose opset predates them
 
@@ -95,6 +96,14 @@ def fused_matmul_bias(A, B, bias=None, *, activation="", activation_params=()):
     y = _in_place(np.asarray(mat_mul(A, B)))
     if bias is not None:
         y = _add(y, bias)
+    return apply_activation(y, activation, list(activation_params))
+
+
+@kernel("ChannelAffine", since=1, domain=DOMAIN)
+def channel_affine(X, scale, shift, *, activation="", activation_params=()):
+    """activation(X * scale + shift); scale and shift broadcast along the channel axis."""
+    y = np.multiply(X, scale.astype(X.dtype, copy=False))
+    y += shift.astype(X.dtype, copy=False)
     return apply_activation(y, activation, list(activation_params))
 
 

@@ -176,19 +176,29 @@ def rms_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
 
 @kernel("LRN", since=1)
 def lrn(x, *, alpha=1e-4, beta=0.75, bias=1.0, size=None):
-    """Local response normalization across channels, via a cumulative sum over channel squares."""
+    """Local response normalization across channels: the window sum of squares is built
+    from ``size`` shifted slices (one pass each), the power as square roots when beta is 0.75."""
     if size is None or size < 1:
         raise ValueError("LRN needs a positive 'size'")
     dtype = np.result_type(x.dtype, np.float32)
     before, after = (size - 1) // 2, size // 2  # floor and ceil of (size - 1) / 2
-    squares = np.square(x.astype(dtype, copy=False))
-    pad = [(0, 0)] * x.ndim
-    pad[1] = (before + 1, after)
-    cumulative = np.cumsum(np.pad(squares, pad), axis=1)
+    xf = x.astype(dtype, copy=False)
+    squares = np.square(xf)
     c = x.shape[1]
-    square_sum = cumulative[:, size:size + c] - cumulative[:, :c]
-    y = x / np.power(dtype.type(bias) + dtype.type(alpha / size) * square_sum, dtype.type(beta))
-    return y.astype(x.dtype, copy=False)
+    total = squares.copy()
+    for offset in range(max(-before, 1 - c), min(after, c - 1) + 1):
+        if offset:
+            lo, hi = max(0, -offset), min(c, c - offset)
+            total[:, lo:hi] += squares[:, lo + offset:hi + offset]
+    total *= dtype.type(alpha / size)
+    total += dtype.type(bias)
+    if beta == 0.75:  # t ** 0.75 = sqrt(t * sqrt(t)), much cheaper than a general power
+        total *= np.sqrt(total)
+        np.sqrt(total, out=total)
+    else:
+        np.power(total, dtype.type(beta), out=total)
+    np.divide(xf, total, out=total)
+    return total.astype(x.dtype, copy=False)
 
 
 @kernel("MeanVarianceNormalization", since=9)

@@ -6,6 +6,7 @@ they never write into their inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,13 +38,13 @@ def _reshaped_shape(in_shape: tuple[int, ...], shape: list[int], allowzero: int)
         raise ValueError(f"Reshape: shape {shape} has a negative entry other than -1")
     if allowzero and -1 in out and 0 in out:
         raise ValueError(f"Reshape: shape {shape} has both -1 and 0 with allowzero=1")
-    size = int(np.prod(in_shape, dtype=np.int64))
+    size = math.prod(in_shape)
     if -1 in out:
-        known = int(np.prod([d for d in out if d != -1], dtype=np.int64))
+        known = math.prod(d for d in out if d != -1)
         if known == 0 or size % known:
             raise ValueError(f"Reshape: cannot infer -1 in {shape} for input shape {in_shape}")
         out[out.index(-1)] = size // known
-    if int(np.prod(out, dtype=np.int64)) != size:
+    if math.prod(out) != size:
         raise ValueError(f"Reshape: cannot reshape input of shape {in_shape} to {shape}")
     return tuple(out)
 
@@ -170,8 +171,12 @@ def _split(x: np.ndarray, axis: int, split, count: int, uneven: bool) -> tuple[n
             if dim % count:
                 raise ValueError(f"Split: dimension {dim} is not divisible into {count} equal parts")
             sizes = [dim // count] * count
-    bounds = np.cumsum(sizes)[:-1]
-    return tuple(np.split(x, bounds, axis=axis))
+    parts, start, index = [], 0, [slice(None)] * x.ndim
+    for size in sizes:  # views, one per output
+        index[axis] = slice(start, start + size)
+        parts.append(x[tuple(index)])
+        start += size
+    return tuple(parts)
 
 
 @kernel("Split", since=1)

@@ -3,7 +3,7 @@
 Basic passes (GraphOptimizationLevel.ORT_ENABLE_BASIC) simplify without new operators:
 identity elimination, constant folding, shape folding, common-subexpression and dead-code
 elimination. Extended passes (ORT_ENABLE_EXTENDED and above) also fold Conv+BatchNormalization
-and fuse patterns into standard ops (LayerNormalization, Softmax, Gelu) or onyx's own
+and per-channel affine chains (into the Conv before them, else one ChannelAffine) and fuse patterns into standard ops (LayerNormalization, Softmax, Gelu) or onyx's own
 ("ai.onyx" domain, kernels in onyx/ops/fused.py). Every pass keeps the graph valid ONNX,
 so an optimized model can be saved and run elsewhere. The input model is never modified.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from onyx.model.graph import Model
+from onyx.optimizer.channel_affine import fold_channel_affine
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
 from onyx.optimizer.editor import copy_model
 from onyx.optimizer.linear_fusion import (
@@ -41,6 +42,7 @@ BASIC_PASSES: list[tuple[str, Pass]] = [
 # the MatMul/Gemm fusions that absorb it as their activation
 EXTENDED_PASSES: list[tuple[str, Pass]] = [
     ("conv_batchnorm_folding", fold_conv_batchnorm),
+    ("channel_affine_folding", fold_channel_affine),
     ("pad_conv_fusion", fuse_pad_conv),
     ("layer_norm_fusion", fuse_layer_norm),
     ("gelu_fusion", fuse_gelu),

@@ -16,8 +16,10 @@ from onyx.model.graph import Model, Node
 from onyx.ops import registry
 from onyx.optimizer.editor import NONDETERMINISTIC, has_subgraph, infer_types, prune, static_shape
 
-# results larger than this many elements are kept as nodes when they outgrow their inputs
+# results larger than this many elements are kept as nodes when they outgrow their inputs,
+# unless they are only read as the weights of a linear operator (a parameter, not a transient)
 MAX_FOLDED_ELEMENTS = 1 << 24
+_WEIGHT_READERS = frozenset({"Gemm", "MatMul", "Conv", "ConvTranspose"})
 _GROWING_OPS = frozenset({"ConstantOfShape", "Expand", "Tile", "Range"})
 
 
@@ -38,7 +40,8 @@ def _estimated_size(node: Node, inputs: list[np.ndarray | None]) -> int:
     return 0
 
 
-def evaluate(node: Node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray] | None:
+def evaluate(node: Node, inputs: list[np.ndarray | None], opset: int,
+             max_elements: int = MAX_FOLDED_ELEMENTS) -> list[np.ndarray] | None:
     """The node's outputs computed by its kernel, or None when it cannot or should not be folded."""
     kdef = registry.lookup(node.domain, node.op_type, opset)
     if kdef is None or kdef.wants_outer:
@@ -46,7 +49,7 @@ def evaluate(node: Node, inputs: list[np.ndarray | None], opset: int) -> list[np
     if not kdef.accepts_any_attribute and set(node.attrs) - kdef.attribute_names:
         return None
     input_size = sum(x.size for x in inputs if x is not None)
-    if node.op_type in _GROWING_OPS and _estimated_size(node, inputs) > max(MAX_FOLDED_ELEMENTS, input_size):
+    if node.op_type in _GROWING_OPS and _estimated_size(node, inputs) > max(max_elements, input_size):
         return None
     attrs = dict(node.attrs)
     if kdef.wants_num_outputs:
@@ -63,7 +66,7 @@ def evaluate(node: Node, inputs: list[np.ndarray | None], opset: int) -> list[np
             value = np.asarray(value)
         if not isinstance(value, np.ndarray):
             return None  # sequences, maps, optionals stay computed at run time
-        if value.size > max(MAX_FOLDED_ELEMENTS, input_size):
+        if value.size > max(max_elements, input_size):
             return None
         value.flags.writeable = False
         arrays.append(value)
@@ -76,17 +79,30 @@ def foldable(node: Node) -> bool:
     )
 
 
+def _weights_only(graph) -> set[str]:
+    """Names read only as the weight operand (input 1) of Gemm/MatMul/Conv nodes."""
+    weights: set[str] = set()
+    other: set[str] = {v.name for v in graph.outputs}
+    for node in graph.nodes:
+        for i, name in enumerate(node.inputs):
+            is_weight = i == 1 and node.op_type in _WEIGHT_READERS and not node.domain
+            (weights if is_weight else other).add(name)
+    return weights - other
+
+
 def fold_constants(model: Model) -> None:
     """Replace nodes whose inputs are all constant by initializers holding their outputs."""
     graph = model.graph
     overridable = {v.name for v in graph.inputs}
     kept_names = {v.name for v in graph.outputs}
     constants = {k: v for k, v in graph.initializers.items() if k not in overridable}
+    weights = _weights_only(graph)
     kept: list[Node] = []
     for node in graph.nodes:
         if (foldable(node) and all(not n or n in constants for n in node.inputs)
                 and not kept_names.intersection(node.outputs) and node.domain in model.opset):
-            values = evaluate(node, [constants[n] if n else None for n in node.inputs], model.opset[node.domain])
+            limit = 1 << 62 if all(o in weights for o in node.outputs) else MAX_FOLDED_ELEMENTS
+            values = evaluate(node, [constants[n] if n else None for n in node.inputs], model.opset[node.domain], limit)
             if values is not None and len(values) >= len([o for o in node.outputs if o]):
                 for name, value in zip(node.outputs, values):
                     if name:

@@ -159,6 +159,13 @@ class GraphEditor:
         self.graph.nodes = nodes
 
 
+def other_input(node: Node, value: str) -> str | None:
+    """The input of a two-input node that is not ``value`` (None if both are)."""
+    if len(node.inputs) != 2 or node.inputs.count(value) != 1:
+        return None
+    return node.inputs[1] if node.inputs[0] == value else node.inputs[0]
+
+
 def rename_inputs(graph: Graph, alias: dict[str, str]) -> None:
     """Make every node read ``alias[name]`` instead of ``name`` (chains resolved)."""
     if not alias:

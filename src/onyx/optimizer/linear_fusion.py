@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.model.graph import Model, Node
-from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor
+from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
 
 
 def fold_conv_batchnorm(model: Model) -> None:
@@ -102,7 +102,7 @@ def activation_of(ed: GraphEditor, node: Node) -> tuple[str, list[float]] | None
     return None
 
 
-def _take_activation(ed: GraphEditor, value: str, chain: list[Node], attrs: dict) -> str:
+def take_activation(ed: GraphEditor, value: str, chain: list[Node], attrs: dict) -> str:
     """Absorb an activation reading ``value`` alone; returns the chain's output name."""
     reader = ed.sole_consumer(value)
     act = activation_of(ed, reader) if reader is not None else None
@@ -111,13 +111,6 @@ def _take_activation(ed: GraphEditor, value: str, chain: list[Node], attrs: dict
     attrs["activation"], attrs["activation_params"] = act[0], act[1]
     chain.append(reader)
     return reader.outputs[0]
-
-
-def _other_input(node: Node, value: str) -> str | None:
-    """The input of a two-input node that is not ``value`` (None if both are)."""
-    if len(node.inputs) != 2 or node.inputs.count(value) != 1:
-        return None
-    return node.inputs[1] if node.inputs[0] == value else node.inputs[0]
 
 
 def _per_channel(bias: np.ndarray, channels: int, spatial: int) -> np.ndarray | None:
@@ -130,8 +123,15 @@ def _per_channel(bias: np.ndarray, channels: int, spatial: int) -> np.ndarray | 
     return None
 
 
+def _is_binary_add(node: Node) -> bool:
+    """An Add, or a Sum of two inputs (as residual connections are often written)."""
+    if node.domain or "broadcast" in node.attrs:
+        return False
+    return node.op_type == "Add" or node.op_type == "Sum" and len(node.inputs) == 2
+
+
 def fuse_conv_activation(model: Model) -> None:
-    """Conv [+ per-channel Add] [+ residual Add] + activation -> FusedConv."""
+    """Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation -> FusedConv."""
     ed = GraphEditor(model)
     for conv in list(model.graph.nodes):
         if conv.op_type != "Conv" or conv.domain or ed.removed(conv):
@@ -141,7 +141,7 @@ def fuse_conv_activation(model: Model) -> None:
         chain, attrs, out = [conv], dict(conv.attrs), conv.outputs[0]
         add = ed.sole_consumer(out)
         if add is not None and add.op_type == "Add" and not add.domain and w is not None:
-            other = _other_input(add, out)
+            other = other_input(add, out)
             bias = ed.constant(other) if other else None
             bias = _per_channel(bias, w.shape[0], w.ndim - 2) if bias is not None and bias.dtype == w.dtype else None
             current = ed.constant(inputs[2]) if inputs[2] else np.zeros((), w.dtype)
@@ -150,13 +150,13 @@ def fuse_conv_activation(model: Model) -> None:
                 chain.append(add)
                 out = add.outputs[0]
                 add = ed.sole_consumer(out)
-        if add is not None and add.op_type == "Add" and not add.domain:
-            other = _other_input(add, out)
+        if add is not None and _is_binary_add(add):
+            other = other_input(add, out)
             if other and ed.constant(other) is None:
                 inputs.append(other)
                 chain.append(add)
                 out = add.outputs[0]
-        out = _take_activation(ed, out, chain, attrs)
+        out = take_activation(ed, out, chain, attrs)
         if len(chain) == 1:
             continue
         while not inputs[-1]:
@@ -173,7 +173,7 @@ def fuse_gemm_activation(model: Model) -> None:
         if gemm.op_type != "Gemm" or gemm.domain or ed.removed(gemm) or ed.opset() < 7:
             continue
         chain, attrs = [gemm], dict(gemm.attrs)
-        out = _take_activation(ed, gemm.outputs[0], chain, attrs)
+        out = take_activation(ed, gemm.outputs[0], chain, attrs)
         if len(chain) > 1:
             ed.replace(chain, [Node("FusedGemm", list(gemm.inputs), [out], attrs, domain=ONYX_DOMAIN, name=gemm.name)])
             ed.use_onyx_domain()
@@ -188,14 +188,14 @@ def fuse_matmul_bias(model: Model) -> None:
             continue
         chain, attrs, out, inputs = [mm], {}, mm.outputs[0], list(mm.inputs)
         add = ed.sole_consumer(out)
-        other = _other_input(add, out) if add is not None and add.op_type == "Add" and not add.domain else None
+        other = other_input(add, out) if add is not None and add.op_type == "Add" and not add.domain else None
         bias = ed.constant(other) if other else None
         b = ed.constant(mm.inputs[1])
         if bias is not None and bias.ndim == 1 and (b is None or (b.ndim >= 1 and b.shape[-1] == bias.size and b.dtype == bias.dtype)):
             inputs.append(other)
             chain.append(add)
             out = add.outputs[0]
-        out = _take_activation(ed, out, chain, attrs)
+        out = take_activation(ed, out, chain, attrs)
         if len(chain) > 1:
             ed.replace(chain, [Node("FusedMatMulBias", inputs, [out], attrs, domain=ONYX_DOMAIN, name=mm.name)])
             ed.use_onyx_domain()

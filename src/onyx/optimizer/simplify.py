@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from onnx import TypeProto
+
 from onyx.model.graph import Graph, Model, Node
 from onyx.model.types import elem_type_of
+from onyx.optimizer.constant_folding import foldable
 from onyx.optimizer.editor import (
     NONDETERMINISTIC,
     attrs_key,
@@ -38,9 +41,37 @@ def _is_noop(node: Node, model: Model, constants: dict, types: dict) -> bool:
         source = constants.get(node.inputs[0])
         if source is not None:
             return source.dtype != object and elem_type_of(source.dtype) == node.attrs.get("to")
-        tp = types.get(node.inputs[0])
-        return tp is not None and tp.WhichOneof("value") == "tensor_type" and tp.tensor_type.elem_type == node.attrs.get("to")
+        return types.get(node.inputs[0]) == node.attrs.get("to")
     return False
+
+
+def _elem_type(tp: TypeProto | None) -> int | None:
+    if tp is None or tp.WhichOneof("value") != "tensor_type" or not tp.tensor_type.elem_type:
+        return None
+    return tp.tensor_type.elem_type
+
+
+def _cast_source_types(model: Model, constants: dict) -> dict[str, int]:
+    """Element types of the values Casts read, where known: declared types and Cast outputs,
+    shape inference only when some Cast reads a value of unknown type. Casts of values
+    computed from constants alone are left to constant folding."""
+    graph = model.graph
+    derived = set(constants)
+    types: dict[str, int] = {}
+    for info in list(graph.inputs) + list(graph.value_info.values()):
+        elem = _elem_type(info.type)
+        if elem is not None:
+            types[info.name] = elem
+    unknown = False
+    for node in graph.nodes:
+        if foldable(node) and all(not n or n in derived for n in node.inputs):
+            derived.update(node.outputs)
+        elif node.op_type == "Cast" and not node.domain:
+            unknown = unknown or (node.inputs[0] not in types and node.inputs[0] not in derived)
+            types[node.outputs[0]] = node.attrs.get("to")
+    if unknown:
+        types.update((name, elem) for name, tp in infer_types(model).items() if (elem := _elem_type(tp)) is not None)
+    return types
 
 
 def _consumers_of(graph: Graph) -> dict[str, list[Node]]:
@@ -61,7 +92,7 @@ def eliminate_identities(model: Model) -> None:
     graph = model.graph
     overridable = {v.name for v in graph.inputs}
     constants = {k: v for k, v in graph.initializers.items() if k not in overridable}
-    types = infer_types(model) if any(n.op_type == "Cast" for n in graph.nodes) else {}
+    types = _cast_source_types(model, constants) if any(n.op_type == "Cast" for n in graph.nodes) else {}
     pinned = {v.name for v in graph.outputs}
     for node in graph.nodes:
         pinned |= subgraph_free_names(node)

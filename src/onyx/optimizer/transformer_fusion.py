@@ -6,17 +6,11 @@ from __future__ import annotations
 import math
 
 from onyx.model.graph import Model, Node
-from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor
+from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
 
 
 def _close(value: float | None, target: float, rtol: float = 1e-4) -> bool:
     return value is not None and abs(value - target) <= rtol * abs(target)
-
-
-def _other_input(node: Node, value: str) -> str | None:
-    if len(node.inputs) != 2 or node.inputs.count(value) != 1:
-        return None
-    return node.inputs[1] if node.inputs[0] == value else node.inputs[0]
 
 
 def _scaling(ed: GraphEditor, node: Node | None) -> tuple[str, float] | None:
@@ -95,18 +89,18 @@ def _match_layer_norm(ed: GraphEditor, sub: Node):
     if rm2 is None or rm2.op_type != "ReduceMean" or _reduce_axes(ed, rm2) != axes:
         return None
     add = ed.sole_consumer(rm2.outputs[0])
-    eps = ed.scalar(_other_input(add, rm2.outputs[0]) or "") if add is not None and add.op_type == "Add" else None
+    eps = ed.scalar(other_input(add, rm2.outputs[0]) or "") if add is not None and add.op_type == "Add" else None
     sqrt = ed.sole_consumer(add.outputs[0]) if eps is not None else None
     if sqrt is None or sqrt.op_type != "Sqrt" or ed.sole_consumer(sqrt.outputs[0]) is not div or div.inputs[1] != sqrt.outputs[0]:
         return None
     mul = ed.sole_consumer(div.outputs[0])
-    gamma = _other_input(mul, div.outputs[0]) if mul is not None and mul.op_type == "Mul" else None
+    gamma = other_input(mul, div.outputs[0]) if mul is not None and mul.op_type == "Mul" else None
     scale = ed.constant(gamma) if gamma else None
     if scale is None or scale.ndim > len(axes):
         return None
     nodes, inputs = [rm1, sub, pow_, rm2, add, sqrt, div, mul], [x, gamma]
     shift = ed.sole_consumer(mul.outputs[0])
-    beta = _other_input(shift, mul.outputs[0]) if shift is not None and shift.op_type == "Add" else None
+    beta = other_input(shift, mul.outputs[0]) if shift is not None and shift.op_type == "Add" else None
     bias = ed.constant(beta) if beta else None
     if bias is not None and bias.ndim <= len(axes):
         nodes.append(shift)
@@ -117,7 +111,7 @@ def _match_layer_norm(ed: GraphEditor, sub: Node):
 def _half_x_times(ed: GraphEditor, x: str, one_plus: str) -> list[Node] | None:
     """The nodes computing 0.5 * x * one_plus, in any of the orders exporters write."""
     mul = ed.sole_consumer(one_plus)
-    other = _other_input(mul, one_plus) if mul is not None and mul.op_type == "Mul" else None
+    other = other_input(mul, one_plus) if mul is not None and mul.op_type == "Mul" else None
     if other is None:
         return None
     if other == x:
@@ -133,7 +127,7 @@ def _half_x_times(ed: GraphEditor, x: str, one_plus: str) -> list[Node] | None:
 
 def _plus_one(ed: GraphEditor, value: str) -> Node | None:
     add = ed.sole_consumer(value)
-    if add is None or add.op_type != "Add" or ed.scalar(_other_input(add, value) or "") != 1.0:
+    if add is None or add.op_type != "Add" or ed.scalar(other_input(add, value) or "") != 1.0:
         return None
     return add
 

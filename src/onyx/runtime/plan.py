@@ -9,6 +9,7 @@ last reader it is, which it clears so intermediates are freed early.
 from __future__ import annotations
 
 import functools
+import heapq
 from time import perf_counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,16 +55,15 @@ def topological_order(graph: Graph, available: set[str]) -> list[Node]:
             if name and name in producers and name not in available:
                 waiting[i] += 1
                 readers.setdefault(producers[name], []).append(i)
-    ready = [i for i, w in enumerate(waiting) if w == 0]
+    ready = [i for i, w in enumerate(waiting) if w == 0]  # a heap: the earliest ready node runs first
     order: list[int] = []
     while ready:
-        ready.sort(reverse=True)
-        i = ready.pop()
+        i = heapq.heappop(ready)
         order.append(i)
         for j in readers.get(i, ()):
             waiting[j] -= 1
             if waiting[j] == 0:
-                ready.append(j)
+                heapq.heappush(ready, j)
     if len(order) != len(graph.nodes):
         stuck = [graph.nodes[i].describe() for i, w in enumerate(waiting) if w > 0][:3]
         raise InvalidGraph(f"graph '{graph.name}' has a cycle through {', '.join(stuck)}")

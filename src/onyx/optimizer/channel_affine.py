@@ -1,0 +1,155 @@
+"""Per-channel affine chains: inference BatchNormalization, and Mul/Add/Sub/Div by constants
+that vary only along the channel axis (axis 1), composed into one scale and shift.
+
+A chain right after a Conv is folded into the Conv's weights and bias; any other chain
+becomes one ai.onyx ChannelAffine(x, scale, shift) that also applies a following activation
+(scale and shift are stored in the type of the chain's first constant, cast to x's type by
+the kernel where they differ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onyx.model.graph import Model, Node
+from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
+from onyx.optimizer.linear_fusion import take_activation
+
+Affine = tuple[np.ndarray, np.ndarray]  # float64 scale and shift, each of length C or 1
+
+# ops whose output has the rank of their first input
+_SAME_RANK = frozenset({
+    "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "Dropout", "Identity", "BatchNormalization",
+    "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "LRN", "InstanceNormalization",
+    "Softmax", "Elu", "Selu", "PRelu", "Neg", "Abs", "Exp", "Log", "Sqrt",
+})
+_MAX_DEPTH = 64
+
+
+def _rank(ed: GraphEditor, name: str, cache: dict[str, int | None], depth: int = 0) -> int | None:
+    """The rank of a value, from constants, declared types and shape-preserving producers."""
+    if name in cache:
+        return cache[name]
+    rank = None
+    value = ed.constant(name)
+    info = next((v for v in ed.graph.inputs if v.name == name), None) or ed.graph.value_info.get(name)
+    node = ed.producer.get(name)
+    if value is not None:
+        rank = value.ndim
+    elif info is not None and info.shape is not None:
+        rank = len(info.shape)
+    elif node is not None and depth < _MAX_DEPTH and node.outputs[0] == name:
+        op = node.op_type
+        if (op == "Conv" and not node.domain or op in ("FusedConv", "ChannelAffine") and node.domain == ONYX_DOMAIN) \
+                and len(node.inputs) > 1:
+            w = ed.constant(node.inputs[1]) if op != "ChannelAffine" else None
+            rank = w.ndim if w is not None else _rank(ed, node.inputs[0], cache, depth + 1)
+        elif op in _SAME_RANK and not node.domain:
+            rank = _rank(ed, node.inputs[0], cache, depth + 1)
+        elif op in ("Concat", "Add", "Mul", "Sub", "Div", "Sum", "Max", "Min") and not node.domain:
+            ranks = [_rank(ed, n, cache, depth + 1) for n in node.inputs]
+            rank = None if None in ranks or not ranks else max(ranks)
+    cache[name] = rank
+    return rank
+
+
+def _channel_vector(c: np.ndarray, rank: int) -> np.ndarray | None:
+    """``c`` as a length-C (or 1) vector when it broadcasts against a rank-``rank`` value only along axis 1."""
+    if c.ndim > rank or rank < 2 or c.dtype.kind != "f":
+        return None
+    shape = (1,) * (rank - c.ndim) + c.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1):
+        return None
+    return c.reshape(-1).astype(np.float64)
+
+
+def _batchnorm_affine(ed: GraphEditor, node: Node) -> Affine | None:
+    if node.attrs.get("training_mode", 0) or node.attrs.get("spatial", 1) != 1 or any(node.outputs[1:]):
+        return None
+    stats = [ed.constant(n) for n in node.inputs[1:5]]
+    if len(stats) != 4 or any(s is None or s.ndim != 1 or s.dtype.kind != "f" for s in stats):
+        return None
+    scale, bias, mean, var = (s.astype(np.float64) for s in stats)
+    factor = scale / np.sqrt(var + node.attrs.get("epsilon", 1e-5))
+    return factor, bias - mean * factor
+
+
+def _affine_of(ed: GraphEditor, node: Node, x: str, rank: int) -> Affine | None:
+    """The (scale, shift) ``node`` applies to its input ``x``, if it is a per-channel affine map."""
+    if node.domain or node.outputs[0] in ed.pinned or len(node.outputs) < 1:
+        return None
+    if node.op_type == "BatchNormalization":
+        return _batchnorm_affine(ed, node) if node.inputs[0] == x else None
+    if node.op_type not in ("Mul", "Add", "Sub", "Div") or node.attrs:
+        return None
+    other = other_input(node, x)
+    c = ed.constant(other) if other else None
+    v = _channel_vector(c, rank) if c is not None else None
+    if v is None or (node.op_type in ("Sub", "Div") and node.inputs[0] != x):
+        return None
+    one, zero = np.ones(1), np.zeros(1)
+    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1.0 / v, zero)}[node.op_type]
+
+
+def _compose(first: Affine, then: Affine) -> Affine | None:
+    (s1, b1), (s2, b2) = first, then
+    if s1.size > 1 and s2.size > 1 and s1.size != s2.size or b1.size > 1 and s2.size > 1 and b1.size != s2.size:
+        return None
+    return s1 * s2, b1 * s2 + b2
+
+
+def _fold_into_conv(ed: GraphEditor, conv: Node, chain: list[Node], affine: Affine) -> bool:
+    """Rescale the Conv's weights and bias by the chain's affine map; False when it cannot."""
+    w = ed.constant(conv.inputs[1])
+    has_b = len(conv.inputs) > 2 and bool(conv.inputs[2])
+    b = ed.constant(conv.inputs[2]) if has_b else None
+    scale, shift = affine
+    if w is None or w.dtype.kind != "f" or (has_b and b is None) or max(scale.size, shift.size) not in (1, w.shape[0]):
+        return False
+    scale = np.broadcast_to(scale, (w.shape[0],))
+    new_w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+    new_b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
+    new_b = np.broadcast_to(new_b, (w.shape[0],)).copy()
+    inputs = [conv.inputs[0], ed.add_initializer(conv.inputs[1] + "_affine", new_w),
+              ed.add_initializer(conv.outputs[0] + "_affine_bias", new_b)]
+    ed.replace([conv] + chain, [Node("Conv", inputs, [chain[-1].outputs[0]], dict(conv.attrs), name=conv.name)])
+    return True
+
+
+def fold_channel_affine(model: Model) -> None:
+    """Per-channel affine chains -> the preceding Conv's weights, or one ChannelAffine (+ activation)."""
+    ed = GraphEditor(model)
+    ranks: dict[str, int | None] = {}
+    for head in list(model.graph.nodes):
+        if ed.removed(head) or head.domain or head.op_type not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
+            continue
+        x = head.inputs[0]
+        rank = _rank(ed, x, ranks)
+        affine = _affine_of(ed, head, x, rank) if rank else None
+        if affine is None and head.op_type in ("Mul", "Add") and len(head.inputs) == 2:
+            x = head.inputs[1]
+            rank = _rank(ed, x, ranks)
+            affine = _affine_of(ed, head, x, rank) if rank else None
+        if affine is None:
+            continue
+        chain, out = [head], head.outputs[0]
+        while (reader := ed.sole_consumer(out)) is not None and (step := _affine_of(ed, reader, out, rank)) is not None:
+            composed = _compose(affine, step)
+            if composed is None:
+                break
+            affine, out = composed, reader.outputs[0]
+            chain.append(reader)
+        conv = ed.made_by(x, "Conv")
+        if conv is not None and ed.sole_consumer(x) is head and _fold_into_conv(ed, conv, chain, affine):
+            continue
+        attrs: dict = {}
+        out = take_activation(ed, out, chain, attrs)
+        if len(chain) == 1 and head.op_type != "BatchNormalization":
+            continue
+        shape = (-1,) + (1,) * (rank - 2)
+        dtype = next(c.dtype for c in map(ed.constant, head.inputs) if c is not None)
+        scale = ed.add_initializer(out + "_scale", affine[0].astype(dtype).reshape(shape))
+        shift = ed.add_initializer(out + "_shift", affine[1].astype(dtype).reshape(shape))
+        ed.replace(chain, [Node("ChannelAffine", [x, scale, shift], [out], attrs, domain=ONYX_DOMAIN, name=head.name)])
+        ed.use_onyx_domain()
+    ed.commit()
