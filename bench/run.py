@@ -175,9 +175,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", help="model names (default: all)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--settle", type=float, default=0.05,
-                        help="idle seconds before each timed run, so the other runtime's spinning threads "
-                             "have gone to sleep (default 0.05)")
+    parser.add_argument("--settle", type=float, default=0.25,
+                        help="idle seconds before each timed run, so that both runtimes' spin-waiting threads "
+                             "(onnxruntime's pool, OpenBLAS's workers) have gone to sleep (default 0.25)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
     parser.add_argument("--memory-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)

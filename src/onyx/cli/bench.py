@@ -28,11 +28,11 @@ def _onnxruntime_runner(model: str, feeds: dict[str, Any]) -> Any:
 @click.option("--time", "budget", type=float, metavar="SECONDS", help="Stop after this many seconds (at least 3 runs).")
 @click.option("--compare", "against", type=click.Choice(["onnxruntime"]),
               help="Also time this runtime, alternating runs, and print the ratio.")
-@click.option("--settle", default=0.0, show_default=True, metavar="SECONDS",
-              help="Idle pause before each timed run; with --compare, 0.05 lets the other runtime's "
-                   "spin-waiting threads sleep before the next run.")
+@click.option("--settle", type=float, metavar="SECONDS",
+              help="Idle pause before each timed run, so one runtime's spin-waiting threads (onnxruntime's "
+                   "pool, OpenBLAS's workers) sleep before the other runs [default: 0.25 with --compare, else 0].")
 @json_option()
-def bench(model: str, warmup: int, runs: int, budget: float | None, against: str | None, settle: float,
+def bench(model: str, warmup: int, runs: int, budget: float | None, against: str | None, settle: float | None,
           as_json: bool, **feed: Any) -> None:
     """Time MODEL: latency median/p90/p99 and throughput.
 
@@ -50,6 +50,8 @@ def bench(model: str, warmup: int, runs: int, budget: float | None, against: str
     runners = {"onyx": lambda: session.run(None, feeds)}
     if against:
         runners[against] = _onnxruntime_runner(model, feeds)
+    if settle is None:
+        settle = 0.25 if against else 0.0
     with progress_bar(runs, "benchmarking") as update:
         timings = alternate(runners, warmup=warmup, runs=runs, budget_s=budget, progress=update,
                             settle_s=settle)
