@@ -156,17 +156,26 @@ def eliminate_common_subexpressions(model: Model) -> None:
     for node in graph.nodes:
         pinned |= subgraph_free_names(node)
     alias = _merge_small_constants(graph)
-    seen: dict[tuple, Node] = {}
+    # nodes by (domain, op, inputs, output count); attributes are compared only between nodes
+    # that share all that (hashing every attribute, e.g. a tree ensemble's 100k-entry lists, is costly)
+    seen: dict[tuple, list[Node]] = {}
+    keys: dict[int, tuple] = {}
+
+    def attributes(node: Node) -> tuple:
+        if id(node) not in keys:
+            keys[id(node)] = attrs_key(node.attrs)
+        return keys[id(node)]
+
     kept: list[Node] = []
     for node in graph.nodes:
         node.inputs = [resolve(alias, n) for n in node.inputs]
         if node.op_type in NONDETERMINISTIC or has_subgraph(node):
             kept.append(node)
             continue
-        key = (node.domain, node.op_type, tuple(node.inputs), len(node.outputs), attrs_key(node.attrs))
-        original = seen.get(key)
+        candidates = seen.setdefault((node.domain, node.op_type, tuple(node.inputs), len(node.outputs)), [])
+        original = next((other for other in candidates if attributes(other) == attributes(node)), None)
         if original is None:
-            seen[key] = node
+            candidates.append(node)
             kept.append(node)
             continue
         pairs = list(zip(node.outputs, original.outputs))
