@@ -192,3 +192,58 @@ def test_corrupted_bytes_of_a_real_model_only_ever_raise_onyx_errors():
         except onyx.OnyxError:
             outcomes["refused"] += 1
     assert outcomes["refused"] > 0 and sum(outcomes.values()) == 400
+
+
+@pytest.fixture
+def split_weights(monkeypatch):
+    """Take the large-file path (weights split off before parsing) for every model file."""
+    from onyx.model import loader
+
+    monkeypatch.setattr(loader, "SPLIT_WEIGHTS_BYTES", 0)
+
+
+def test_large_file_weights_are_read_from_the_file_and_give_the_same_results(split_weights, tmp_path):
+    from pathlib import Path
+
+    from onyx.model import load_model
+
+    digits = Path(__file__).parent.parent / "examples" / "digits"
+    model = load_model(digits / "digits.onnx")
+    for name, value in model.graph.initializers.items():
+        assert not value.flags.writeable, name
+    x = np.load(digits / "sample.npy")
+    got = onyx.InferenceSession(str(digits / "digits.onnx")).run(None, {"image": x})
+    plain = onyx.InferenceSession((digits / "digits.onnx").read_bytes()).run(None, {"image": x})
+    for a, b in zip(got, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_large_file_path_keeps_existing_external_data_and_its_checks(split_weights, tmp_path):
+    path = save_with_external_bias(tmp_path, "weights.bin", data=BIAS.tobytes())
+    np.testing.assert_array_equal(run_bias(path), BIAS)
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    with pytest.raises(onyx.UnsafeExternalData):
+        run_bias(save_with_external_bias(folder, "../weights.bin"))
+
+
+def test_large_file_path_refuses_truncated_files(split_weights, tmp_path):
+    data = add_bias_model(BIAS).SerializeToString()
+    path = tmp_path / "cut.onnx"
+    refused = 0
+    for cut in range(1, len(data)):
+        path.write_bytes(data[:cut])
+        try:
+            onyx.InferenceSession(str(path))
+        except onyx.OnyxError:
+            refused += 1
+    assert refused > len(data) // 2
+
+
+def test_misaligned_external_tensors_are_copied_to_aligned_memory(tmp_path):
+    path = save_with_external_bias(tmp_path, "weights.bin", offset=3, data=b"\0" * 3 + BIAS.tobytes())
+    from onyx.model import load_model
+
+    bias = load_model(path).graph.initializers["bias"]
+    assert bias.flags.aligned and not bias.flags.writeable
+    np.testing.assert_array_equal(bias, BIAS)

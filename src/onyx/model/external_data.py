@@ -79,7 +79,13 @@ def load_external_tensor(tensor: TensorProto, base_dir: str | None) -> np.ndarra
             )
         if expected == 0:
             return np.zeros(shape, dtype)
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+        mapped = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+        if offset % dtype.alignment == 0:
+            return mapped
+        # NumPy takes its slow, non-BLAS paths on misaligned arrays: copy such a tensor once
+        copy = np.array(mapped)
+        copy.flags.writeable = False
+        return copy
     with open(path, "rb") as f:
         f.seek(offset)
         raw = f.read(length)

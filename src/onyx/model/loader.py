@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Union
@@ -12,8 +13,13 @@ from onnx import ModelProto
 from onyx.errors import InvalidGraph, InvalidProtobuf, ModelLoadError, NoSuchFile, OnyxError
 from onyx.model.convert import description, function_from_proto, graph_from_proto, opset_imports
 from onyx.model.graph import Model
+from onyx.model.wire import weights_as_file_references
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
+
+# Model files at least this large have their weights memory-mapped from the file instead of
+# being copied by the protobuf parser and again into arrays.
+SPLIT_WEIGHTS_BYTES = 32 << 20
 
 
 def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
@@ -33,11 +39,26 @@ def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
         raise NoSuchFile(f"model file '{path}' does not exist")
     if not path.is_file():
         raise ModelLoadError(f"model path '{path}' is not a file")
+    resolved = path.resolve()
     try:
-        data = path.read_bytes()
+        if path.stat().st_size >= SPLIT_WEIGHTS_BYTES:
+            data = _without_weights(resolved)
+        else:
+            data = path.read_bytes()
     except OSError as exc:
         raise ModelLoadError(f"cannot read model file '{path}': {exc.strerror}") from None
-    return _parse(data, str(path)), str(path.resolve().parent), str(path)
+    return _parse(data, str(path)), str(resolved.parent), str(path)
+
+
+def _without_weights(path: Path) -> bytes:
+    """The model file's bytes with its weights turned into references to where they lie in
+    the file (see onyx.model.wire), or the plain bytes if its protobuf is malformed (parsing
+    them then reports the problem)."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        try:
+            return weights_as_file_references(data, path.name)
+        except ValueError:
+            return data[:]
 
 
 def _parse(data: bytes, label: str) -> ModelProto:
