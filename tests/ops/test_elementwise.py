@@ -250,8 +250,9 @@ def test_gelu_float32_accuracy_and_large_inputs():
 def test_fused_matmul_bias_gelu_matches_separate_ops():
     from onyx.ops.fused import fused_matmul_bias
 
-    a = RNG.standard_normal((2, 5, 8)).astype(np.float32)
     b = RNG.standard_normal((8, 6)).astype(np.float32)
     bias = RNG.standard_normal(6).astype(np.float32)
-    expected = run_onyx("Gelu", [np.matmul(a, b) + bias], 20)
-    np.testing.assert_allclose(fused_matmul_bias(a, b, bias, activation="Gelu"), expected, rtol=1e-6, atol=1e-6)
+    a = RNG.standard_normal((2, 5, 8)).astype(np.float32)
+    for a in (a, a.transpose(1, 0, 2)):  # a transposed A is made contiguous first
+        expected = run_onyx("Gelu", [np.matmul(a, b) + bias], 20)
+        np.testing.assert_allclose(fused_matmul_bias(a, b, bias, activation="Gelu"), expected, rtol=1e-6, atol=1e-6)

@@ -96,6 +96,8 @@ def fused_gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activat
 @kernel("FusedMatMulBias", since=1, domain=DOMAIN)
 def fused_matmul_bias(A, B, bias=None, *, activation="", activation_params=()):
     """activation(MatMul(A, B) + bias)."""
+    if A.ndim > 2 and B.ndim == 2:
+        A = np.ascontiguousarray(A)  # so that mat_mul makes one large product, not one per leading index
     y = np.asarray(mat_mul(A, B))  # a new buffer (or a reshaped view of one), never an input
     if bias is not None:
         y = _add(y, bias)
