@@ -13,6 +13,7 @@ import pytest
 from onnx import helper
 
 import onyx
+from onyx.ops.math import ERF_TANH_FIT
 from onyx.ops.math import erf as erf_kernel
 
 _NP_TO_ONNX = {
@@ -215,3 +216,43 @@ def test_erf_of_transposed_input():
     x = (RNG.standard_normal((40, 30)) * 3).T
     expected = np.vectorize(math.erf)(x)
     np.testing.assert_allclose(erf_kernel(x), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_erf_float32_accuracy_and_saturation():
+    x = np.concatenate([np.linspace(-6, 6, 100001), np.logspace(-38, 1, 500), -np.logspace(-38, 1, 500)])
+    x = x.astype(np.float32)
+    expected = np.array([math.erf(v) for v in x.astype(np.float64)])
+    out = erf_kernel(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=5e-7, atol=0)
+    huge = np.array([5, 10, 1e3, 1e20, 3e38, np.inf], np.float32)
+    np.testing.assert_array_equal(erf_kernel(np.concatenate([huge, -huge])), [1] * 6 + [-1] * 6)
+    assert np.isnan(erf_kernel(np.array([np.nan], np.float32))[0])
+
+
+def test_erf_float32_polynomial_increases_beyond_its_fit():
+    # erf(x) = tanh(x R(x**2)) is used unclamped: R must not turn down for large x**2
+    slope = np.polyder(ERF_TANH_FIT)
+    assert ERF_TANH_FIT[0] > 0 and not any(r.real > 0 and abs(r.imag) < 1e-9 for r in np.roots(slope))
+
+
+def test_gelu_float32_accuracy_and_large_inputs():
+    x = np.concatenate([np.linspace(-10, 10, 100001), [1e3, 1e20, 3e38, -1e3, -1e20, -3e38]]).astype(np.float32)
+    x64 = x.astype(np.float64)
+    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x64])
+    out = run_onyx("Gelu", [x], 20)
+    assert out.dtype == np.float32
+    # 1 + erf cancels for negative x, as in the formula itself: the error is bounded relative to |x|
+    assert np.max(np.abs(out - exact) / np.maximum(np.abs(x64), 1.0)) < 3e-7
+    np.testing.assert_array_equal(out[-6:], x[-6:] * np.float32([1, 1, 1, 0, 0, 0]))
+
+
+def test_fused_matmul_bias_gelu_matches_separate_ops():
+    from onyx.ops.fused import fused_matmul_bias
+
+    b = RNG.standard_normal((8, 6)).astype(np.float32)
+    bias = RNG.standard_normal(6).astype(np.float32)
+    a = RNG.standard_normal((2, 5, 8)).astype(np.float32)
+    for a in (a, a.transpose(1, 0, 2)):  # a transposed A is made contiguous first
+        expected = run_onyx("Gelu", [np.matmul(a, b) + bias], 20)
+        np.testing.assert_allclose(fused_matmul_bias(a, b, bias, activation="Gelu"), expected, rtol=1e-6, atol=1e-6)

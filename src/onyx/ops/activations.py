@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from onyx.ops.math import erf_values, float_math
+from onyx.ops.math import ERF_TANH_FIT, erf_values, float32_chunks, float_math, tanh_argument
 from onyx.ops.registry import kernel
 
 
@@ -176,6 +176,26 @@ def mish(x):
     return x * np.tanh(_softplus(x))
 
 
+# erf(t) = tanh(t R(t**2)) (see onyx.ops.math) with t = x / sqrt 2 = sqrt 2 h, h = x / 2:
+# gelu(x) = h (1 + tanh(h G(h**2))) where G(v) = sqrt 2 R(2 v).
+_GELU_TANH32 = tuple(
+    np.array(c * math.sqrt(2.0) * 2.0**power, np.float32)
+    for power, c in zip(range(len(ERF_TANH_FIT) - 1, -1, -1), ERF_TANH_FIT)
+)
+_HALF32 = np.array(0.5, np.float32)
+
+
+def gelu_float32(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The erf Gelu of C-contiguous float32 ``x`` written into ``out`` (which may be ``x``)."""
+    with np.errstate(over="ignore"):  # h**2 may overflow to inf, whose tanh is still +-1
+        for xc, h, square, t in float32_chunks(x, out):
+            np.multiply(xc, _HALF32, out=h)
+            np.tanh(tanh_argument(h, t, square, _GELU_TANH32), out=t)
+            t *= h
+            h += t
+    return out
+
+
 @kernel("Gelu", since=20)
 @float_math
 def gelu(x, *, approximate="none"):
@@ -189,6 +209,9 @@ def gelu(x, *, approximate="none"):
         y *= x  # sqrt(2/pi) (x + 0.044715 x^3)
         np.tanh(y, out=y)
     elif approximate == "none":
+        if x.dtype == np.float32:
+            x = np.ascontiguousarray(x)
+            return gelu_float32(x, np.empty_like(x))
         y = erf_values(x * t(math.sqrt(0.5)))
     else:
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ops.activations import gelu as _gelu
+from onyx.ops.activations import gelu_float32
 from onyx.ops.conv import conv
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
@@ -67,6 +68,8 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
         return np.clip(y, t(0), t(1), out=y)
     if activation == "Tanh":
         return np.tanh(y, out=y)
+    if activation == "Gelu" and y.dtype == np.float32 and y.flags.c_contiguous:
+        return gelu_float32(y, y)
     if activation in ("Gelu", "GeluTanh"):
         return _gelu(y, approximate="tanh" if activation == "GeluTanh" else "none")
     raise ValueError(f"unknown fused activation '{activation}'")
@@ -93,7 +96,9 @@ def fused_gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activat
 @kernel("FusedMatMulBias", since=1, domain=DOMAIN)
 def fused_matmul_bias(A, B, bias=None, *, activation="", activation_params=()):
     """activation(MatMul(A, B) + bias)."""
-    y = _in_place(np.asarray(mat_mul(A, B)))
+    if A.ndim > 2 and B.ndim == 2:
+        A = np.ascontiguousarray(A)  # so that mat_mul makes one large product, not one per leading index
+    y = np.asarray(mat_mul(A, B))  # a new buffer (or a reshaped view of one), never an input
     if bias is not None:
         y = _add(y, bias)
     return apply_activation(y, activation, list(activation_params))
