@@ -1,9 +1,9 @@
 """Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
 
-Conv is im2col from a strided window view, copied a cache-sized chunk at a time, each
-chunk followed by one batched matmul over groups (depthwise included); 1x1 kernels skip
-im2col. ConvTranspose is a matmul followed by a col2im scatter-add, one kernel position
-at a time.
+Conv is im2col from strided window views of the padded input (read flat over its stride
+phases for depthwise-like convolutions), copied a cache-sized chunk at a time, each chunk
+followed by one batched matmul over groups (depthwise included); 1x1 kernels skip im2col.
+ConvTranspose is a matmul followed by a col2im scatter-add, one kernel position at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from onyx.ops.window import (
     padded_for_windows,
     resolve_pads,
     spatial_attr,
-    window_view,
+    window_taps,
 )
 
 
@@ -67,8 +67,8 @@ def conv_core(
         cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
         y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
         return add_bias(y.reshape((n, m) + out), bias)
-    view, grid = window_view(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
-    y = windowed_product(view, wmat, len(kern), math.prod(grid)).reshape((n, m) + grid)
+    taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
+    y = windowed_product(taps, wmat, len(kern), math.prod(grid)).reshape((n, m) + grid)
     if grid == tuple(out):
         return add_bias(y, bias)
     y = y[(..., *(slice(0, o) for o in out))]
@@ -76,39 +76,45 @@ def conv_core(
 
 
 def flat_windows(kern, out, strides, dilations, outputs_per_group: int) -> bool:
-    """Whether to read windows flat over the padded image (see window_view): when few outputs per
-    group make the product cheap next to the im2col copy (depthwise), or when the padded rows
-    add few wasted columns to the product."""
+    """Whether to read windows flat over the padded image or its stride phases (see window_taps):
+    when few outputs per group make the product cheap next to the im2col copy (depthwise), or,
+    for unit strides, when the padded rows add few wasted columns to the product."""
+    if outputs_per_group <= 16:
+        return True
     if any(s != 1 for s in strides):
         return False
     wasted = math.prod(o + (k - 1) * d for o, k, d in zip(out[1:], kern[1:], dilations[1:])) / math.prod(out[1:])
-    return outputs_per_group <= 16 or wasted <= 1.1
+    return wasted <= 1.1
 
 
-def windowed_product(view: np.ndarray, wmat: np.ndarray, rank: int, size: int) -> np.ndarray:
+def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: int) -> np.ndarray:
     """Products (N, group, M/group, size) of ``wmat`` (group, M/group, C/group * K) with the windows
-    ``view`` (N, C, *kernel, *positions) of a ``rank``-D convolution.
+    of a ``rank``-D convolution, given as one view (N, C, *kernel, *positions) or K views
+    (N, C, *positions), one per kernel position (see window_taps).
 
     The windows are copied (im2col) a cache-sized chunk of groups and leading positions at a
-    time; entries past the view's positions are left unset.
+    time; entries past the positions are left unset.
     """
     group, mg, depth = wmat.shape
-    n, c = view.shape[:2]
-    cg = c // group
-    rows, inner = view.shape[2 + rank], math.prod(view.shape[3 + rank :])
+    n, c = taps[0].shape[:2]
+    cg, kernel_axes = c // group, rank if len(taps) == 1 else 0
+    positions = taps[0].shape[2 + kernel_axes :]
+    rows, inner = positions[0], math.prod(positions[1:])
     per_row = n * depth * inner
     row_step = min(rows, max(COLUMN_CHUNK // per_row, -(-MIN_COLUMNS // inner)))
     group_step = min(group, max(1, COLUMN_CHUNK // (per_row * row_step)))
     y = np.empty((n, group, mg, size), dtype=wmat.dtype)
     buffer = np.empty(per_row * row_step * group_step, dtype=wmat.dtype)
-    lead = (slice(None),) * rank
+    lead = (slice(None),) * kernel_axes
     for g0 in range(0, group, group_step):
         g1 = min(group, g0 + group_step)
         for r0 in range(0, rows, row_step):
             r1 = min(rows, r0 + row_step)
-            src = view[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
-            cols = buffer[: src.size].reshape(src.shape)
-            np.copyto(cols, src)
+            cols = buffer[: n * (g1 - g0) * depth * (r1 - r0) * inner].reshape(n, (g1 - g0) * cg, -1, r1 - r0, inner)
+            block = cols.shape[2] // len(taps)
+            for k, tap in enumerate(taps):
+                src = tap[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
+                np.copyto(cols[:, :, k * block : (k + 1) * block].reshape(src.shape), src)
             np.matmul(wmat[g0:g1], cols.reshape(n, g1 - g0, depth, -1), out=y[:, g0:g1, :, r0 * inner : r1 * inner])
     return y
 

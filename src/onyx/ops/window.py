@@ -2,12 +2,13 @@
 
 Spatial attributes (kernel_shape, strides, dilations, pads, auto_pad) resolve
 to per-axis tuples; windows are read as strided slices or strided views of a
-padded input, and scattered back (col2im) one kernel position at a time.
+padded input (or of its stride phases), and scattered back (col2im) one kernel position at a time.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -120,7 +121,25 @@ def window_slices(
         yield tuple(slice(i * d, i * d + (o - 1) * s + 1, s) for i, d, o, s in zip(offsets, dilations, out, strides))
 
 
-def window_view(
+def stride_phases(x: np.ndarray, begin: Sequence[int], strides: Sequence[int], phase: Sequence[int]) -> np.ndarray:
+    """``x`` (N, C, *spatial) zero-padded by ``begin`` and split into its stride phases, as a
+    fresh (N, C, prod(strides), prod(phase)) array: phase r holds the padded elements at
+    positions q * stride + r, q < phase, row-major."""
+    n, c = x.shape[:2]
+    out = np.zeros((n, c) + tuple(strides) + tuple(phase), dtype=x.dtype)
+    for rs in itertools.product(*(range(s) for s in strides)):
+        dst, src = [], []
+        for r, s, b, q, size in zip(rs, strides, begin, phase, x.shape[2:]):
+            lo = max(0, -(-(b - r) // s))
+            hi = min(q, -(-(size + b - r) // s))
+            dst.append(slice(lo, max(lo, hi)))
+            src.append(slice(lo * s + r - b, max(lo, hi) * s + r - b, s))
+        if all(d.stop > d.start for d in dst):
+            out[(slice(None), slice(None), *rs, *dst)] = x[(..., *src)]
+    return out.reshape(n, c, math.prod(strides), math.prod(phase))
+
+
+def window_taps(
     x: np.ndarray,
     kernel: Sequence[int],
     out: Sequence[int],
@@ -128,27 +147,42 @@ def window_view(
     dilations: Sequence[int],
     begin: Sequence[int],
     flat: bool,
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Windows of ``x`` (N, C, *spatial) as a read-only view (N, C, *kernel, *positions), and their grid.
+) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """Windows of ``x`` (N, C, *spatial) as read-only views (N, C, *block, *positions) that take
+    the kernel positions (row-major) a block at a time, and the positions' grid.
 
-    ``flat`` (unit strides only) makes the positions one flat axis over the padded image: a
-    window starts at every padded element up to the last output window, so copying the view
-    moves long contiguous runs. Products over these positions fill ``grid`` = (out[0],
-    *padded[1:]) row-major, and the caller crops ``grid`` to ``out``. Otherwise positions and
-    grid are ``out``.
+    ``flat`` makes the positions one flat axis over the padded input, or over its stride phases
+    (of which each kernel position reads one at a fixed offset, one view per position), so that
+    copying a view moves long contiguous runs. Products over these positions fill ``grid`` =
+    (out[0], *phase[1:]) row-major, and the caller crops ``grid`` to ``out``. Otherwise one
+    view (N, C, *kernel, *out) over the padded input, whose grid is ``out``.
     """
-    xp = np.ascontiguousarray(padded_for_windows(x, begin, out, kernel, strides, dilations))
-    spatial = xp.strides[2:]
-    taps = tuple(st * d for st, d in zip(spatial, dilations))
-    if flat:
-        count = sum((o - 1) * st for o, st in zip(out, spatial)) // xp.itemsize + 1
-        shape, steps = (count,), (xp.itemsize,)
-        grid = (out[0],) + xp.shape[3:]
-    else:
-        shape, steps = tuple(out), tuple(st * s for st, s in zip(spatial, strides))
-        grid = tuple(out)
-    view = as_strided(xp, xp.shape[:2] + tuple(kernel) + shape, xp.strides[:2] + taps + steps, writeable=False)
-    return view, grid
+    if not flat:
+        xp = np.ascontiguousarray(padded_for_windows(x, begin, out, kernel, strides, dilations))
+        spatial = xp.strides[2:]
+        taps = tuple(st * d for st, d in zip(spatial, dilations))
+        steps = tuple(st * s for st, s in zip(spatial, strides))
+        shape = xp.shape[:2] + tuple(kernel) + tuple(out)
+        return [as_strided(xp, shape, xp.strides[:2] + taps + steps, writeable=False)], tuple(out)
+    rank = len(kernel)
+    extents = [(o - 1) * s + k for o, s, k in zip(out, strides, effective_kernel(kernel, dilations))]
+    phase = [-(-e // s) for e, s in zip(extents, strides)]
+    xp = stride_phases(x, begin, strides, phase)
+    steps = [math.prod(phase[axis + 1 :]) for axis in range(rank)]
+    count = sum((o - 1) * st for o, st in zip(out, steps)) + 1
+    grid = (out[0],) + tuple(phase[1:])
+    if all(s == 1 for s in strides):
+        plane = xp[:, :, 0]
+        shape = plane.shape[:2] + tuple(kernel) + (count,)
+        taps = tuple(st * d * xp.itemsize for st, d in zip(steps, dilations))
+        return [as_strided(plane, shape, plane.strides[:2] + taps + (xp.itemsize,), writeable=False)], grid
+    views = []
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        shifted = [i * d for i, d in zip(offsets, dilations)]
+        index = np.ravel_multi_index(tuple(v % s for v, s in zip(shifted, strides)), strides)
+        start = sum(v // s * st for v, s, st in zip(shifted, strides, steps))
+        views.append(xp[:, :, index, start : start + count])
+    return views, grid
 
 
 def col2im(
