@@ -21,9 +21,11 @@ def mat_mul(a, b):
     """N-D matmul with NumPy's broadcasting of the batch dimensions and 1-D promotion."""
     if a.dtype in _LOW_PRECISION:
         return mat_mul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
-    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+    if a.ndim > 2 and b.ndim == 2:
         # (..., M, K) @ (K, N) is one large (prod(...)*M, K) @ (K, N) product: NumPy would
-        # otherwise loop over the leading dims with many small products.
+        # otherwise loop over the leading dims with many small products (a copy of a
+        # transposed view costs far less than that loop).
+        a = np.ascontiguousarray(a)
         return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
     return np.matmul(a, b)
 
