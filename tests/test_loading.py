@@ -247,3 +247,20 @@ def test_misaligned_external_tensors_are_copied_to_aligned_memory(tmp_path):
     bias = load_model(path).graph.initializers["bias"]
     assert bias.flags.aligned and not bias.flags.writeable
     np.testing.assert_array_equal(bias, BIAS)
+
+
+def test_recursive_model_local_function_is_an_invalid_graph():
+    fn = helper.make_function(
+        "local.fns", "Forever", ["p"], ["r"],
+        [helper.make_node("Forever", ["p"], ["r"], domain="local.fns")],
+        [helper.make_opsetid("", 17), helper.make_opsetid("local.fns", 1)],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Forever", ["x"], ["y"], domain="local.fns", name="call")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, functions=[fn],
+                              opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local.fns", 1)])
+    with pytest.raises(onyx.InvalidGraph, match="calls itself"):
+        onyx.InferenceSession(model)

@@ -114,10 +114,12 @@ class Plan:
         opset: Mapping[str, int],
         outer_names: frozenset[str] = frozenset(),
         functions: Mapping[tuple[str, str], Function] | None = None,
+        calling: frozenset[tuple[str, str]] = frozenset(),
     ):
         self.graph = graph
         self.opset = dict(opset)
         self.functions = dict(functions or {})
+        self._calling = calling  # functions whose bodies enclose this plan (recursion guard)
         self.input_names = [v.name for v in graph.inputs]
         self.output_names = [v.name for v in graph.outputs]
         self._slots: dict[str, int] = {"": _NONE_SLOT}
@@ -180,7 +182,7 @@ class Plan:
         outer_visible = frozenset(self._slots) | frozenset(n for n, _ in self.outer_slots)
         for key, value in attrs.items():
             if isinstance(value, Graph):
-                attrs[key] = Plan(value, self.opset, outer_visible, self.functions)
+                attrs[key] = Plan(value, self.opset, outer_visible, self.functions, self._calling)
         if kdef.wants_num_outputs:
             attrs["_num_outputs"] = len(node.outputs)
         fn = functools.partial(kdef.fn, **attrs) if attrs else kdef.fn
@@ -198,7 +200,10 @@ class Plan:
 
     def _function_step(self, node: Node, opset: int) -> Step:
         """A step running the body of a model-local or standard function (no kernel exists)."""
-        function = self.functions.get((node.domain, node.op_type))
+        key = (node.domain, node.op_type)
+        if key in self._calling:
+            raise InvalidGraph(f"function {node.domain}::{node.op_type} calls itself ({node.describe()})")
+        function = self.functions.get(key)
         if function is None:
             function = schema_function(node, opset, [self._value_type(n) for n in node.inputs])
         if function is None:
@@ -206,7 +211,8 @@ class Plan:
                 f"onyx has no kernel for {node.domain or 'ai.onnx'}::{node.op_type} at opset {opset} "
                 f"(needed by {node.describe()})"
             )
-        body = Plan(function_graph(function, node), {**self.opset, **function.opset}, functions=self.functions)
+        body = Plan(function_graph(function, node), {**self.opset, **function.opset}, functions=self.functions,
+                    calling=self._calling | {key})
         return self._make_step(node, call_function(body, len(function.inputs)), None)
 
     def _value_type(self, name: str) -> Any:
