@@ -3,11 +3,18 @@ from onnxruntime's operator docs where its CPU build has no kernel (BiasSoftmax)
 
 import ml_dtypes
 import numpy as np
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-import onyx
+from oracle import (
+    assert_outputs_match,
+    present,
+    readonly_feeds,
+    run_both,
+    run_onnxruntime,
+    run_onyx_leaving_inputs,
+    single_node_model,
+)
 
 MS = "com.microsoft"
 RNG = np.random.default_rng(0)
@@ -16,61 +23,27 @@ RNG = np.random.default_rng(0)
 def _model(op, inputs, n_outputs=1, domain=MS, **attrs):
     """A one-node model importing '' 17 and com.microsoft 1; ``inputs`` maps names to arrays (None: absent).
     Outputs are float-typed where onnxruntime cannot infer their type (MultiHeadAttention's qk)."""
-    names = [name if value is not None else "" for name, value in inputs.items()]
-    outputs = [f"y{i}" if i < n_outputs else "" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outputs, domain=domain, **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [
-            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-            for n, v in inputs.items()
-            if v is not None
-        ],
-        [helper.make_empty_tensor_value_info(o) for o in outputs],
-    )
+    model = single_node_model(op, inputs, n_outputs, opset=17, domain=domain, extra_opsets={MS: 1},
+                              infer_types=False, **attrs)
     if op == "MultiHeadAttention" and n_outputs == 4:
-        graph.output[3].CopyFrom(helper.make_tensor_value_info("y3", TensorProto.FLOAT, None))
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)]
-    return helper.make_model(graph, opset_imports=opsets)
+        model.graph.output[3].CopyFrom(helper.make_tensor_value_info("y3", TensorProto.FLOAT, None))
+    return model
 
 
 def run(op, inputs, n_outputs=1, domain=MS, **attrs):
     """Run on onyx with read-only inputs, checking that none changed."""
-    feeds = {}
-    for name, value in inputs.items():
-        if value is not None:
-            value = np.array(value)
-            value.setflags(write=False)
-            feeds[name] = value
-    before = {n: v.copy() for n, v in feeds.items()}
-    model = _model(op, inputs, n_outputs, domain, **attrs)
-    out = onyx.InferenceSession(model.SerializeToString()).run(None, feeds)
-    for name, value in feeds.items():
-        np.testing.assert_array_equal(value, before[name])
-    return out
+    return run_onyx_leaving_inputs(_model(op, inputs, n_outputs, domain, **attrs), readonly_feeds(inputs))
 
 
 def ort_run(op, inputs, n_outputs=1, domain=MS, **attrs):
-    model = _model(op, inputs, n_outputs, domain, **attrs)
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {n: v for n, v in inputs.items() if v is not None})
+    return run_onnxruntime(_model(op, inputs, n_outputs, domain, **attrs), present(inputs))
 
 
 def check_ort(op, inputs, n_outputs=1, domain=MS, rtol=1e-4, atol=1e-5, skip=(), **attrs):
     """Compare onyx with onnxruntime on the same one-node model (outputs in ``skip`` are not compared)."""
     got = run(op, inputs, n_outputs, domain, **attrs)
     want = ort_run(op, inputs, n_outputs, domain, **attrs)
-    assert len(got) == len(want)
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g.dtype == w.dtype, (i, g.dtype, w.dtype)
-        assert g.shape == w.shape, (i, g.shape, w.shape)
-        if i in skip:
-            continue
-        if np.issubdtype(w.dtype, np.floating):
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}")
-        else:
-            np.testing.assert_array_equal(g, w, err_msg=f"output {i}")
+    assert_outputs_match(got, want, rtol=rtol, atol=atol, skip=skip)
     return got
 
 
@@ -555,9 +528,7 @@ def _gather_block_quantized_model(data, scales, zero_points, indices_shape, **at
 
 def _check_gather_block_quantized(data, scales, zero_points, indices, **attrs):
     model = _gather_block_quantized_model(data, scales, zero_points, indices.shape, **attrs)
-    (got,) = onyx.InferenceSession(model).run(None, {"indices": indices})
-    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
-    (want,) = session.run(None, {"indices": indices})
+    (got,), (want,) = run_both(model, {"indices": indices})
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-6)
 

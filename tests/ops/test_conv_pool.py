@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 import onyx
+import oracle
+from oracle import single_node_model
 import onyx.ops.conv
 
 OPSET = 19
 
 
-def single_node_model(op_type: str, inputs: dict[str, np.ndarray], n_outputs: int = 1, **attrs) -> bytes:
-    """A one-node model whose inputs are all graph inputs; output types left for inference."""
-    node = helper.make_node(op_type, list(inputs), [f"y{i}" for i in range(n_outputs)], **attrs)
-    graph_inputs = [
-        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
-        for name, value in inputs.items()
-    ]
-    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.UNDEFINED, None) for i in range(n_outputs)]
-    graph = helper.make_graph([node], "g", graph_inputs, outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    return model.SerializeToString()
+def _model(op_type: str, inputs: dict[str, np.ndarray], n_outputs: int = 1, **attrs) -> bytes:
+    """A one-node model whose inputs are all graph inputs; output types from strict shape inference."""
+    return single_node_model(op_type, inputs, n_outputs, opset=OPSET, strict=True,
+                             output_types=[(TensorProto.UNDEFINED, None)] * n_outputs, **attrs).SerializeToString()
 
 
 def assert_matches_onnxruntime(op_type: str, inputs: dict[str, np.ndarray], n_outputs: int = 1, rtol=1e-4, **attrs):
-    model = single_node_model(op_type, inputs, n_outputs, **attrs)
-    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, inputs)
-    actual = onyx.InferenceSession(model).run(None, inputs)
-    for got, want in zip(actual, expected):
-        assert got.dtype == want.dtype
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    model = _model(op_type, inputs, n_outputs, **attrs)
+    oracle.assert_matches_onnxruntime(model, inputs, rtol=rtol, atol=rtol, exact=False)
 
 
 def random_geometry(rng: np.random.Generator, rank: int, max_kernel: int = 3):
@@ -204,7 +192,7 @@ def test_qlinear_conv_per_channel():
         "y_zero_point": np.array(100, dtype=np.uint8),
         "b": rng.integers(-1000, 1000, 6).astype(np.int32),
     }
-    model = single_node_model("QLinearConv", inputs, group=2, pads=[1, 1, 1, 1])
+    model = _model("QLinearConv", inputs, group=2, pads=[1, 1, 1, 1])
     expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, inputs)[0]
     actual = onyx.InferenceSession(model).run(None, inputs)[0]
     assert actual.dtype == np.uint8

@@ -8,52 +8,31 @@ import math
 import ml_dtypes
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
-from onnx import helper
 
 import onyx
+import oracle
+from oracle import elem_type, run_onnxruntime, single_node_model
 from onyx.ops.math import ERF_TANH_FIT
 from onyx.ops.math import erf as erf_kernel
 
-_NP_TO_ONNX = {
-    np.dtype(np.float16): onnx.TensorProto.FLOAT16,
-    np.dtype(np.float32): onnx.TensorProto.FLOAT,
-    np.dtype(np.float64): onnx.TensorProto.DOUBLE,
-    np.dtype(ml_dtypes.bfloat16): onnx.TensorProto.BFLOAT16,
-    np.dtype(np.int8): onnx.TensorProto.INT8,
-    np.dtype(np.int32): onnx.TensorProto.INT32,
-    np.dtype(np.int64): onnx.TensorProto.INT64,
-    np.dtype(np.uint8): onnx.TensorProto.UINT8,
-    np.dtype(bool): onnx.TensorProto.BOOL,
-}
-
-
 def _model(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> onnx.ModelProto:
-    names = [f"x{i}" for i in range(len(inputs))]
     rank = max(a.ndim for a in inputs)
-    node = helper.make_node(op_type, names, ["y"], **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info(n, _NP_TO_ONNX[a.dtype], a.shape) for n, a in zip(names, inputs)],
-        [helper.make_tensor_value_info("y", _NP_TO_ONNX[np.dtype(out_dtype or inputs[0].dtype)], [None] * rank)],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+    output_types = [(elem_type(out_dtype or inputs[0].dtype), [None] * rank)]
+    return single_node_model(op_type, _feeds(inputs), ["y"], opset=opset, output_types=output_types,
+                             infer_types=False, ir_version=8, **attrs)
+
+
+def _feeds(inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    return {f"x{i}": a for i, a in enumerate(inputs)}
 
 
 def run_onyx(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> np.ndarray:
-    model = _model(op_type, inputs, opset, out_dtype=out_dtype, **attrs)
-    feeds = {f"x{i}": a for i, a in enumerate(inputs)}
-    return onyx.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    return oracle.run_onyx(_model(op_type, inputs, opset, out_dtype=out_dtype, **attrs), _feeds(inputs))[0]
 
 
 def run_ort(op_type: str, inputs: list[np.ndarray], opset: int, out_dtype=None, **attrs) -> np.ndarray:
-    model = _model(op_type, inputs, opset, out_dtype=out_dtype, **attrs)
-    feeds = {f"x{i}": a for i, a in enumerate(inputs)}
-    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, feeds
-    )[0]
+    return run_onnxruntime(_model(op_type, inputs, opset, out_dtype=out_dtype, **attrs), _feeds(inputs))[0]
 
 
 RNG = np.random.default_rng(0)

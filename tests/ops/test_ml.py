@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
 import onyx
+from oracle import run_both
 
 ML = "ai.onnx.ml"
 rng = np.random.default_rng(0)
@@ -31,12 +31,6 @@ def tensor(elem_type: int, shape: int | list | None = None) -> onnx.TypeProto:
 
 
 F, D, I64, STR = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.STRING
-
-
-def run_both(model: bytes, feeds: dict) -> tuple[list, list]:
-    ours = onyx.InferenceSession(model).run(None, feeds)
-    theirs = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
-    return ours, theirs
 
 
 def assert_same(model: bytes, feeds: dict, rtol: float = 1e-5, atol: float = 1e-6) -> list:

@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime
 import pytest
-import onnx
-from onnx import helper
 
 import onyx
+from oracle import assert_matches_onnxruntime, elem_type, present, single_node_model
 
 RNG = np.random.default_rng(0)
 
 
 def _model(op, inputs, n_outputs=1, opset=19, out_shape=None, **attrs):
     """One-node model; ``inputs`` maps names to arrays (None: absent optional input)."""
-    names = [name if value is not None else "" for name, value in inputs.items()]
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_outputs)], **attrs)
-    graph_inputs = [
-        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-        for n, v in inputs.items() if v is not None
-    ]
-    out_type = helper.np_dtype_to_tensor_dtype(np.dtype(np.int64) if op == "NonMaxSuppression"
-                                               else next(iter(inputs.values())).dtype)
-    outputs = [helper.make_tensor_value_info(f"y{i}", out_type, out_shape) for i in range(n_outputs)]
-    graph = helper.make_graph([node], "g", graph_inputs, outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return onnx.shape_inference.infer_shapes(model, strict_mode=True).SerializeToString()
+    out_type = elem_type(np.int64 if op == "NonMaxSuppression" else next(iter(inputs.values())).dtype)
+    model = single_node_model(op, inputs, n_outputs, opset=opset, ir_version=8, strict=True,
+                              output_types=[(out_type, out_shape)] * n_outputs, **attrs)
+    return model.SerializeToString()
 
 
 def _compare(op, inputs, n_outputs=1, opset=19, rtol=1e-4, atol=1e-5, out_shape=None, **attrs):
     model = _model(op, inputs, n_outputs, opset, out_shape, **attrs)
-    feeds = {n: v for n, v in inputs.items() if v is not None}
-    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
-    actual = onyx.InferenceSession(model).run(None, feeds)
-    for a, e in zip(actual, expected):
-        assert a.dtype == e.dtype
-        assert a.shape == e.shape
-        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
+    assert_matches_onnxruntime(model, present(inputs), rtol=rtol, atol=atol, exact=False)
 
 
 def _f32(*shape):

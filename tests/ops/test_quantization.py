@@ -6,30 +6,20 @@ import ml_dtypes
 import numpy as np
 import onnxruntime
 import pytest
-from onnx import TensorProto, helper, numpy_helper, shape_inference
+from onnx import TensorProto, helper
 
 import onyx
+import oracle
+from oracle import run_both, single_node_model
 
 RNG = np.random.default_rng(0)
 
 
 def both(op_type, feeds, initializers, opset=21, **attrs):
     """Outputs of a one-node model from onyx and from onnxruntime (initializers hold constant params)."""
-    names = list(feeds) + list(initializers)
-    node = helper.make_node(op_type, names, ["y"], **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in feeds.items()],
-        [],
-        [numpy_helper.from_array(a, n) for n, a in initializers.items()],
-    )
-    model = shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
-    model.graph.output.extend(model.graph.value_info)  # the output's inferred type
-    data = model.SerializeToString()
-    ours = onyx.InferenceSession(data).run(None, feeds)[0]
-    theirs = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-    return ours, theirs
+    model = single_node_model(op_type, feeds, ["y"], opset=opset, initializers=initializers, **attrs)
+    ours, theirs = run_both(model, feeds)
+    return ours[0], theirs[0]
 
 
 def assert_same(ours, theirs):
@@ -54,17 +44,9 @@ def test_quantize_per_axis_negative_axis():
 
 def run_onyx(op_type, feeds, initializers, out_type, opset=21, **attrs):
     """onyx's output of a one-node model (for types onnxruntime's Python API cannot return)."""
-    node = helper.make_node(op_type, list(feeds) + list(initializers), ["y"], **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape) for n, a in feeds.items()],
-        [helper.make_tensor_value_info("y", out_type, None)],
-        [numpy_helper.from_array(a, n) for n, a in initializers.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.graph.output[0].type.tensor_type.shape.SetInParent()
-    return onyx.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    model = single_node_model(op_type, feeds, ["y"], opset=opset, initializers=initializers,
+                              output_types=[(out_type, [])], infer_types=False, **attrs)
+    return oracle.run_onyx(model, feeds)[0]
 
 
 FLOAT8_X = np.array([0.0, -0.0, 1.0, 0.3, 500.0, -500.0, 1e6, -1e6, np.inf, -np.inf, 17.0, 19.0], np.float32)

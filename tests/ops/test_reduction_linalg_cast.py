@@ -5,42 +5,30 @@ onnxruntime is the oracle where it implements the case; spec tables otherwise.
 
 import ml_dtypes
 import numpy as np
-import onnxruntime
 import pytest
-from onnx import TensorProto, helper, numpy_helper, shape_inference
+from onnx import TensorProto
 
-import onyx
 from onyx.ops.cast import bit_cast
-
-
-def _elem_type(dtype):
-    return TensorProto.STRING if dtype == object else helper.np_dtype_to_tensor_dtype(dtype)
+import oracle
+from oracle import single_node_model
 
 
 def _model(op, inputs, n_outputs=1, opset=21, **attrs):
     """A one-node model: the first input is fed, the others are initializers (so shapes infer)."""
-    names = [f"x{i}" if x is not None else "" for i, x in enumerate(inputs)]
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_outputs)], **attrs)
-    fed = [(n, np.asarray(x)) for n, x in zip(names[:1], inputs[:1]) if x is not None]
-    constants = [numpy_helper.from_array(np.asarray(x), n) for n, x in zip(names[1:], inputs[1:]) if x is not None]
-    graph_inputs = [helper.make_tensor_value_info(n, _elem_type(x.dtype), x.shape) for n, x in fed]
-    outputs = [helper.make_empty_tensor_value_info(f"y{i}") for i in range(n_outputs)]
-    graph = helper.make_graph([node], "g", graph_inputs, outputs, initializer=constants)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    model = shape_inference.infer_shapes(model)  # fills in the output types
-    return model, dict(fed)
+    names = [f"x{i}" for i in range(len(inputs))]
+    fed = {n: np.asarray(x) for n, x in zip(names[:1], inputs[:1]) if x is not None}
+    constants = dict(zip(names[1:], inputs[1:]))
+    model = single_node_model(op, {n: fed.get(n) for n in names[:1]}, n_outputs, opset=opset, initializers=constants,
+                              ir_version=10, **attrs)  # shape inference fills in the output types
+    return model, fed
 
 
 def run_onyx(op, inputs, n_outputs=1, opset=21, **attrs):
-    model, feeds = _model(op, inputs, n_outputs, opset, **attrs)
-    return onyx.InferenceSession(model.SerializeToString()).run(None, feeds)
+    return oracle.run_onyx(*_model(op, inputs, n_outputs, opset, **attrs))
 
 
 def run_both(op, inputs, n_outputs=1, opset=21, **attrs):
-    model, feeds = _model(op, inputs, n_outputs, opset, **attrs)
-    expected = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)
-    return onyx.InferenceSession(model.SerializeToString()).run(None, feeds), expected
+    return oracle.run_both(*_model(op, inputs, n_outputs, opset, **attrs))
 
 
 # -- reductions ----------------------------------------------------------------------------

@@ -4,11 +4,11 @@ Initializers are read-only, so these runs also take the prepared-weights cache (
 """
 
 import numpy as np
-import onnxruntime
 import pytest
 from onnx import helper, numpy_helper
 
 import onyx
+from oracle import assert_outputs_match, run_both, run_onnxruntime
 
 RNG = np.random.default_rng(1)
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -53,21 +53,16 @@ CASES = [("RNN", {}), ("GRU", {"linear_before_reset": 0}), ("GRU", {"linear_befo
 @pytest.mark.parametrize("with_states, full_lens", [(False, False), (True, True)])
 def test_default_activations_match_onnxruntime(op_type, attrs, direction, with_states, full_lens):
     model, feeds = _model(op_type, direction, 7, 3, 5, 6, with_states, full_lens, **attrs)
-    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
+    expected = run_onnxruntime(model, feeds)
     session = onyx.InferenceSession(model)
     for _ in range(2):
-        actual = session.run(None, feeds)
-        assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
-            assert a.dtype == e.dtype and a.shape == e.shape
-            np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)
+        assert_outputs_match(session.run(None, feeds), expected, rtol=1e-4, atol=1e-5, exact=False)
 
 
 def test_sessions_with_different_weights_stay_apart():
     """Each session's weights are prepared from its own initializers."""
     (m1, feeds), (m2, _) = (_model("LSTM", "forward", 4, 1, 3, 5, False, False) for _ in range(2))
     for model in (m1, m2, m1):
-        expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
-        actual = onyx.InferenceSession(model).run(None, feeds)
+        actual, expected = run_both(model, feeds)
         for a, e in zip(actual, expected):
             np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)

@@ -1,12 +1,11 @@
 """LSTM, GRU, RNN and Attention against onnxruntime on small models built with onnx.helper."""
 
 import numpy as np
-import onnx
 import onnxruntime
 import pytest
-from onnx import helper
 
 import onyx
+from oracle import assert_outputs_match, elem_type, run_both, single_node_model
 
 RNG = np.random.default_rng(0)
 
@@ -16,31 +15,17 @@ def _model(op_type, inputs, outputs, opset, **attrs):
 
     Outputs take the first input's element type; shape inference fills in their shapes.
     """
-    node = helper.make_node(op_type, [n if a is not None else "" for n, a in inputs.items()], outputs, **attrs)
-    out_type = helper.np_dtype_to_tensor_dtype(next(iter(inputs.values())).dtype)
-    graph = helper.make_graph(
-        [node],
-        op_type.lower(),
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-         for n, a in inputs.items() if a is not None],
-        [helper.make_tensor_value_info(n, out_type, None) for n in outputs if n],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    return onnx.shape_inference.infer_shapes(model, strict_mode=True).SerializeToString()
+    out_type = elem_type(next(iter(inputs.values())).dtype)
+    return single_node_model(op_type, inputs, outputs, opset=opset, graph_name=op_type.lower(), strict=True,
+                             output_types=[(out_type, None)] * len(outputs), **attrs).SerializeToString()
 
 
 def _run_both(model, feeds):
-    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
-    actual = onyx.InferenceSession(model).run(None, feeds)
-    return actual, expected
+    return run_both(model, feeds)
 
 
 def _assert_close(actual, expected, atol=1e-5):
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        assert a.dtype == e.dtype
-        assert a.shape == e.shape
-        np.testing.assert_allclose(a, e, rtol=1e-4, atol=atol)
+    assert_outputs_match(actual, expected, rtol=1e-4, atol=atol, exact=False)
 
 
 def _randn(*shape):

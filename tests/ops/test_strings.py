@@ -3,34 +3,25 @@ IDF/TFIDF weighting, 3-grams with skips, maxsplit with whitespace, case-insensit
 and RE2-only pattern checks."""
 
 import numpy as np
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
 import onyx
 from onyx.errors import OnyxError
+import oracle
+from oracle import assert_outputs_match, single_node_model
 
 
 def run_both(op_type, x, out_types, opset=20, **attrs):
     """Outputs of a one-node model from onyx and from onnxruntime; out_types are (type, rank) pairs."""
-    elem = TensorProto.STRING if x.dtype == object else helper.np_dtype_to_tensor_dtype(x.dtype)
-    outputs = [f"y{i}" for i in range(len(out_types))]
-    graph = helper.make_graph(
-        [helper.make_node(op_type, ["x"], outputs, **attrs)],
-        "g",
-        [helper.make_tensor_value_info("x", elem, x.shape)],
-        [helper.make_tensor_value_info(n, t, [f"d{i}" for i in range(r)]) for n, (t, r) in zip(outputs, out_types)],
-    )
-    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
-    ours = onyx.InferenceSession(data).run(None, {"x": x})
-    theirs = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})
-    return ours, theirs
+    output_types = [(t, [f"d{i}" for i in range(r)]) for t, r in out_types]
+    model = single_node_model(op_type, {"x": x}, len(out_types), opset=opset, output_types=output_types,
+                              infer_types=False, **attrs)
+    return oracle.run_both(model, {"x": x})
 
 
 def assert_same(ours, theirs):
-    for a, b in zip(ours, theirs):
-        assert a.shape == b.shape and a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+    assert_outputs_match(ours, theirs, exact=True)
 
 
 TOKENS = np.array(

@@ -2,32 +2,23 @@
 old opset forms, reductions with duplicates, batch_dims, bad indices, and inputs left untouched."""
 
 import numpy as np
-import onnx
-import onnxruntime
 import pytest
 from onnx import helper
 
-import onyx
 from onyx.errors import KernelError
+from oracle import (
+    assert_outputs_match,
+    present,
+    readonly_feeds,
+    run_onnxruntime,
+    run_onyx_leaving_inputs,
+    single_node_model,
+)
 
 
 def _model(op, inputs, n_outputs=1, opset=18, **attrs):
     """A one-node model; ``inputs`` maps names to arrays (None leaves an optional input out)."""
-    names = [name if value is not None else "" for name, value in inputs.items()]
-    outputs = [f"y{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outputs, **attrs)
-    graph = helper.make_graph(
-        [node],
-        "g",
-        [
-            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-            for n, v in inputs.items()
-            if v is not None
-        ],
-        [helper.make_empty_tensor_value_info(o) for o in outputs],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model = onnx.shape_inference.infer_shapes(model)  # types the outputs
+    model = single_node_model(op, inputs, n_outputs, opset=opset, **attrs)  # shape inference types the outputs
     for out in model.graph.output:
         if not out.type.tensor_type.HasField("shape"):  # old opsets onnx cannot infer
             elem_type = model.graph.input[0].type.tensor_type.elem_type
@@ -37,31 +28,17 @@ def _model(op, inputs, n_outputs=1, opset=18, **attrs):
 
 def run(op, inputs, n_outputs=1, opset=18, **attrs):
     """Run on onyx with read-only inputs, checking that no input changed."""
-    feeds = {}
-    for name, value in inputs.items():
-        if value is not None:
-            value = np.array(value)
-            value.setflags(write=False)
-            feeds[name] = value
-    before = {n: v.copy() for n, v in feeds.items()}
+    feeds = readonly_feeds(inputs)
     model = _model(op, {n: feeds.get(n) for n in inputs}, n_outputs, opset, **attrs)
-    out = onyx.InferenceSession(model.SerializeToString()).run(None, feeds)
-    for name, value in feeds.items():
-        np.testing.assert_array_equal(value, before[name])
-    return out
+    return run_onyx_leaving_inputs(model, feeds)
 
 
 def check_ort(op, inputs, n_outputs=1, opset=18, **attrs):
     """Compare onyx with onnxruntime on the same model."""
     got = run(op, inputs, n_outputs, opset, **attrs)
-    feeds = {n: np.asarray(v) for n, v in inputs.items() if v is not None}
+    feeds = {n: np.asarray(v) for n, v in present(inputs).items()}
     model = _model(op, {n: feeds.get(n) for n in inputs}, n_outputs, opset, **attrs)
-    want = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, feeds
-    )
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype
-        np.testing.assert_array_equal(g, w)
+    assert_outputs_match(got, run_onnxruntime(model, feeds), exact=True)
     return got
 
 
