@@ -137,15 +137,21 @@ def _requantize(y: np.ndarray, scale, zero_point, dtype: np.dtype) -> np.ndarray
     return quantize(y, _scalar(scale), _zp(zero_point), dtype)
 
 
+def _exact(x: np.ndarray, scale, zero_point) -> np.ndarray:
+    """(x - zero_point) * scale in float64: exact for 8-bit codes and float32 scales, so the
+    binary ops below round their true result (onnxruntime's float32 steps can be a code off)."""
+    return (x.astype(np.float64) - _zp(zero_point)) * np.float64(_scalar(scale))
+
+
 @kernel("QLinearAdd", since=1, domain=MS)
 def qlinear_add(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point=None):
-    total = _dequantize(a, a_scale, a_zero_point) + _dequantize(b, b_scale, b_zero_point)
+    total = _exact(a, a_scale, a_zero_point) + _exact(b, b_scale, b_zero_point)
     return _requantize(total, c_scale, c_zero_point, a.dtype)
 
 
 @kernel("QLinearMul", since=1, domain=MS)
 def qlinear_mul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point=None):
-    product = _dequantize(a, a_scale, a_zero_point) * _dequantize(b, b_scale, b_zero_point)
+    product = _exact(a, a_scale, a_zero_point) * _exact(b, b_scale, b_zero_point)
     return _requantize(product, c_scale, c_zero_point, a.dtype)
 
 
