@@ -268,3 +268,14 @@ def test_bad_options_are_one_line_user_errors():
         result = invoke(*args)
         assert result.exit_code == EXIT_USER_ERROR, result.output
         assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+
+
+def test_inspect_of_a_large_file_lists_no_external_data(tmp_path, monkeypatch):
+    """Large model files are loaded with their weights left in place (onyx.model.wire); that is
+    not external data, and inspect must not report the model file as an external-data file."""
+    from onyx.model import loader
+
+    monkeypatch.setattr(loader, "SPLIT_WEIGHTS_BYTES", 0)
+    result = invoke("inspect", MODEL, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["external_files"] == {}

@@ -8,9 +8,11 @@ dimensions named in ``dims`` are fixed; a multiply-add counts as two FLOPs.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import onnx
@@ -78,17 +80,21 @@ def _tensor_bytes(tensor: TensorProto, count: int) -> int:
     return count * itemsize
 
 
-def _external_files(graph: GraphProto, found: dict[str, int]) -> None:
+def _external_files(graph: GraphProto, found: dict[str, int], model_file: str) -> None:
+    """Bytes referenced per external-data file. Weights that the loader left in the model file
+    itself (large files are read that way, see onyx.model.wire) are not external data."""
     for tensor in graph.initializer:
         if tensor.data_location == TensorProto.EXTERNAL:
             info = {e.key: e.value for e in tensor.external_data}
             location = info.get("location", "?")
+            if location == model_file:
+                continue
             length = int(info["length"]) if info.get("length", "").isdigit() else _tensor_bytes(tensor, math.prod(tensor.dims))
             found[location] = found.get(location, 0) + length
     for node in graph.node:
         for attr in node.attribute:
             for g in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
-                _external_files(g, found)
+                _external_files(g, found, model_file)
 
 
 def summarize(source: ModelSource, dims: dict[str, int] | None = None) -> ModelSummary:
@@ -99,7 +105,8 @@ def summarize(source: ModelSource, dims: dict[str, int] | None = None) -> ModelS
     initializer_names = {t.name for t in graph.initializer}
     params = [math.prod(t.dims) for t in graph.initializer]
     external: dict[str, int] = {}
-    _external_files(graph, external)
+    model_file = Path(source).resolve().name if isinstance(source, (str, os.PathLike)) else ""
+    _external_files(graph, external, model_file)
     histogram = Counter(_op_key(n) for n in iter_nodes(graph))
     flops, unknown = estimate_flops(proto, dims or {})
     return ModelSummary(
