@@ -187,7 +187,7 @@ def _row_param(param: np.ndarray, operand: np.ndarray) -> np.ndarray:
     return param.reshape(()) if param.size == 1 else param
 
 
-def _centered(q: np.ndarray, zero_point: np.ndarray | None, per_row: bool) -> np.ndarray:
+def centered(q: np.ndarray, zero_point: np.ndarray | None, per_row: bool) -> np.ndarray:
     """q - zero_point in float64 (exact for 8/16-bit integers, so BLAS does the integer product)."""
     values = q.astype(np.float64)
     if zero_point is not None:
@@ -199,7 +199,7 @@ def _centered(q: np.ndarray, zero_point: np.ndarray | None, per_row: bool) -> np
 @kernel("MatMulInteger", since=10)
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
     """int32 matmul of (A - a_zero_point) and (B - b_zero_point); zero points per tensor, A row or B column."""
-    product = np.matmul(_centered(A, a_zero_point, per_row=True), _centered(B, b_zero_point, per_row=False))
+    product = np.matmul(centered(A, a_zero_point, per_row=True), centered(B, b_zero_point, per_row=False))
     # exact in float64; an int32 accumulator wraps on overflow, so wrap the same way
     return product.astype(np.int64).astype(np.int32)
 
@@ -207,7 +207,7 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
 @kernel("QLinearMatMul", since=10)
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
     """Quantized matmul: requantize (a - a_zp) @ (b - b_zp) with a_scale * b_scale / y_scale."""
-    acc = np.matmul(_centered(a, a_zero_point, per_row=True), _centered(b, b_zero_point, per_row=False))
+    acc = np.matmul(centered(a, a_zero_point, per_row=True), centered(b, b_zero_point, per_row=False))
     multiplier = (
         _row_param(a_scale, a).astype(np.float64) * b_scale.astype(np.float64) / y_scale.astype(np.float64)
     )

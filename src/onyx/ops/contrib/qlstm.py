@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from onyx.ops.contrib.quantized import dynamic_quantize_uint8
+from onyx.ops.quantization import dynamic_quantize_linear
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
@@ -49,7 +49,7 @@ def _dequantize_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray)
 
 def _quantized_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x @ w with x first quantized to uint8 per tensor, as the kernel quantizes its inputs dynamically."""
-    qx, scale, zero_point = dynamic_quantize_uint8(x)
+    qx, scale, zero_point = dynamic_quantize_linear(x)
     return np.matmul((qx.astype(np.float32) - zero_point) * scale, w)
 
 

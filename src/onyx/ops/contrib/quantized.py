@@ -5,6 +5,10 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from onyx.ops.quantization import centered
+from onyx.ops.quantization import dequantize_linear as standard_dequantize_linear
+from onyx.ops.quantization import dynamic_quantize_linear
+from onyx.ops.quantization import quantize_linear as standard_quantize_linear
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
@@ -36,10 +40,9 @@ def _scalar(x) -> np.float32:
 
 
 def _integer_matmul(a, b, a_zero_point, b_zero_point) -> np.ndarray:
-    """(a - a_zp) @ (b - b_zp), exact (float64 holds the integer sums), as float64."""
-    a = a.astype(np.float64) - (0.0 if a_zero_point is None else np.asarray(a_zero_point, dtype=np.float64))
-    b = b.astype(np.float64) - (0.0 if b_zero_point is None else np.asarray(b_zero_point, dtype=np.float64))
-    return np.matmul(a, b)
+    """(a - a_zp) @ (b - b_zp), exact (float64 holds the integer sums), as float64; zero points
+    per tensor, or per column of b."""
+    return np.matmul(centered(a, a_zero_point, per_row=False), centered(b, b_zero_point, per_row=False))
 
 
 @kernel("MatMulIntegerToFloat", since=1, domain=MS)
@@ -52,19 +55,10 @@ def matmul_integer_to_float(a, b, a_scale, b_scale, a_zero_point=None, b_zero_po
     return y.astype(a_scale.dtype, copy=False)
 
 
-def dynamic_quantize_uint8(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.float32]:
-    """DynamicQuantizeLinear: (uint8 x, scale, zero point) with a range that always includes 0."""
-    lo = np.float32(x.min(initial=0.0))
-    hi = np.float32(x.max(initial=0.0))
-    scale = (hi - lo) / np.float32(255) if hi > lo else np.float32(1.0)
-    zero_point = np.clip(np.rint(-lo / scale), 0, 255)
-    return quantize(x, scale, zero_point, np.uint8), scale, zero_point
-
-
 @kernel("DynamicQuantizeMatMul", since=1, domain=MS)
 def dynamic_quantize_matmul(a, b, b_scale, b_zero_point=None, bias=None):
     """A quantized to uint8 on the fly (per tensor), then MatMulIntegerToFloat with B."""
-    qa, a_scale, a_zp = dynamic_quantize_uint8(a)
+    qa, a_scale, a_zp = dynamic_quantize_linear(a)
     y = _integer_matmul(qa, b, a_zp, b_zero_point).astype(np.float32)
     y *= a_scale * b_scale.astype(np.float32)
     if bias is not None:
@@ -200,34 +194,16 @@ def qlinear_global_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point,
 # -- QuantizeLinear / DequantizeLinear (contrib forms) --------------------------------------------
 
 
-def _per_axis(param: np.ndarray, rank: int, axis: int) -> np.ndarray:
-    """A scalar or 1-D quantization parameter shaped to broadcast along ``axis`` of a rank-``rank`` tensor."""
-    param = np.asarray(param)
-    if param.size == 1 or param.ndim == 0:
-        return param.reshape(())
-    axis = axis + rank if axis < 0 else axis
-    shape = [1] * rank
-    shape[axis] = param.size
-    return param.reshape(shape)
-
-
 @kernel("QuantizeLinear", since=1, domain=MS)
 def quantize_linear(x, y_scale, y_zero_point=None, *, axis=1):
-    """saturate(round(x / y_scale) + y_zero_point); uint8 when no zero point is given."""
-    dtype = np.dtype(np.uint8) if y_zero_point is None else y_zero_point.dtype
-    scale = _per_axis(y_scale, x.ndim, axis).astype(np.float32)
-    zero_point = np.float32(0) if y_zero_point is None else _per_axis(y_zero_point, x.ndim, axis).astype(np.float32)
-    return quantize(x.astype(np.float32, copy=False), scale, zero_point, dtype)
+    """The standard QuantizeLinear (per tensor or per axis); uint8 when no zero point is given."""
+    return standard_quantize_linear(x, y_scale, y_zero_point, axis=axis)
 
 
 @kernel("DequantizeLinear", since=1, domain=MS)
 def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1):
-    """(x - x_zero_point) * x_scale in the scale's float type."""
-    scale = _per_axis(x_scale, x.ndim, axis)
-    w = x.astype(np.float32)
-    if x_zero_point is not None:
-        w -= _per_axis(x_zero_point, x.ndim, axis).astype(np.float32)
-    return (w * scale.astype(np.float32)).astype(x_scale.dtype, copy=False)
+    """The standard DequantizeLinear (per tensor or per axis), in the scale's float type."""
+    return standard_dequantize_linear(x, x_scale, x_zero_point, axis=axis)
 
 
 # -- GatherBlockQuantized -------------------------------------------------------------------------
