@@ -19,8 +19,8 @@ def _compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype.itemsize < 4 else np.dtype(dtype)
 
 
-def _split_heads(x: np.ndarray, num_heads: int | None, name: str) -> np.ndarray:
-    """(batch, seq, heads * size) -> (batch, heads, seq, size)."""
+def split_heads(x: np.ndarray, num_heads: int | None, name: str) -> np.ndarray:
+    """(batch, seq, heads * size) -> (batch, heads, seq, size) view of the 3-D input ``name``."""
     if not num_heads:
         raise ValueError(f"3-D {name} needs the q_num_heads and kv_num_heads attributes")
     batch, seq, hidden = x.shape
@@ -127,9 +127,9 @@ def _attention(
         raise ValueError(f"Q, K, V must all be 3-D or all 4-D, got {Q.shape}, {K.shape}, {V.shape}")
     is_3d = Q.ndim == 3
     if is_3d:
-        Q = _split_heads(Q, q_num_heads, "Q")
-        K = _split_heads(K, kv_num_heads, "K")
-        V = _split_heads(V, kv_num_heads, "V")
+        Q = split_heads(Q, q_num_heads, "Q")
+        K = split_heads(K, kv_num_heads, "K")
+        V = split_heads(V, kv_num_heads, "V")
     if (past_key is None) != (past_value is None):
         raise ValueError("past_key and past_value must be given together")
     if past_key is not None:

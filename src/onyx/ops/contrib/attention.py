@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.ops.attention import split_heads
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
-
-
-def _split_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
-    """(B, S, N*h) -> (B, N, S, h)."""
-    batch, seq, hidden = x.shape
-    if hidden % num_heads:
-        raise ValueError(f"hidden size {hidden} is not a multiple of num_heads {num_heads}")
-    return x.reshape(batch, seq, num_heads, hidden // num_heads).transpose(0, 2, 1, 3)
 
 
 def _merge_heads(x: np.ndarray) -> np.ndarray:
@@ -97,7 +90,7 @@ def attention(
     projected = np.matmul(input, weights)
     if bias is not None:
         projected += bias
-    q, k, v = (_split_heads(part, num_heads) for part in np.split(projected, np.cumsum(sizes[:2]), axis=-1))
+    q, k, v = (split_heads(part, num_heads, "input") for part in np.split(projected, np.cumsum(sizes[:2]), axis=-1))
     past_len = 0
     if past is not None:
         past_len = past.shape[3]
@@ -132,15 +125,15 @@ def _mha_qkv(query, key, value, bias, num_heads: int):
     if bias is not None:
         hidden = query.shape[-1]
         q_bias, k_bias, v_bias = bias[:hidden], bias[hidden : 2 * hidden], bias[2 * hidden :]
-    q = _split_heads(query if q_bias is None else query + q_bias, num_heads)
+    q = split_heads(query if q_bias is None else query + q_bias, num_heads, "query")
     if key.ndim == 5:
         if k_bias is not None:
             key = key + np.stack([k_bias, v_bias]).reshape(2, num_heads, -1).transpose(1, 0, 2)
         return q, key[:, :, :, 0].transpose(0, 2, 1, 3), key[:, :, :, 1].transpose(0, 2, 1, 3), False
     if key.ndim == 4:  # already projected and split into heads (B, N, L, h): no bias, no past
         return q, key, value, True
-    k = _split_heads(key if k_bias is None else key + k_bias, num_heads)
-    v = _split_heads(value if v_bias is None else value + v_bias, num_heads)
+    k = split_heads(key if k_bias is None else key + k_bias, num_heads, "key")
+    v = split_heads(value if v_bias is None else value + v_bias, num_heads, "value")
     return q, k, v, False
 
 
@@ -223,7 +216,7 @@ def rotary_embedding(
         x = input
     elif input.ndim == 3:
         heads = num_heads or input.shape[-1] // (2 * cos_cache.shape[1])
-        x = _split_heads(input, heads)
+        x = split_heads(input, heads, "input")
     else:
         raise ValueError(f"RotaryEmbedding input must be 3-D or 4-D, not {input.ndim}-D")
     seq, head_size = x.shape[2], x.shape[3]
