@@ -13,8 +13,15 @@ from onyx.ops.registry import kernel
 # -- ReLU family -----------------------------------------------------------------------
 
 
-def relu(x):
-    return np.maximum(x, np.zeros((), dtype=x.dtype))
+_CLIP_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def relu(x, out=None):
+    """max(x, 0), NaN kept. For IEEE floats it is a clip to [0, inf], which NumPy runs several
+    times faster than ``np.maximum`` with a scalar."""
+    if x.dtype in _CLIP_FLOATS:
+        return np.clip(x, x.dtype.type(0), x.dtype.type(np.inf), out=out)
+    return np.maximum(x, np.zeros((), dtype=x.dtype), out=out)
 
 
 @float_math
@@ -27,7 +34,9 @@ def thresholded_relu(x, *, alpha=1.0):
     return np.where(x > alpha, x, 0.0)
 
 
-kernel("Relu", since=6)(relu)
+@kernel("Relu", since=6)
+def relu_kernel(x):
+    return relu(x)
 kernel("LeakyRelu", since=6)(leaky_relu)
 kernel("ThresholdedRelu", since=10)(thresholded_relu)
 

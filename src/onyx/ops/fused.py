@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ops.activations import gelu as _gelu
-from onyx.ops.activations import gelu_float32
+from onyx.ops.activations import gelu_float32, relu
 from onyx.ops.conv import conv
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
@@ -48,7 +48,7 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
         return y
     t = y.dtype.type
     if activation == "Relu":
-        return np.maximum(y, t(0), out=y)
+        return relu(y, out=y)
     if activation == "LeakyRelu":
         np.multiply(y, t(params[0]), out=y, where=y < 0)
         return y

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onyx.ops.activations import relu
 from onyx.ops.registry import kernel
 
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -40,7 +41,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 # name -> (function of (x, alpha, beta), default alpha or None if unused, default beta or None)
 _ACTIVATIONS: dict[str, tuple[Callable[..., np.ndarray], float | None, float | None]] = {
-    "relu": (lambda x, a, b: np.maximum(x, 0), None, None),
+    "relu": (lambda x, a, b: relu(x), None, None),
     "tanh": (lambda x, a, b: np.tanh(x), None, None),
     "sigmoid": (lambda x, a, b: _sigmoid(x), None, None),
     "affine": (lambda x, a, b: x * a + b, 1.0, 0.0),

@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from onyx.ops.activations import relu
 from onyx.ops.quantization import dynamic_quantize_linear
 from onyx.ops.registry import kernel
 
@@ -15,7 +16,7 @@ MS = "com.microsoft"
 _ACTIVATIONS: dict[str, tuple[Callable, float | None, float | None]] = {
     "sigmoid": (lambda x, a, b: 1.0 / (1.0 + np.exp(-x)), None, None),
     "tanh": (lambda x, a, b: np.tanh(x), None, None),
-    "relu": (lambda x, a, b: np.maximum(x, 0), None, None),
+    "relu": (lambda x, a, b: relu(x), None, None),
     "affine": (lambda x, a, b: a * x + b, 1.0, 0.0),
     "leakyrelu": (lambda x, a, b: np.where(x >= 0, x, a * x), 0.01, None),
     "thresholdedrelu": (lambda x, a, b: np.where(x > a, x, 0), 1.0, None),
