@@ -36,7 +36,8 @@ class SessionOptions:
     Acted on: add_initializer / add_external_initializers, add_free_dimension_override_by_name,
     graph_optimization_level (which optimizer passes run at session creation; default all),
     optimized_model_filepath (where to save the optimized model, when set),
-    intra_op_num_threads (threads of the BLAS library during runs; 0 leaves its default),
+    intra_op_num_threads (threads of a run: the BLAS library's and those of onyx's parallel kernels;
+    0: one per CPU),
     enable_profiling and profile_file_prefix (see InferenceSession.end_profiling).
     Accepted and stored, not acted on: session config entries.
     Ignored (meaningless for onyx): enable_cpu_mem_arena, enable_mem_pattern, enable_mem_reuse,

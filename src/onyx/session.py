@@ -16,6 +16,7 @@ from onyx.errors import InvalidArgument
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
 from onyx.model.save import model_to_proto
+from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, get_available_providers
@@ -84,18 +85,21 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
     return ValueInfo(info.name, tp)
 
 
-def _blas_thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
-    """A context factory limiting the BLAS library's threads to ``threads`` (0: no limit).
-
-    NumPy's kernels are single-threaded except its BLAS, so this is what
-    intra_op_num_threads controls in onyx.
-    """
+def _thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
+    """A context factory limiting a run to ``threads`` threads (0: one per CPU): the BLAS
+    library's and those of onyx's parallel kernels (see onyx.ops.threads)."""
     if threads <= 0:
-        return contextlib.nullcontext
+        return lambda: intra_op_threads.limit(0)
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()
-    return lambda: controller.limit(limits=threads, user_api="blas")
+
+    @contextlib.contextmanager
+    def limited():
+        with controller.limit(limits=threads, user_api="blas"), intra_op_threads.limit(threads):
+            yield
+
+    return limited
 
 
 def _freeze_ir3_initializers(model: Model) -> None:
@@ -149,7 +153,7 @@ class InferenceSession:
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
-        self._thread_limit = _blas_thread_limit(self._sess_options.intra_op_num_threads)
+        self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
         self._profiler = None
         if self._sess_options.enable_profiling:
             from onyx.runtime.profiling import TraceRecorder

@@ -5,7 +5,7 @@ into *slots* so that the two children of a branch sit side by side (false child 
 level of traversal is then ``slot = base[slot] + condition(x[feature[slot]], threshold[slot])``
 for every (sample, tree) pair at once. A leaf's base is itself and its condition is always
 false (NaN threshold), so finished pairs stay put; the pairs still walking are compacted as
-the deep branches of unbalanced trees thin out.
+the deep branches of unbalanced trees thin out. Groups of trees walk on the run's threads.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import numpy as np
 
 from onyx.ops.ml.common import cached, class_labels, logistic, transform_scores
 from onyx.ops.registry import kernel
+from onyx.ops.threads import count as threads_count
+from onyx.ops.threads import parallel_map
 
 ML = "ai.onnx.ml"
 LEQ, LT, GTE, GT, EQ, NEQ, MEMBER, LEAF = range(8)
@@ -126,12 +128,19 @@ class Forest:
         check_nan = self.has_missing and bool(np.isnan(flat).any())
         # Trees go in groups small enough for the per-pair arrays to stay in cache.
         per = max(1, _PAIRS_PER_GROUP // max(n_samples, 1))
+        groups = -(-n_trees // per)
+        if groups > 1:  # as many groups on every thread
+            threads = threads_count()
+            per = max(1, -(-n_trees // (-(-groups // threads) * threads)))
         offsets = np.tile(np.arange(n_samples, dtype=np.intp) * n_features, min(per, n_trees))
         out = np.empty((n_trees, n_samples), dtype=np.intp)
-        for t0 in range(0, n_trees, per):
+
+        def walk_group(t0: int) -> None:
             t1 = min(t0 + per, n_trees)
             roots = np.repeat(np.arange(t0, t1, dtype=np.intp), n_samples)  # tree-major (tree, sample) pairs
             out[t0:t1] = self._walk(flat, threshold, roots, offsets[:roots.size], check_nan).reshape(t1 - t0, -1)
+
+        parallel_map(walk_group, range(0, n_trees, per))
         return out
 
     def _walk(self, flat: np.ndarray, threshold: np.ndarray, slot: np.ndarray, offsets: np.ndarray,

@@ -1,0 +1,81 @@
+"""Intra-op threads: a kernel's independent parts of work run side by side.
+
+NumPy releases the GIL inside its loops, so a kernel whose work splits into parts that each
+run long NumPy operations (tree walks over blocks of samples, the two directions of a
+bidirectional RNN) finishes sooner on several threads. How many is the session's
+``intra_op_num_threads`` (0: one per CPU), set around each run with :func:`limit`; the BLAS
+library's own threads are limited to the same number by the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_requested = contextvars.ContextVar("onyx_intra_op_threads", default=0)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_worker = threading.local()
+
+
+def count() -> int:
+    """Threads a kernel may use in the current run (at least 1)."""
+    return _requested.get() or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def limit(threads: int) -> Iterator[None]:
+    """Kernels called inside use ``threads`` threads (0: one per CPU)."""
+    token = _requested.set(max(0, int(threads)))
+    try:
+        yield
+    finally:
+        _requested.reset(token)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The shared pool, grown to at least ``workers`` threads."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            old, _pool = _pool, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="onyx-intra-op")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _as_worker(fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
+    _worker.active = True
+    try:
+        return [fn(item) for item in items]
+    finally:
+        _worker.active = False
+
+
+def parallel_map(fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
+    """``[fn(item) for item in items]``, the items shared in order among the run's threads.
+
+    The calling thread takes the first share. Work submitted from inside a share runs serially,
+    so shares never wait on each other.
+    """
+    threads = min(count(), len(items))
+    if threads <= 1 or getattr(_worker, "active", False):
+        return [fn(item) for item in items]
+    bounds = [len(items) * i // threads for i in range(threads + 1)]
+    shares = [items[bounds[i] : bounds[i + 1]] for i in range(threads)]
+    pool = _executor(threads - 1)
+    futures = [pool.submit(_as_worker, fn, share) for share in shares[1:]]
+    try:
+        results = _as_worker(fn, shares[0])
+    finally:
+        wait(futures)  # the shares may write into a shared output
+    for future in futures:
+        results.extend(future.result())
+    return results

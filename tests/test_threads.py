@@ -1,0 +1,70 @@
+"""onyx.ops.threads: parallel_map and the session's intra_op_num_threads."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import onyx
+from onyx.ops import threads
+
+
+def test_parallel_map_keeps_order_and_uses_the_run_threads():
+    seen = set()
+
+    def work(i):
+        seen.add(threading.get_ident())
+        return i * i
+
+    with threads.limit(3):
+        assert threads.count() == 3
+        assert threads.parallel_map(work, list(range(10))) == [i * i for i in range(10)]
+    assert threading.get_ident() in seen and len(seen) >= 2  # the caller takes a share, the pool the rest
+
+
+def test_one_thread_runs_in_the_caller():
+    seen = set()
+    with threads.limit(1):
+        threads.parallel_map(lambda i: seen.add(threading.get_ident()), range(4))
+    assert seen == {threading.get_ident()}
+
+
+def test_nested_parallel_map_runs_serially_inside_a_share():
+    def inner(i):
+        return threads.parallel_map(lambda j: (i, j, threading.get_ident()), range(3))
+
+    with threads.limit(2):
+        for rows in threads.parallel_map(inner, range(4)):
+            assert len({ident for _, _, ident in rows}) == 1
+
+
+def test_an_error_in_a_share_reaches_the_caller_after_every_share_ends():
+    finished = []
+
+    def work(i):
+        if i == 0:
+            raise ValueError("share 0 failed")
+        finished.append(i)
+
+    with threads.limit(2), pytest.raises(ValueError, match="share 0 failed"):
+        threads.parallel_map(work, [0, 1])
+    assert finished == [1]
+
+
+def test_tree_ensemble_gives_the_same_result_on_one_and_two_threads(tmp_path):
+    pytest.importorskip("skl2onnx")
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64)
+    model = to_onnx(RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y), X[:1],
+                    options={"zipmap": False}).SerializeToString()
+    results = []
+    for n in (1, 2):
+        options = onyx.SessionOptions()
+        options.intra_op_num_threads = n
+        results.append(onyx.InferenceSession(model, options).run(None, {"X": X}))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
