@@ -79,6 +79,23 @@ def test_conv_chunked_windows(monkeypatch, channels, out_channels, group, kernel
     )
 
 
+@pytest.mark.parametrize("chunk", [None, 64])
+@pytest.mark.parametrize(("rank", "group", "seed"), [(r, g, s) for r in (1, 2, 3) for g in (1, 3) for s in range(2)])
+def test_conv_narrowing_unit_stride(monkeypatch, rank, group, seed, chunk):
+    """Convolutions with far fewer outputs than inputs per group take shifted_product."""
+    if chunk:
+        monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", chunk)
+        monkeypatch.setattr(onyx.ops.conv, "MIN_COLUMNS", 1)
+    rng = np.random.default_rng(seed * 10 + rank)
+    kernel, _, dilations, pads, size = random_geometry(rng, rank)
+    kernel[0] = 3  # never 1x1
+    channels = 12 * group
+    x = rng.standard_normal([2, channels, *size]).astype(np.float32)
+    w = rng.standard_normal([4 * group, 12, *kernel]).astype(np.float32)
+    b = rng.standard_normal(4 * group).astype(np.float32)
+    assert_matches_onnxruntime("Conv", {"x": x, "w": w, "b": b}, group=group, dilations=dilations, pads=pads)
+
+
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
 @pytest.mark.parametrize("kernel", [[1, 1], [3, 3], [2, 4]])
 def test_conv_auto_pad(auto_pad, kernel):

@@ -19,6 +19,7 @@ from onyx.ops.window import (
     padded_for_windows,
     resolve_pads,
     spatial_attr,
+    stride_phases,
     window_taps,
 )
 
@@ -67,8 +68,12 @@ def conv_core(
         cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
         y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
         return add_bias(y.reshape((n, m) + out), bias)
-    taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
-    y = windowed_product(taps, wmat, len(kern), math.prod(grid)).reshape((n, m) + grid)
+    if all(s == 1 for s in strides) and 2 * (m // group) < c // group:
+        y, grid = shifted_product(x, w, group, kern, out, dilations, begin)
+    else:
+        taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
+        y = windowed_product(taps, wmat, len(kern), math.prod(grid))
+    y = y.reshape((n, m) + grid)
     if grid == tuple(out):
         return add_bias(y, bias)
     y = y[(..., *(slice(0, o) for o in out))]
@@ -117,6 +122,43 @@ def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: 
                 np.copyto(cols[:, :, k * block : (k + 1) * block].reshape(src.shape), src)
             np.matmul(wmat[g0:g1], cols.reshape(n, g1 - g0, depth, -1), out=y[:, g0:g1, :, r0 * inner : r1 * inner])
     return y
+
+
+def shifted_product(x: np.ndarray, w: np.ndarray, group: int, kern, out, dilations, begin
+                    ) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A unit-stride convolution as one product per kernel position, shifted and summed: the
+    products (K * M/group, C/group) @ (C/group, positions) of all K kernel positions at once over
+    the flat padded input, then each position's rows added at its offset. It moves K * M values
+    per position where im2col moves K * C, so it wins when a convolution narrows its channels.
+
+    Returns the products (N, group, M/group, size) over the flat grid (out[0], *padded[1:]) and
+    that grid (see window_taps), entries past the last position left unset.
+    """
+    n, c = x.shape[:2]
+    m, cg = w.shape[:2]
+    mg, k = m // group, math.prod(kern)
+    padded = [o + (kk - 1) * d for o, kk, d in zip(out, kern, dilations)]
+    steps = [math.prod(padded[axis + 1 :]) for axis in range(len(kern))]
+    offsets = [sum(i * d * st for i, d, st in zip(index, dilations, steps)) for index in np.ndindex(*kern)]
+    count = sum((o - 1) * st for o, st in zip(out, steps)) + 1
+    grid = (out[0], *padded[1:])
+    flat = stride_phases(x, begin, (1,) * len(kern), padded)[:, :, 0]
+    wall = w.reshape(group, mg, cg, k).transpose(0, 3, 1, 2).reshape(group, k * mg, cg)
+    y = np.empty((n, group, mg, math.prod(grid)), dtype=w.dtype)
+    span = offsets[-1]
+    step = max(span, MIN_COLUMNS, COLUMN_CHUNK // (n * k * m) - span)
+    products = np.empty(n * group * k * mg * (min(step, count) + span), dtype=w.dtype)  # reused: one allocation
+    for p0 in range(0, count, step):
+        p1 = min(count, p0 + step)
+        source = flat[:, :, p0 : p1 + span].reshape(n, group, cg, -1)
+        z = products[: n * group * k * mg * (p1 - p0 + span)].reshape(n, group, k * mg, -1)
+        np.matmul(wall, source, out=z)
+        z = z.reshape(n, group, k, mg, -1)
+        target = y[..., p0:p1]
+        np.add(z[:, :, 0, :, offsets[0] : offsets[0] + p1 - p0], z[:, :, 1, :, offsets[1] : offsets[1] + p1 - p0], out=target)
+        for index in range(2, k):
+            target += z[:, :, index, :, offsets[index] : offsets[index] + p1 - p0]
+    return y, grid
 
 
 def channel_bias(b: np.ndarray, y: np.ndarray) -> np.ndarray:
