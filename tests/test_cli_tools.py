@@ -279,3 +279,16 @@ def test_inspect_of_a_large_file_lists_no_external_data(tmp_path, monkeypatch):
     result = invoke("inspect", MODEL, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["external_files"] == {}
+
+
+def test_alternate_interleaves_runners_and_primes_each_timed_run_after_a_pause():
+    from onyx.tools.bench import alternate
+
+    calls = []
+    timings = alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                        warmup=1, runs=2, settle_s=0.001)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2  # warm-up, then (primer, timed) per runner
+    assert [len(t.samples) for t in timings.values()] == [2, 2]
+    calls.clear()
+    alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=0, runs=2)
+    assert calls == ["a", "b", "a", "b"]
