@@ -177,8 +177,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--settle", type=float, default=0.25,
                         help="idle seconds before each timed run, so that both runtimes' spin-waiting threads "
-                             "(onnxruntime's pool, OpenBLAS's workers) have gone to sleep; an untimed run of the "
-                             "same runtime follows the pause (default 0.25)")
+                             "(onnxruntime's pool, OpenBLAS's workers) have gone to sleep; untimed runs of the "
+                             "same runtime follow the pause for 0.1 s (default 0.25)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
     parser.add_argument("--memory-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)

@@ -286,8 +286,8 @@ def test_alternate_interleaves_runners_and_primes_each_timed_run_after_a_pause()
 
     calls = []
     timings = alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                        warmup=1, runs=2, settle_s=0.001)
-    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2  # warm-up, then (primer, timed) per runner
+                        warmup=1, runs=2, settle_s=0.001, rewarm_s=0)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2  # warm-up, then (re-warming, timed) per runner
     assert [len(t.samples) for t in timings.values()] == [2, 2]
     calls.clear()
     alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=0, runs=2)

@@ -30,7 +30,7 @@ def _onnxruntime_runner(model: str, feeds: dict[str, Any]) -> Any:
               help="Also time this runtime, alternating runs, and print the ratio.")
 @click.option("--settle", type=float, metavar="SECONDS",
               help="Idle pause before each timed run, so one runtime's spin-waiting threads (onnxruntime's "
-                   "pool, OpenBLAS's workers) sleep before the other runs; an untimed run follows it "
+                   "pool, OpenBLAS's workers) sleep before the other runs; untimed runs follow it for 0.1 s "
                    "[default: 0.25 with --compare, else 0].")
 @json_option()
 def bench(model: str, warmup: int, runs: int, budget: float | None, against: str | None, settle: float | None,

@@ -38,15 +38,18 @@ def alternate(
     budget_s: float | None = None,
     progress: Callable[[int], None] | None = None,
     settle_s: float = 0.0,
+    rewarm_s: float = 0.1,
 ) -> dict[str, Timing]:
     """Time each runner up to ``runs`` times, interleaving them; with ``budget_s``, stop once
     that many seconds have passed (after at least three rounds).
 
     ``settle_s`` is an idle pause before each timed run, so that threads one runtime leaves
     spin-waiting (onnxruntime's pool, OpenBLAS's workers) have gone to sleep and do not take
-    the cores the other runtime's next run needs. An untimed run of the same runner follows the
-    pause: idle cores come back slowly (a tree ensemble on two threads took 10 ms instead of
-    5 ms after 50 ms idle), and the timed run should see a runtime in steady use.
+    the cores the other runtime's next run needs. Untimed runs of the same runner follow the
+    pause for ``rewarm_s`` seconds (at least one run): after an idle pause, threads woken on a
+    busy core stay there for about 50 ms (a tree ensemble on two threads ran at one thread's
+    speed, 9 ms instead of 5 ms, for its first six runs), and the timed run should see a runtime
+    in steady use.
     """
     for run in runners.values():
         for _ in range(warmup):
@@ -57,7 +60,10 @@ def alternate(
         for name, run in runners.items():
             if settle_s:
                 time.sleep(settle_s)
+                rewarm_until = time.perf_counter() + rewarm_s
                 run()
+                while time.perf_counter() < rewarm_until:
+                    run()
             t0 = time.perf_counter()
             run()
             timings[name].samples.append(time.perf_counter() - t0)
