@@ -71,7 +71,8 @@ def conv_core(
     if all(s == 1 for s in strides) and 2 * (m // group) < c // group:
         y, grid = shifted_product(x, w, group, kern, out, dilations, begin)
     else:
-        taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat_windows(kern, out, strides, dilations, m // group))
+        flat = flat_windows(kern, out, strides, dilations, m // group, c // group)
+        taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat)
         y = windowed_product(taps, wmat, len(kern), math.prod(grid))
     y = y.reshape((n, m) + grid)
     if grid == tuple(out):
@@ -80,14 +81,16 @@ def conv_core(
     return np.ascontiguousarray(y) if bias is None else np.add(y, channel_bias(bias, y))
 
 
-def flat_windows(kern, out, strides, dilations, outputs_per_group: int) -> bool:
+def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_per_group: int) -> bool:
     """Whether to read windows flat over the padded image or its stride phases (see window_taps):
-    when few outputs per group make the product cheap next to the im2col copy (depthwise), or,
-    for unit strides, when the padded rows add few wasted columns to the product."""
+    when few outputs per group make the product cheap next to the im2col copy (depthwise); for
+    strided convolutions, unless the columns have so few rows (3-channel 3x3 stems) that one
+    strided copy beats one copy per kernel position; for unit strides, when the padded rows add
+    few wasted columns to the product."""
     if outputs_per_group <= 16:
         return True
     if any(s != 1 for s in strides):
-        return False
+        return inputs_per_group * math.prod(kern) >= 64
     wasted = math.prod(o + (k - 1) * d for o, k, d in zip(out[1:], kern[1:], dilations[1:])) / math.prod(out[1:])
     return wasted <= 1.1
 
