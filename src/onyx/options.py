@@ -38,9 +38,11 @@ class SessionOptions:
     optimized_model_filepath (where to save the optimized model, when set),
     intra_op_num_threads (threads of a run: the BLAS library's and those of onyx's parallel kernels;
     0: one per CPU),
-    enable_profiling and profile_file_prefix (see InferenceSession.end_profiling).
+    enable_profiling and profile_file_prefix (see InferenceSession.end_profiling),
+    enable_cpu_mem_arena (freed buffers kept for reuse, see onyx.runtime.arena; once a session
+    turns it on, it stays on for the process).
     Accepted and stored, not acted on: session config entries.
-    Ignored (meaningless for onyx): enable_cpu_mem_arena, enable_mem_pattern, enable_mem_reuse,
+    Ignored (meaningless for onyx): enable_mem_pattern, enable_mem_reuse,
     execution_mode, execution_order, inter_op_num_threads, log_severity_level,
     log_verbosity_level, logid, use_deterministic_compute.
     """

@@ -20,6 +20,7 @@ from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, get_available_providers
+from onyx.runtime import arena
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
 
@@ -136,6 +137,8 @@ class InferenceSession:
     ):
         started_ns = time.perf_counter_ns()
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
+        if self._sess_options.enable_cpu_mem_arena:
+            arena.enable()
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._model = load_model(path_or_bytes)
         self._apply_initializer_overrides()
