@@ -22,6 +22,7 @@ from onyx.errors import InvalidGraph, KernelError, OnyxError, UnsupportedOperato
 from onyx.model.graph import Function, Graph, Node
 from onyx.model.types import elem_type_of
 from onyx.ops import registry
+from onyx.runtime import in_place
 from onyx.runtime.functions import call_function, function_graph, schema_function
 
 _NONE_SLOT = 0
@@ -39,6 +40,7 @@ class Step:
     outputs: tuple[int, ...]
     outer: tuple[tuple[str, int], ...] | None  # None: the kernel takes no _outer
     free: tuple[int, ...] = ()
+    donors: tuple[int, ...] = ()  # inputs that may take the result (see onyx.runtime.in_place)
 
 
 def topological_order(graph: Graph, available: set[str]) -> list[Node]:
@@ -238,10 +240,12 @@ class Plan:
         for slot, i in last_use.items():
             if slot not in keep:
                 frees.setdefault(i, []).append(slot)
+        produced = {slot for step in self.steps for slot in step.outputs} - keep
         for i, step in enumerate(self.steps):
             # outputs nobody reads are dropped right after the step that makes them
             dead = [s for s in step.outputs if s not in last_use and s not in keep]
             step.free = tuple(frees.get(i, [])) + tuple(dead)
+            step.donors = in_place.donor_positions(step.node, step.inputs, frees.get(i, ()), produced)
 
     # -- running -----------------------------------------------------------------
 
@@ -266,7 +270,10 @@ class Plan:
             args = [values[i] for i in step.inputs]
             started = perf_counter() if observer else 0.0
             try:
-                if step.outer is not None:
+                if step.donors and (out := in_place.donor(args, step.donors)) is not None:
+                    result = in_place.UFUNCS[step.node.op_type](args[0], args[1], out=out)
+                    del out
+                elif step.outer is not None:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
                 else:
                     result = step.fn(*args)
@@ -276,13 +283,19 @@ class Plan:
                 raise KernelError(
                     f"{step.node.describe()} failed: {type(exc).__name__}: {exc}"
                 ) from exc
-            if type(result) is tuple:
-                for slot, value in zip(step.outputs, result):
-                    values[slot] = np.asarray(value) if isinstance(value, np.generic) else value
-            else:
-                values[step.outputs[0]] = np.asarray(result) if isinstance(result, np.generic) else result
+            _store(values, step.outputs, result)
+            result = None  # the values list holds the only reference, so a later step may take it over
             if observer:
                 observer(step.node, [values[s] for s in step.outputs], perf_counter() - started)
             for slot in step.free:
                 values[slot] = None
         return [values[s] for s in self.output_slots]
+
+
+def _store(values: list[Any], slots: tuple[int, ...], result: Any) -> None:
+    """Put a kernel's result (one value or a tuple) into the output slots; NumPy scalars become arrays."""
+    if type(result) is tuple:
+        for slot, value in zip(slots, result):
+            values[slot] = np.asarray(value) if isinstance(value, np.generic) else value
+    else:
+        values[slots[0]] = np.asarray(result) if isinstance(result, np.generic) else result
