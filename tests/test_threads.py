@@ -68,3 +68,8 @@ def test_tree_ensemble_gives_the_same_result_on_one_and_two_threads(tmp_path):
         results.append(onyx.InferenceSession(model, options).run(None, {"X": X}))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_the_default_is_one_thread_per_usable_cpu():
+    with threads.limit(0):
+        assert threads.count() == threads._usable_cpus() >= 1

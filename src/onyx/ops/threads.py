@@ -3,7 +3,7 @@
 NumPy releases the GIL inside its loops, so a kernel whose work splits into parts that each
 run long NumPy operations (tree walks over blocks of samples, the two directions of a
 bidirectional RNN) finishes sooner on several threads. How many is the session's
-``intra_op_num_threads`` (0: one per CPU), set around each run with :func:`limit`; the BLAS
+``intra_op_num_threads`` (0: one per CPU the process may use), set around each run with :func:`limit`; the BLAS
 library's own threads are limited to the same number by the session.
 """
 
@@ -25,9 +25,16 @@ _pool_lock = threading.Lock()
 _worker = threading.local()
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def count() -> int:
     """Threads a kernel may use in the current run (at least 1)."""
-    return _requested.get() or os.cpu_count() or 1
+    return _requested.get() or _usable_cpus()
 
 
 @contextlib.contextmanager
