@@ -235,3 +235,15 @@ def test_fused_matmul_bias_gelu_matches_separate_ops():
     for a in (a, a.transpose(1, 0, 2)):  # a transposed A is made contiguous first
         expected = run_onyx("Gelu", [np.matmul(a, b) + bias], 20)
         np.testing.assert_allclose(fused_matmul_bias(a, b, bias, activation="Gelu"), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0, 2.0, 0.0, -0.5])
+def test_leaky_relu_matches_its_definition_on_special_values(alpha):
+    from onyx.ops.activations import leaky_relu
+
+    x = np.array([-3.0, -0.0, 0.0, 2.5, np.inf, -np.inf, np.nan], dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        expected = np.where(x < 0, x * np.float32(alpha), x)
+        actual = leaky_relu(x, alpha=alpha)
+    assert actual.dtype == np.float32
+    np.testing.assert_array_equal(actual, expected)
