@@ -214,6 +214,8 @@ def separable_reduce(
     trailing axes whole, so NumPy's inner loops stay long.
     """
     rank = len(kernel)
+    if all(s == 1 for s in strides):
+        return flat_separable_reduce(xp, kernel, out, dilations, combine)
     y = xp
     for axis, (k, o, s, d) in enumerate(zip(kernel, out, strides, dilations)):
         index = [slice(None)] * y.ndim
@@ -224,3 +226,35 @@ def separable_reduce(
             acc = window.copy() if acc is None else combine(acc, window, out=acc)
         y = acc
     return y
+
+
+def flat_separable_reduce(
+    xp: np.ndarray,
+    kernel: Sequence[int],
+    out: Sequence[int],
+    dilations: Sequence[int],
+    combine: np.ufunc,
+) -> np.ndarray:
+    """``separable_reduce`` for unit strides, over ``xp`` read as one flat array.
+
+    Along an axis whose elements are ``step`` apart in the flat array, kernel position i is the
+    flat array shifted by i * dilation * step, so each pass combines a few long contiguous
+    ranges (NumPy's inner loops never stop at row ends). Positions near the end of a row mix
+    in the next row's values; only the cropped ``out`` positions are returned, and those never do.
+    """
+    rank = len(kernel)
+    padded = xp.shape[xp.ndim - rank :]
+    source = np.ascontiguousarray(xp).reshape(-1)
+    length = source.size
+    buffers = [np.empty(length, dtype=xp.dtype) for _ in range(2)]
+    for axis in reversed(range(rank)):
+        step = math.prod(padded[axis + 1 :]) * dilations[axis]
+        length -= (kernel[axis] - 1) * step
+        if kernel[axis] == 1:
+            continue
+        target = buffers[0][:length]
+        combine(source[:length], source[step : step + length], out=target)
+        for i in range(2, kernel[axis]):
+            combine(target, source[i * step : i * step + length], out=target)
+        source, buffers = buffers[0], buffers[::-1]
+    return np.ascontiguousarray(source.reshape(xp.shape)[(..., *(slice(0, o) for o in out))])
