@@ -158,6 +158,21 @@ def test_pool_random(op, rank, seed):
     assert_matches_onnxruntime(op, {"x": x}, **attrs)
 
 
+@pytest.mark.parametrize(("op", "rank", "seed"), [(op, r, s) for op in ("MaxPool", "AveragePool")
+                                                  for r in (1, 2, 3) for s in range(3)])
+def test_pool_unit_strides(op, rank, seed):
+    """Unit-stride pools take the flat path (flat_separable_reduce); ceil mode and dilations included."""
+    rng = np.random.default_rng(seed * 11 + rank)
+    kernel, _, dilations, pads, size = random_geometry(rng, rank)
+    pads = [min(p, k - 1) for p, k in zip(pads, kernel + kernel)]
+    attrs = {"kernel_shape": kernel, "strides": [1] * rank, "pads": pads, "dilations": dilations,
+             "ceil_mode": int(seed == 1)}
+    if op == "AveragePool":
+        attrs["count_include_pad"] = int(seed == 2)
+    x = rng.standard_normal([2, 3, *size]).astype(np.float32)
+    assert_matches_onnxruntime(op, {"x": x}, **attrs)
+
+
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
 def test_pool_keeps_input(op):
     """Pools reduce into their own buffers, even when a kernel tap covers the whole input."""
