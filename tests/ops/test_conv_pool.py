@@ -96,6 +96,29 @@ def test_conv_narrowing_unit_stride(monkeypatch, rank, group, seed, chunk):
     assert_matches_onnxruntime("Conv", {"x": x, "w": w, "b": b}, group=group, dilations=dilations, pads=pads)
 
 
+@pytest.mark.parametrize("chunk", [None, 64])
+@pytest.mark.parametrize(("kernel", "size", "multiplier", "dilations"), [
+    ([5, 5], [9, 8], 1, [1, 1]),
+    ([7, 7], [12, 12], 2, [1, 1]),
+    ([5, 3], [60, 60], 1, [2, 1]),  # many positions
+    ([3, 3], [56, 56], 1, [1, 1]),  # small kernel, many positions
+    ([1, 5], [70, 60], 1, [1, 2]),  # a single kernel row, many positions
+])
+def test_conv_depthwise_by_rows(monkeypatch, kernel, size, multiplier, dilations, chunk):
+    """Unit-stride 2-D depthwise convolutions with large kernels or images take depthwise_rows."""
+    if chunk:
+        monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", chunk)
+    rng = np.random.default_rng(sum(kernel) + multiplier)
+    channels = 5
+    x = rng.standard_normal([2, channels, *size]).astype(np.float32)
+    w = rng.standard_normal([channels * multiplier, 1, *kernel]).astype(np.float32)
+    b = rng.standard_normal(channels * multiplier).astype(np.float32)
+    pads = [k // 2 for k in kernel] + [(k - 1) // 2 for k in kernel]
+    assert_matches_onnxruntime(
+        "Conv", {"x": x, "w": w, "b": b}, group=channels, dilations=dilations, pads=pads
+    )
+
+
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
 @pytest.mark.parametrize("kernel", [[1, 1], [3, 3], [2, 4]])
 def test_conv_auto_pad(auto_pad, kernel):

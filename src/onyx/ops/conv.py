@@ -68,8 +68,11 @@ def conv_core(
         cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
         y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
         return add_bias(y.reshape((n, m) + out), bias)
-    if all(s == 1 for s in strides) and 2 * (m // group) < c // group:
+    unit_strides = all(s == 1 for s in strides)
+    if unit_strides and 2 * (m // group) < c // group:
         y, grid = shifted_product(x, w, group, kern, out, dilations, begin)
+    elif unit_strides and len(kern) == 2 and c == group and (math.prod(kern) >= 25 or math.prod(out) >= 3000):
+        y, grid = depthwise_rows(x, w, kern, out, dilations, begin)
     else:
         flat = flat_windows(kern, out, strides, dilations, m // group, c // group)
         taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat)
@@ -162,6 +165,47 @@ def shifted_product(x: np.ndarray, w: np.ndarray, group: int, kern, out, dilatio
         for index in range(2, k):
             target += z[:, :, index, :, offsets[index] : offsets[index] + p1 - p0]
     return y, grid
+
+
+def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A unit-stride 2-D depthwise convolution (one input channel per group) by kernel rows.
+
+    Over the flat padded input, im2col copies only the kw horizontal taps; one product per
+    channel, (M/C * kh, kw) @ (kw, positions), gives every kernel row's partial sums, and each
+    output adds its kh rows' sums at their vertical offsets. That moves about 2*kw + kh values
+    per position where full im2col moves 2*kh*kw (a 7x7 depthwise convolution at 56x56: 1.45
+    -> 0.79 ms). Returns the products (N, C, M/C, size) over the flat grid (out[0], padded[1])
+    and that grid, entries past the last position left unset (see window_taps).
+    """
+    n, c = x.shape[:2]
+    mg = w.shape[0] // c
+    (kh, kw), (dh, dw) = kern, dilations
+    padded = [o + (k - 1) * d for o, k, d in zip(out, kern, dilations)]
+    row = padded[1]
+    count = (out[0] - 1) * row + out[1]
+    rows_span = (kh - 1) * dh * row
+    length = count + rows_span
+    flat = stride_phases(x, begin, (1, 1), padded)[:, :, 0]
+    weights = w.reshape(c, mg, kh, kw).reshape(c, mg * kh, kw)
+    y = np.empty((n, c, mg, out[0] * row), dtype=w.dtype)
+    step = max(1, min(c, COLUMN_CHUNK // (n * (kw + mg * kh) * length)))
+    columns = np.empty((n, step, kw, length), dtype=w.dtype)
+    sums = np.empty((n, step, mg * kh, length), dtype=w.dtype)
+    for c0 in range(0, c, step):
+        c1 = min(c, c0 + step)
+        cols, partial = columns[:, : c1 - c0], sums[:, : c1 - c0]
+        for a in range(kw):
+            np.copyto(cols[:, :, a], flat[:, c0:c1, a * dw : a * dw + length])
+        np.matmul(weights[c0:c1], cols, out=partial)
+        partial = partial.reshape(n, c1 - c0, mg, kh, length)
+        target = y[:, c0:c1, :, :count]
+        if kh == 1:
+            np.copyto(target, partial[:, :, :, 0, :count])
+            continue
+        np.add(partial[:, :, :, 0, :count], partial[:, :, :, 1, dh * row : dh * row + count], out=target)
+        for b in range(2, kh):
+            target += partial[:, :, :, b, b * dh * row : b * dh * row + count]
+    return y, (out[0], row)
 
 
 def channel_bias(b: np.ndarray, y: np.ndarray) -> np.ndarray:
