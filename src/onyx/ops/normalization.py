@@ -3,6 +3,8 @@ GroupNormalization, RMSNormalization, LRN, MeanVarianceNormalization, LpNormaliz
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from onyx.ops.registry import kernel
@@ -96,12 +98,28 @@ def batch_normalization_14(x, scale, b, input_mean, input_var, *, epsilon=1e-5, 
 # -- Instance / Group / Layer / RMS normalization ---------------------------------------
 
 
+_ROW_PRODUCT_MAX = 4096  # normalized sizes up to this take their means as matrix-vector products
+
+
+def _means(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Means over ``axes`` (kept as 1). Over a few trailing axes of at most _ROW_PRODUCT_MAX
+    elements a product with a 1/size vector: BLAS sums short rows faster than NumPy's
+    reductions (LayerNormalization over 96 channels: 0.37 -> 0.22 ms for 56x56 positions)."""
+    size = math.prod(values.shape[a] for a in axes)
+    trailing = axes == tuple(range(values.ndim - len(axes), values.ndim))
+    if not trailing or size > _ROW_PRODUCT_MAX or values.dtype not in (np.float32, np.float64) or size == 0:
+        return values.mean(axis=axes, keepdims=True)
+    rows = np.ascontiguousarray(values).reshape(-1, size)
+    weights = np.full(size, 1.0 / size, dtype=values.dtype)
+    return (rows @ weights).reshape(values.shape[: values.ndim - len(axes)] + (1,) * len(axes))
+
+
 def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float, dtype: np.dtype):
     """(x - mean) * inv_std over ``axes`` computed in ``dtype``; also mean and inv_std (kept dims)."""
     xf = x.astype(dtype, copy=False)
-    mean = xf.mean(axis=axes, keepdims=True)
+    mean = _means(xf, axes)
     centered = xf - mean
-    var = np.mean(np.square(centered), axis=axes, keepdims=True)
+    var = _means(np.square(centered), axes)
     inv_std = 1.0 / np.sqrt(var + dtype.type(epsilon))
     centered *= inv_std
     return centered, mean, inv_std
