@@ -33,6 +33,7 @@ from onyx.tools.inputs import prepare_feeds  # noqa: E402
 
 LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 CACHE_DIR = HERE / ".cache"
+WARM_UP_MODEL = HERE.parent / "examples" / "digits" / "digits.onnx"
 # onnx.reference takes seconds to minutes per run on the big convolution networks; time it on these only.
 REFERENCE_MODELS = {"squeezenet", "shufflenet", "inception_v1", "lstm_2layer", "gru_bidirectional",
                     "random_forest", "gradient_boosting", "svc"}
@@ -186,6 +187,8 @@ def main() -> None:
     if args.memory_probe:
         memory_probe(args.memory_probe[0], Path(args.memory_probe[1]))
         return
+    for runtime in ("onyx", "onnxruntime"):  # one-time initialization is not the first model's creation
+        make_session(runtime, WARM_UP_MODEL).run(None, {"image": np.zeros((1, 64), np.float32)})
     rows = []
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)
