@@ -129,6 +129,24 @@ def test_classifier_model(name):
     np.testing.assert_allclose(probabilities(zipped, model.classes_), model.predict_proba(X), atol=1e-5)
 
 
+def test_svm_kernel_blocks_give_the_whole_matrix_results(monkeypatch):
+    """SVMs compute kernel values a block of samples at a time; tiny blocks change nothing."""
+    import onyx.ops.ml.svm
+
+    X, y = classification(3)
+    classifier = convert(SVC(probability=True, random_state=0).fit(X, y), X)
+    Xr, yr = regression()
+    regressor = convert(SVR(C=10.0).fit(Xr, yr), Xr)
+    whole = run_model(classifier, X), run_model(regressor, Xr)
+    monkeypatch.setattr(onyx.ops.ml.svm, "_KERNEL_BLOCK", 7)
+    blocks = run_model(classifier, X), run_model(regressor, Xr)
+    np.testing.assert_array_equal(blocks[0][0], whole[0][0])
+    classes = sorted(whole[0][1][0])
+    np.testing.assert_allclose(probabilities(blocks[0][1], np.array(classes)),
+                               probabilities(whole[0][1], np.array(classes)), rtol=1e-6)
+    np.testing.assert_allclose(blocks[1][0], whole[1][0], rtol=1e-6)
+
+
 REGRESSORS = {
     "gradient_boosting": lambda: GradientBoostingRegressor(n_estimators=20, random_state=0),
     "decision_tree": lambda: DecisionTreeRegressor(max_depth=6, random_state=0),

@@ -27,12 +27,26 @@ def kernel_matrix(X: np.ndarray, vectors: np.ndarray, kind: str, params) -> np.n
         dot *= -2.0
         dot += np.einsum("ij,ij->i", X, X)[:, None]
         dot += np.einsum("ij,ij->i", vectors, vectors)[None, :]
-        np.maximum(dot, 0.0, out=dot)
+        np.clip(dot, 0.0, np.inf, out=dot)  # rounding can make |x - v|^2 slightly negative
         dot *= -gamma
         return np.exp(dot, out=dot)
     if kind == "SIGMOID":
         return np.tanh(gamma * dot + coef0)
     raise ValueError(f"kernel_type '{kind}' is not one of {', '.join(KERNELS)}")
+
+
+_KERNEL_BLOCK = 1 << 18  # kernel-matrix entries computed at a time (2 MB of float64)
+
+
+def kernel_product(X: np.ndarray, vectors: np.ndarray, kind: str, params, weights: np.ndarray) -> np.ndarray:
+    """kernel_matrix(X, vectors) @ weights, a block of samples at a time (the [N, S] matrix is never whole)."""
+    rows = max(1, _KERNEL_BLOCK // max(len(vectors), 1))
+    if len(X) <= rows:
+        return kernel_matrix(X, vectors, kind, params) @ weights
+    out = np.empty((len(X),) + weights.shape[1:])
+    for start in range(0, len(X), rows):
+        out[start : start + rows] = kernel_matrix(X[start : start + rows], vectors, kind, params) @ weights
+    return out
 
 
 @dataclass
@@ -121,7 +135,7 @@ def svm_classifier(X, *, classlabels_ints=None, classlabels_strings=None, coeffi
         return labels[np.argmax(scores, axis=1)], transform_scores(scores, post_transform).astype(np.float32)
     model = cached((vectors_per_class, support_vectors, coefficients, rho), lambda: one_vs_one(
         len(labels), vectors_per_class, support_vectors, coefficients, rho))
-    decisions = kernel_matrix(X, model.vectors, kernel_type, kernel_params) @ model.pair_weights + model.rho
+    decisions = kernel_product(X, model.vectors, kernel_type, kernel_params, model.pair_weights) + model.rho
     wins = np.where(decisions > 0, model.first, model.second)
     votes = np.zeros((len(X), len(labels)), dtype=np.int64)
     np.add.at(votes, (np.arange(len(X))[:, None], wins), 1)
@@ -143,7 +157,7 @@ def svm_regressor(X, *, coefficients=None, kernel_params=None, kernel_type="LINE
     coef = np.asarray(coefficients, dtype=np.float64)
     if n_supports > 0:
         vectors = np.asarray(support_vectors, dtype=np.float64).reshape(n_supports, -1)
-        scores = kernel_matrix(X, vectors, kernel_type, kernel_params) @ coef
+        scores = kernel_product(X, vectors, kernel_type, kernel_params, coef)
     else:
         scores = kernel_matrix(X, coef.reshape(1, -1), kernel_type, kernel_params)[:, 0]
     scores = scores + (rho[0] if rho else 0.0)
