@@ -26,7 +26,6 @@ import numpy as np
 
 from onyx.ops.activations import relu
 from onyx.ops.registry import kernel
-from onyx.ops.threads import parallel_map
 
 Activation = Callable[[np.ndarray], np.ndarray]
 States = list[np.ndarray]
@@ -229,14 +228,15 @@ def _recurrent(X: np.ndarray, weights: _Weights, sequence_lens: np.ndarray | Non
         np.matmul(X, weights.WT[d], out=xw[d].reshape(seq_len * batch, -1))
     xw += weights.bias[:, None, None, :]
     Y = (np.empty if valid is None else np.zeros)((seq_len, num_dir, batch, hidden), dtype=dtype)
-
-    def run_direction(d: int) -> States:
-        step = -1 if reverse_flags[d] else 1
+    finals: list[list[np.ndarray]] = [[] for _ in initial_states]
+    for d, reverse in enumerate(reverse_flags):
+        step = -1 if reverse else 1
         run = runner(d, None if valid is None else valid[::step])
-        return run(xw[d, ::step], [s[d] for s in states0], Y[::step, d])
+        states = run(xw[d, ::step], [s[d] for s in states0], Y[::step, d])
+        for final, state in zip(finals, states):
+            final.append(state)
 
-    finals = parallel_map(run_direction, range(num_dir))  # the directions are independent
-    finals_arr = [np.stack(f) for f in zip(*finals)]
+    finals_arr = [np.stack(f) for f in finals]
     if layout == 1:
         Y = Y.transpose(2, 0, 1, 3)
         finals_arr = [f.transpose(1, 0, 2) for f in finals_arr]

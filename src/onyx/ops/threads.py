@@ -1,8 +1,10 @@
 """Intra-op threads: a kernel's independent parts of work run side by side.
 
 NumPy releases the GIL inside its loops, so a kernel whose work splits into parts that each
-run long NumPy operations (tree walks over blocks of samples, the two directions of a
-bidirectional RNN) finishes sooner on several threads. How many is the session's
+run long NumPy operations (tree walks over groups of trees) finishes sooner on several threads.
+Not where BLAS products come just before: OpenBLAS's workers spin-wait on the other cores for
+a while after each product, and splitting im2col copies or the two directions of a
+bidirectional GRU over threads measured no faster or slower there. How many is the session's
 ``intra_op_num_threads`` (0: one per CPU the process may use), set around each run with :func:`limit`; the BLAS
 library's own threads are limited to the same number by the session.
 """
