@@ -196,6 +196,16 @@ def test_pool_unit_strides(op, rank, seed):
     assert_matches_onnxruntime(op, {"x": x}, **attrs)
 
 
+@pytest.mark.parametrize("pool", ["max_pool_10", "average_pool_19"])
+def test_pool_kernel_of_unit_kernel_returns_a_copy(pool):
+    from onyx.ops import pool as pools
+
+    x = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4)
+    y = getattr(pools, pool)(x, kernel_shape=[1, 1])
+    np.testing.assert_array_equal(y, x)
+    assert not np.shares_memory(y, x)
+
+
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
 def test_pool_keeps_input(op):
     """Pools reduce into their own buffers, even when a kernel tap covers the whole input."""

@@ -257,4 +257,5 @@ def flat_separable_reduce(
         for i in range(2, kernel[axis]):
             combine(target, source[i * step : i * step + length], out=target)
         source, buffers = buffers[0], buffers[::-1]
-    return np.ascontiguousarray(source.reshape(xp.shape)[(..., *(slice(0, o) for o in out))])
+    # a copy even when nothing was combined: the result must never share the input's memory
+    return np.array(source.reshape(xp.shape)[(..., *(slice(0, o) for o in out))], copy=True)
