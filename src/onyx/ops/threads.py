@@ -2,11 +2,11 @@
 
 NumPy releases the GIL inside its loops, so a kernel whose work splits into parts that each
 run long NumPy operations (tree walks over groups of trees) finishes sooner on several threads.
-Not where BLAS products come just before: OpenBLAS's workers spin-wait on the other cores for
-a while after each product, and splitting im2col copies or the two directions of a
-bidirectional GRU over threads measured no faster or slower there. How many is the session's
-``intra_op_num_threads`` (0: one per CPU the process may use), set around each run with :func:`limit`; the BLAS
-library's own threads are limited to the same number by the session.
+Not where BLAS products come just before: OpenBLAS's workers spin-wait on the other cores for a
+while after each product, and im2col copies or a bidirectional GRU's two directions split over
+threads there measured no faster, or slower. How many threads: the session's
+``intra_op_num_threads`` (0: one per CPU the process may use), set around each run with
+:func:`limit`; the session limits the BLAS library's own threads to the same number.
 """
 
 from __future__ import annotations
