@@ -128,6 +128,52 @@ def test_conv_auto_pad(auto_pad, kernel):
     assert_matches_onnxruntime("Conv", {"x": x, "w": w}, auto_pad=auto_pad, strides=[2, 1])
 
 
+@pytest.mark.parametrize("strides", [[1, 1], [2, 1]])
+def test_conv_1x1_widening_with_bias(strides):
+    """1x1 convolutions to more channels put the bias in the product (widening_product_with_bias)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal([2, 3, 7, 6]).astype(np.float32)
+    for _ in range(2):  # new weights each time: nothing prepared for an earlier session is reused
+        w = rng.standard_normal([8, 3, 1, 1]).astype(np.float32)
+        b = rng.standard_normal(8).astype(np.float32)
+        assert_matches_onnxruntime("Conv", {"x": x, "w": w, "b": b}, strides=strides)
+
+
+def test_conv_1x1_widening_with_initializer_weights_across_sessions():
+    """Prepared weights belong to their session's initializers: a later session never sees them."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal([1, 3, 5, 5]).astype(np.float32)
+    for _ in range(3):
+        w = rng.standard_normal([8, 3, 1, 1]).astype(np.float32)
+        b = rng.standard_normal(8).astype(np.float32)
+        graph = helper.make_graph(
+            [helper.make_node("Conv", ["x", "w", "b"], ["y"])], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        session = onyx.InferenceSession(model.SerializeToString())
+        for _ in range(2):
+            (y,) = session.run(None, {"x": x})
+            np.testing.assert_allclose(y, np.einsum("mc,nchw->nmhw", w[:, :, 0, 0], x) + b.reshape(1, -1, 1, 1),
+                                       rtol=1e-5, atol=1e-5)
+        del session
+
+
+def test_prepared_weights_follow_their_arrays():
+    from onyx.ops.prepared import prepared
+
+    w = np.ones(3, np.float32)
+    w.flags.writeable = False
+    assert prepared((w,), "k", lambda: w.sum()) == 3
+    assert prepared((w,), "k", lambda: -1) == 3  # cached while w lives
+    assert prepared((w,), "other", lambda: -1) == -1
+    writable = np.ones(3, np.float32)
+    assert prepared((writable,), "k", lambda: 1) == 1 and prepared((writable,), "k", lambda: 2) == 2
+
+
 def test_conv_1x1_strided():
     rng = np.random.default_rng(2)
     x = rng.standard_normal([2, 8, 9, 9]).astype(np.float32)

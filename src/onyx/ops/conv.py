@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from onyx.ops.prepared import prepared
 from onyx.ops.registry import kernel
 from onyx.ops.window import (
     col2im,
@@ -66,6 +67,8 @@ def conv_core(
     if math.prod(kern) == 1:
         xp = padded_for_windows(x, begin, out, kern, strides, dilations)
         cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
+        if group == 1 and bias is not None and c < m:
+            return widening_product_with_bias(cols[:, 0], w, bias).reshape((n, m) + out)
         y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
         return add_bias(y.reshape((n, m) + out), bias)
     unit_strides = all(s == 1 for s in strides)
@@ -206,6 +209,20 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) ->
         for b in range(2, kh):
             target += partial[:, :, :, b, b * dh * row : b * dh * row + count]
     return y, (out[0], row)
+
+
+def widening_product_with_bias(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[W | b] @ [x; 1] for a 1x1 convolution ``w`` (M, C, 1...) of ``x`` (N, C, positions) with
+    M > C: copying the narrower input once beside a row of ones costs less than a broadcast
+    bias pass over the wider output (MobileNetV2's and ResNet's expanding 1x1 convolutions)."""
+    n, c, size = x.shape
+    m = w.shape[0]
+    weights = prepared((w, bias), ("bias column", w.dtype), lambda: np.concatenate(
+        [w.reshape(m, c), np.asarray(bias, dtype=w.dtype).reshape(m, 1)], axis=1))
+    extended = np.empty((n, c + 1, size), dtype=w.dtype)
+    extended[:, :c] = x
+    extended[:, c] = 1
+    return np.matmul(weights, extended)
 
 
 def channel_bias(b: np.ndarray, y: np.ndarray) -> np.ndarray:

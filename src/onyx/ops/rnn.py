@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from onyx.ops.activations import relu
+from onyx.ops.prepared import prepared
 from onyx.ops.registry import kernel
 
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -155,26 +156,9 @@ def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: i
     return _Weights(WT, RT, bias, rbh)
 
 
-_PREPARED: dict[tuple, tuple[tuple, _Weights]] = {}
-_PREPARED_MAX = 32
-
-
 def _weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *args) -> _Weights:
-    """``_build_weights``, cached for read-only (initializer) arrays.
-
-    An entry keeps its arrays alive, so the ids in its key cannot be reused by other arrays.
-    """
-    arrays = (W, R, B)
-    if any(a is not None and a.flags.writeable for a in arrays):
-        return _build_weights(W, R, B, *args)
-    key = (*map(id, arrays), *args)
-    entry = _PREPARED.get(key)
-    if entry is None:
-        entry = (arrays, _build_weights(W, R, B, *args))
-        if len(_PREPARED) >= _PREPARED_MAX:
-            del _PREPARED[next(iter(_PREPARED))]
-        _PREPARED[key] = entry
-    return entry[1]
+    """``_build_weights``, once per session for initializer arrays (see onyx.ops.prepared)."""
+    return prepared((W, R, B), args, lambda: _build_weights(W, R, B, *args))
 
 
 # -- driver -----------------------------------------------------------------------
