@@ -20,9 +20,23 @@ from onyx.model.graph import Node
 
 UFUNCS = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
 _FLOATS = frozenset(map(np.dtype, (np.float16, np.float32, np.float64)))
-# References to a value the run holds while donor() looks at it, besides its entries in the
-# step's argument list: the plan's value list, donor()'s loop variable and getrefcount's argument.
-_RUN_REFERENCES = 3
+
+
+def _references(args: Sequence[Any], position: int) -> int:
+    """sys.getrefcount of ``args[position]``, taken the same way for calibration and checks."""
+    return sys.getrefcount(args[position])
+
+
+def _run_references() -> int:
+    """The count _references gives for a value held only by the run: the plan's value list and
+    one entry of a step's argument list. Measured rather than assumed, since interpreters
+    differ in which temporary references they count."""
+    values = [np.empty(1)]
+    args = [values[0], None]
+    return _references(args, 0)
+
+
+_RUN_REFERENCES = _run_references()
 
 
 def donor_positions(node: Node, input_slots: Sequence[int], freed: Collection[int],
@@ -43,9 +57,10 @@ def donor(args: Sequence[Any], positions: Sequence[int]) -> np.ndarray | None:
     if args[1].shape != shape:
         shape = np.broadcast_shapes(shape, args[1].shape)
     for position in positions:
+        repeats = (args[0] is args[position]) + (args[1] is args[position]) - 1
+        if _references(args, position) > _RUN_REFERENCES + repeats:
+            continue
         candidate = args[position]
-        in_args = (args[0] is candidate) + (args[1] is candidate)
-        if (candidate.shape == shape and candidate.base is None and candidate.flags.writeable
-                and sys.getrefcount(candidate) <= _RUN_REFERENCES + in_args):
+        if candidate.shape == shape and candidate.base is None and candidate.flags.writeable:
             return candidate
     return None
