@@ -261,6 +261,30 @@ def test_conv_bias_residual_activation_fusion(tmp_path):
     assert check(model, {"x": randn(1, 3, 6, 6), "r": randn(1, 4, 6, 6)}, tmp_path, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
 
 
+@pytest.mark.parametrize("tail", ["Relu", "Clip", "LeakyRelu", "residual+Relu", "none"])
+def test_fused_conv_finishing_a_cropped_grid(tail, tmp_path):
+    """A 3x3 convolution over a wide map computes on the padded grid; FusedConv's last pass crops
+    it while adding the residual or clipping, or crops and then applies the activation."""
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])]
+    inits = [init("w", randn(20, 3, 3, 3)), init("b", randn(20))]
+    last = "c"
+    if tail.startswith("residual"):
+        nodes.append(helper.make_node("Add", ["c", "r"], ["s"]))
+        last = "s"
+    if tail.endswith("Relu") and tail != "LeakyRelu":
+        nodes.append(helper.make_node("Relu", [last], ["y"]))
+    elif tail == "Clip":
+        nodes.append(helper.make_node("Clip", [last, "lo", "hi"], ["y"]))
+        inits += [init("lo", np.float32(0)), init("hi", np.float32(1))]
+    elif tail == "LeakyRelu":
+        nodes.append(helper.make_node("LeakyRelu", [last], ["y"], alpha=0.1))
+    else:
+        nodes.append(helper.make_node("Identity", [last], ["y"]))
+    model = make_model(nodes, [vi("x", [1, 3, 24, 24]), vi("r", [1, 20, 24, 24])], [vi("y", [1, 20, 24, 24])], inits)
+    counts = check(model, {"x": randn(1, 3, 24, 24), "r": randn(1, 20, 24, 24)}, tmp_path, rtol=1e-4, atol=1e-5)
+    assert counts["FusedConv"] + counts["Conv"] == 1
+
+
 @needs_conv
 def test_pad_folds_into_conv():
     nodes = [helper.make_node("Pad", ["x", "pads", "zero"], ["p"]),

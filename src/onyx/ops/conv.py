@@ -57,10 +57,12 @@ MIN_COLUMNS = 512  # but at least this many columns per product, for the BLAS's 
 
 
 def conv_core(
-    x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out, bias: np.ndarray | None = None
+    x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out, bias: np.ndarray | None = None,
+    cropped_view: bool = False,
 ) -> np.ndarray:
     """Convolution of float ``x`` (N, C, *in) by ``w`` (M, C/group, *kern), plus ``bias``, as a fresh
-    C-contiguous (N, M, *out) array."""
+    C-contiguous (N, M, *out) array; with ``cropped_view``, possibly as a strided view of a fresh
+    buffer instead (a caller finishing the output in one more pass crops it then)."""
     n, c = x.shape[:2]
     m = w.shape[0]
     wmat = w.reshape(group, m // group, -1)
@@ -79,12 +81,18 @@ def conv_core(
     else:
         flat = flat_windows(kern, out, strides, dilations, m // group, c // group)
         taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat)
-        y = windowed_product(taps, wmat, len(kern), math.prod(grid))
+        if group == 1 and bias is not None and m > 16:  # the bias as a column of the product
+            y = windowed_product(taps, weights_with_bias_column(w, bias)[None], len(kern), math.prod(grid), True)
+            bias = None
+        else:
+            y = windowed_product(taps, wmat, len(kern), math.prod(grid))
     y = y.reshape((n, m) + grid)
     if grid == tuple(out):
         return add_bias(y, bias)
     y = y[(..., *(slice(0, o) for o in out))]
-    return np.ascontiguousarray(y) if bias is None else np.add(y, channel_bias(bias, y))
+    if bias is not None:
+        return np.add(y, channel_bias(bias, y))
+    return y if cropped_view else np.ascontiguousarray(y)
 
 
 def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_per_group: int) -> bool:
@@ -101,20 +109,23 @@ def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_p
     return wasted <= 1.1
 
 
-def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: int) -> np.ndarray:
+def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: int, ones_row: bool = False
+                     ) -> np.ndarray:
     """Products (N, group, M/group, size) of ``wmat`` (group, M/group, C/group * K) with the windows
     of a ``rank``-D convolution, given as one view (N, C, *kernel, *positions) or K views
-    (N, C, *positions), one per kernel position (see window_taps).
+    (N, C, *positions), one per kernel position (see window_taps). With ``ones_row`` (one group
+    only), ``wmat`` has one more column, multiplied by a row of ones: the bias.
 
     The windows are copied (im2col) a cache-sized chunk of groups and leading positions at a
     time; entries past the positions are left unset.
     """
     group, mg, depth = wmat.shape
+    depth -= ones_row
     n, c = taps[0].shape[:2]
     cg, kernel_axes = c // group, rank if len(taps) == 1 else 0
     positions = taps[0].shape[2 + kernel_axes :]
     rows, inner = positions[0], math.prod(positions[1:])
-    per_row = n * depth * inner
+    per_row = n * (depth + ones_row) * inner
     row_step = min(rows, max(COLUMN_CHUNK // per_row, -(-MIN_COLUMNS // inner)))
     group_step = min(group, max(1, COLUMN_CHUNK // (per_row * row_step)))
     y = np.empty((n, group, mg, size), dtype=wmat.dtype)
@@ -124,12 +135,16 @@ def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: 
         g1 = min(group, g0 + group_step)
         for r0 in range(0, rows, row_step):
             r1 = min(rows, r0 + row_step)
-            cols = buffer[: n * (g1 - g0) * depth * (r1 - r0) * inner].reshape(n, (g1 - g0) * cg, -1, r1 - r0, inner)
+            width = (r1 - r0) * inner
+            product_input = buffer[: n * (g1 - g0) * (depth + ones_row) * width].reshape(n, g1 - g0, -1, width)
+            if ones_row:
+                product_input[:, :, depth] = 1
+            cols = product_input[:, :, :depth].reshape(n, (g1 - g0) * cg, -1, r1 - r0, inner)
             block = cols.shape[2] // len(taps)
             for k, tap in enumerate(taps):
                 src = tap[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
                 np.copyto(cols[:, :, k * block : (k + 1) * block].reshape(src.shape), src)
-            np.matmul(wmat[g0:g1], cols.reshape(n, g1 - g0, depth, -1), out=y[:, g0:g1, :, r0 * inner : r1 * inner])
+            np.matmul(wmat[g0:g1], product_input, out=y[:, g0:g1, :, r0 * inner : r1 * inner])
     return y
 
 
@@ -211,14 +226,20 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) ->
     return y, (out[0], row)
 
 
+def weights_with_bias_column(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[W | b]: the (M, C/group * K) weight matrix of one group with the bias as a last column,
+    built once per session for initializers."""
+    m = w.shape[0]
+    return prepared((w, bias), ("bias column", w.dtype), lambda: np.concatenate(
+        [w.reshape(m, -1), np.asarray(bias, dtype=w.dtype).reshape(m, 1)], axis=1))
+
+
 def widening_product_with_bias(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """[W | b] @ [x; 1] for a 1x1 convolution ``w`` (M, C, 1...) of ``x`` (N, C, positions) with
     M > C: copying the narrower input once beside a row of ones costs less than a broadcast
     bias pass over the wider output (MobileNetV2's and ResNet's expanding 1x1 convolutions)."""
     n, c, size = x.shape
-    m = w.shape[0]
-    weights = prepared((w, bias), ("bias column", w.dtype), lambda: np.concatenate(
-        [w.reshape(m, c), np.asarray(bias, dtype=w.dtype).reshape(m, 1)], axis=1))
+    weights = weights_with_bias_column(w, bias)
     extended = np.empty((n, c + 1, size), dtype=w.dtype)
     extended[:, :c] = x
     extended[:, c] = 1
@@ -240,9 +261,15 @@ def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 @kernel("Conv", since=1)
 def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     """N-D convolution with groups, strides, dilations and padding."""
+    return convolve(x, w, b, auto_pad, dilations, group, kernel_shape, pads, strides)
+
+
+def convolve(x, w, b, auto_pad, dilations, group, kernel_shape, pads, strides, cropped_view: bool = False):
+    """Conv's result in x's type; ``cropped_view`` as in conv_core (float32/float64 inputs only)."""
     ct = compute_dtype(x.dtype)
     geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
-    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry, bias=b)
+    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry, bias=b,
+                  cropped_view=cropped_view and ct == x.dtype)
     return y.astype(x.dtype, copy=False)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from onyx.ops.activations import gelu as _gelu
 from onyx.ops.activations import gelu_float32, relu
-from onyx.ops.conv import conv
+from onyx.ops.conv import convolve
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
 from onyx.ops.registry import kernel
@@ -78,12 +78,20 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
 @kernel("FusedConv", since=1, domain=DOMAIN)
 def fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                pads=None, strides=None, activation="", activation_params=()):
-    """activation(Conv(X, W, B) + Z) with the standard Conv kernel (whose output is a fresh array)."""
-    y = conv(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-             pads=pads, strides=strides)
+    """activation(Conv(X, W, B) + Z) on the convolution's fresh output. When that output is a
+    cropped view of a padded grid, the pass that makes it contiguous adds Z or applies a
+    clipping activation."""
+    y = convolve(X, W, B, auto_pad, dilations, group, kernel_shape, pads, strides, cropped_view=True)
+    params = list(activation_params)
+    if y.flags.c_contiguous:
+        return apply_activation(y if Z is None else _add(y, Z), activation, params)
     if Z is not None:
-        y = _add(y, Z)
-    return apply_activation(y, activation, list(activation_params))
+        y = np.add(y, Z.astype(y.dtype, copy=False))
+    elif activation in ("Relu", "Clip"):
+        return relu(y) if activation == "Relu" else np.clip(y, *(y.dtype.type(v) for v in params))
+    else:
+        y = np.ascontiguousarray(y)
+    return apply_activation(y, activation, params)
 
 
 @kernel("FusedGemm", since=1, domain=DOMAIN)
