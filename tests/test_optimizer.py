@@ -285,6 +285,14 @@ def test_fused_conv_finishing_a_cropped_grid(tail, tmp_path):
     assert counts["FusedConv"] + counts["Conv"] == 1
 
 
+def test_fused_depthwise_conv_with_clip_on_a_cropped_grid(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], group=6),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
+    inits = [init("w", randn(6, 1, 3, 3)), init("b", randn(6)), init("lo", np.float32(0)), init("hi", np.float32(6))]
+    model = make_model(nodes, [vi("x", [1, 6, 30, 30])], [vi("y", [1, 6, 30, 30])], inits)
+    assert check(model, {"x": randn(1, 6, 30, 30)}, tmp_path, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
+
+
 @needs_conv
 def test_pad_folds_into_conv():
     nodes = [helper.make_node("Pad", ["x", "pads", "zero"], ["p"]),

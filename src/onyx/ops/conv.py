@@ -81,8 +81,9 @@ def conv_core(
     else:
         flat = flat_windows(kern, out, strides, dilations, m // group, c // group)
         taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat)
-        if group == 1 and bias is not None and m > 16:  # the bias as a column of the product
-            y = windowed_product(taps, weights_with_bias_column(w, bias)[None], len(kern), math.prod(grid), True)
+        if bias is not None:  # the bias as a column of the product
+            weights = weights_with_bias_column(w, bias).reshape(group, m // group, -1)
+            y = windowed_product(taps, weights, len(kern), math.prod(grid), True)
             bias = None
         else:
             y = windowed_product(taps, wmat, len(kern), math.prod(grid))
@@ -113,8 +114,8 @@ def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: 
                      ) -> np.ndarray:
     """Products (N, group, M/group, size) of ``wmat`` (group, M/group, C/group * K) with the windows
     of a ``rank``-D convolution, given as one view (N, C, *kernel, *positions) or K views
-    (N, C, *positions), one per kernel position (see window_taps). With ``ones_row`` (one group
-    only), ``wmat`` has one more column, multiplied by a row of ones: the bias.
+    (N, C, *positions), one per kernel position (see window_taps). With ``ones_row``, ``wmat``
+    has one more column, multiplied by a row of ones: the bias.
 
     The windows are copied (im2col) a cache-sized chunk of groups and leading positions at a
     time; entries past the positions are left unset.
@@ -139,11 +140,13 @@ def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: 
             product_input = buffer[: n * (g1 - g0) * (depth + ones_row) * width].reshape(n, g1 - g0, -1, width)
             if ones_row:
                 product_input[:, :, depth] = 1
-            cols = product_input[:, :, :depth].reshape(n, (g1 - g0) * cg, -1, r1 - r0, inner)
-            block = cols.shape[2] // len(taps)
+            # (N, groups, C/group, K or 1, rows, inner): only splits axes, so always a view
+            cols = product_input[:, :, :depth].reshape(n, g1 - g0, cg, -1, r1 - r0, inner)
+            block = cols.shape[3] // len(taps)
             for k, tap in enumerate(taps):
                 src = tap[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
-                np.copyto(cols[:, :, k * block : (k + 1) * block].reshape(src.shape), src)
+                src = src.reshape((n, g1 - g0, cg) + src.shape[2:])
+                np.copyto(cols[:, :, :, k * block : (k + 1) * block].reshape(src.shape), src)
             np.matmul(wmat[g0:g1], product_input, out=y[:, g0:g1, :, r0 * inner : r1 * inner])
     return y
 
