@@ -242,6 +242,13 @@ def test_pool_unit_strides(op, rank, seed):
     assert_matches_onnxruntime(op, {"x": x}, **attrs)
 
 
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("size", [13, 70])
+def test_strided_pool_on_small_and_large_maps(op, size):
+    x = np.random.default_rng(size).standard_normal([1, 3, size, size + 1]).astype(np.float32)
+    assert_matches_onnxruntime(op, {"x": x}, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 1])
+
+
 @pytest.mark.parametrize("pool", ["max_pool_10", "average_pool_19"])
 def test_pool_kernel_of_unit_kernel_returns_a_copy(pool):
     from onyx.ops import pool as pools
