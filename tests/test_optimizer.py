@@ -13,13 +13,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 import onyx
 from onyx.model import load_model
-from onyx.ops import registry
 from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel as Level
 
 F = TensorProto.FLOAT
 RNG = np.random.default_rng(0)
-needs_conv = pytest.mark.skipif(registry.lookup("", "Conv", 22) is None, reason="no Conv kernel in this tree")
 
 
 def init(name: str, value) -> TensorProto:
@@ -244,7 +242,6 @@ def _conv_model(tail: list, tail_inits=(), opset=17) -> onnx.ModelProto:
     return make_model(nodes, [vi("x", [1, 3, 6, 6]), vi("r", [1, 4, 6, 6])], [vi("y", [1, 4, 6, 6])], inits, opset)
 
 
-@needs_conv
 def test_conv_batchnorm_folding(tmp_path):
     bn = [init(n, v) for n, v in [("s", randn(4)), ("b", randn(4)), ("m", randn(4)), ("v", np.abs(randn(4)) + 0.5)]]
     model = _conv_model([helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], epsilon=1e-3),
@@ -252,7 +249,6 @@ def test_conv_batchnorm_folding(tmp_path):
     assert check(model, {"x": randn(1, 3, 6, 6), "r": randn(1, 4, 6, 6)}, tmp_path, rtol=1e-4, atol=1e-5) == {"Conv": 1}
 
 
-@needs_conv
 def test_conv_bias_residual_activation_fusion(tmp_path):
     tail = [helper.make_node("Add", ["c", "cb"], ["cb_out"]), helper.make_node("Add", ["cb_out", "r"], ["s"]),
             helper.make_node("Clip", ["s", "lo", "hi"], ["y"])]
@@ -293,7 +289,6 @@ def test_fused_depthwise_conv_with_clip_on_a_cropped_grid(tmp_path):
     assert check(model, {"x": randn(1, 6, 30, 30)}, tmp_path, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
 
 
-@needs_conv
 def test_pad_folds_into_conv():
     nodes = [helper.make_node("Pad", ["x", "pads", "zero"], ["p"]),
              helper.make_node("Conv", ["p", "w"], ["y"])]
@@ -450,7 +445,6 @@ def test_channel_affine_keeps_broadcasts_that_are_not_per_channel():
     assert check(model, {"x": randn(2, 3, 4)}) == {"Mul": 1, "Add": 1}
 
 
-@needs_conv
 def test_per_channel_mul_and_add_after_conv_fold_into_its_weights():
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
@@ -464,7 +458,6 @@ def test_per_channel_mul_and_add_after_conv_fold_into_its_weights():
     assert check(model, {"x": randn(1, 2, 5, 5)}, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
 
 
-@needs_conv
 def test_residual_sum_of_two_fuses_into_conv():
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"]),
