@@ -164,12 +164,11 @@ def shifted_product(x: np.ndarray, w: np.ndarray, group: int, kern, out, dilatio
     n, c = x.shape[:2]
     m, cg = w.shape[:2]
     mg, k = m // group, math.prod(kern)
-    padded = [o + (kk - 1) * d for o, kk, d in zip(out, kern, dilations)]
+    flat, padded = flat_padded(x, begin, out, kern, dilations)
     steps = [math.prod(padded[axis + 1 :]) for axis in range(len(kern))]
     offsets = [sum(i * d * st for i, d, st in zip(index, dilations, steps)) for index in np.ndindex(*kern)]
     count = sum((o - 1) * st for o, st in zip(out, steps)) + 1
     grid = (out[0], *padded[1:])
-    flat = stride_phases(x, begin, (1,) * len(kern), padded)[:, :, 0]
     wall = w.reshape(group, mg, cg, k).transpose(0, 3, 1, 2).reshape(group, k * mg, cg)
     y = np.empty((n, group, mg, math.prod(grid)), dtype=w.dtype)
     span = offsets[-1]
@@ -181,10 +180,7 @@ def shifted_product(x: np.ndarray, w: np.ndarray, group: int, kern, out, dilatio
         z = products[: n * group * k * mg * (p1 - p0 + span)].reshape(n, group, k * mg, -1)
         np.matmul(wall, source, out=z)
         z = z.reshape(n, group, k, mg, -1)
-        target = y[..., p0:p1]
-        np.add(z[:, :, 0, :, offsets[0] : offsets[0] + p1 - p0], z[:, :, 1, :, offsets[1] : offsets[1] + p1 - p0], out=target)
-        for index in range(2, k):
-            target += z[:, :, index, :, offsets[index] : offsets[index] + p1 - p0]
+        sum_into(y[..., p0:p1], [z[:, :, i, :, offset : offset + p1 - p0] for i, offset in enumerate(offsets)])
     return y, grid
 
 
@@ -201,12 +197,11 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) ->
     n, c = x.shape[:2]
     mg = w.shape[0] // c
     (kh, kw), (dh, dw) = kern, dilations
-    padded = [o + (k - 1) * d for o, k, d in zip(out, kern, dilations)]
+    flat, padded = flat_padded(x, begin, out, kern, dilations)
     row = padded[1]
     count = (out[0] - 1) * row + out[1]
     rows_span = (kh - 1) * dh * row
     length = count + rows_span
-    flat = stride_phases(x, begin, (1, 1), padded)[:, :, 0]
     weights = w.reshape(c, mg, kh, kw).reshape(c, mg * kh, kw)
     y = np.empty((n, c, mg, out[0] * row), dtype=w.dtype)
     step = max(1, min(c, COLUMN_CHUNK // (n * (kw + mg * kh) * length)))
@@ -219,19 +214,31 @@ def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) ->
             np.copyto(cols[:, :, a], flat[:, c0:c1, a * dw : a * dw + length])
         np.matmul(weights[c0:c1], cols, out=partial)
         partial = partial.reshape(n, c1 - c0, mg, kh, length)
-        target = y[:, c0:c1, :, :count]
-        if kh == 1:
-            np.copyto(target, partial[:, :, :, 0, :count])
-            continue
-        np.add(partial[:, :, :, 0, :count], partial[:, :, :, 1, dh * row : dh * row + count], out=target)
-        for b in range(2, kh):
-            target += partial[:, :, :, b, b * dh * row : b * dh * row + count]
+        sum_into(y[:, c0:c1, :, :count], [partial[:, :, :, b, b * dh * row : b * dh * row + count] for b in range(kh)])
     return y, (out[0], row)
 
 
+def flat_padded(x: np.ndarray, begin, out, kern, dilations) -> tuple[np.ndarray, list[int]]:
+    """``x`` zero-padded to the extent its unit-stride windows read, as (N, C, flat positions),
+    and that extent per spatial axis."""
+    padded = [o + e - 1 for o, e in zip(out, effective_kernel(kern, dilations))]
+    return stride_phases(x, begin, (1,) * len(kern), padded)[:, :, 0], padded
+
+
+def sum_into(target: np.ndarray, parts: list[np.ndarray]) -> None:
+    """``target`` = the sum of ``parts`` (at least one), without temporaries."""
+    if len(parts) == 1:
+        np.copyto(target, parts[0])
+        return
+    np.add(parts[0], parts[1], out=target)
+    for part in parts[2:]:
+        target += part
+
+
 def weights_with_bias_column(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[W | b]: the (M, C/group * K) weight matrix of one group with the bias as a last column,
-    built once per session for initializers."""
+    """[W | b]: the (M, C/group * K) weight matrix with the bias as a last column (row i is output
+    channel i, so it reshapes to (group, M/group, C/group * K + 1)), built once per session for
+    initializers."""
     m = w.shape[0]
     return prepared((w, bias), ("bias column", w.dtype), lambda: np.concatenate(
         [w.reshape(m, -1), np.asarray(bias, dtype=w.dtype).reshape(m, 1)], axis=1))
