@@ -458,6 +458,65 @@ def test_per_channel_mul_and_add_after_conv_fold_into_its_weights():
     assert check(model, {"x": randn(1, 2, 5, 5)}, rtol=1e-4, atol=1e-5) == {"FusedConv": 1}
 
 
+def _bn_relu_then(readers: list, scale: np.ndarray, opset: int = 17, summed=None) -> onnx.ModelProto:
+    """Concat -> BatchNormalization(scale) -> Relu ("r") -> ``readers``; y sums the outputs
+    ``summed`` (default: every reader's)."""
+    c = scale.size
+    nodes = [
+        helper.make_node("Concat", ["x", "x2"], ["cat"], axis=1),
+        helper.make_node("BatchNormalization", ["cat", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"]),
+        helper.make_node("Relu", ["bn"], ["r"]),
+        *readers,
+        helper.make_node("Sum", summed or [n.output[0] for n in readers], ["y"]),
+    ]
+    inits = [init("bn_s", scale), init("bn_b", randn(c)), init("bn_m", randn(c)),
+             init("bn_v", RNG.random(c, dtype=np.float32) + 0.5), init("w1", randn(3, c, 1, 1)), init("b1", randn(3)),
+             init("w2", randn(3, c, 1, 1)), init("w3", randn(3, c, 3, 3)), init("up", np.array([1, 1, 2, 2], np.float32))]
+    inits += _bn_inits("bn2", 3)
+    half = [1, c // 2, 4, 4]
+    return make_model(nodes, [vi("x", half), vi("x2", half)], [vi("y", [1, 3, 4, 4])], inits, opset=opset)
+
+
+_MIXED_SCALE = np.array([0.7, -1.3, 2.0, -0.4], dtype=np.float32)
+_FEEDS = {"x": randn(1, 2, 4, 4) * 2, "x2": randn(1, 2, 4, 4) * 2}
+
+
+def test_bn_relu_read_by_pointwise_convs_becomes_a_clamp(tmp_path):
+    """relu(s*x + t) = s*max(x, -t/s) + t (min where s < 0), s and t folded into every 1x1 reader;
+    a reader folded that way can still take the next BatchNormalization into its weights."""
+    readers = [
+        helper.make_node("Conv", ["r", "w1", "b1"], ["c1"]),
+        helper.make_node("Conv", ["r", "w2"], ["c2a"], strides=[2, 2]),
+        helper.make_node("Resize", ["c2a", "", "up"], ["c2"], mode="nearest"),
+        helper.make_node("Conv", ["r", "w2"], ["c3a"]),
+        helper.make_node("BatchNormalization", ["c3a", "bn2_s", "bn2_b", "bn2_m", "bn2_v"], ["c3b"]),
+        helper.make_node("Relu", ["c3b"], ["c3"]),
+    ]
+    model = _bn_relu_then(readers, _MIXED_SCALE, summed=["c1", "c2", "c3"])
+    counts = check(model, _FEEDS, tmp_path, rtol=1e-4, atol=1e-5)
+    assert counts["Max"] == 1 and counts["Min"] == 1 and "ChannelAffine" not in counts and "BatchNormalization" not in counts
+
+
+def test_positive_bn_scale_needs_only_the_lower_clamp(tmp_path):
+    model = _bn_relu_then([helper.make_node("Conv", ["r", "w1", "b1"], ["c1"])], np.abs(_MIXED_SCALE))
+    assert check(model, _FEEDS, tmp_path, rtol=1e-4, atol=1e-5) == {"Concat": 1, "Max": 1, "Conv": 1, "Sum": 1}
+
+
+@pytest.mark.parametrize("case", ["padded reader", "zero scale", "opset 7"])
+def test_bn_relu_stays_a_channel_affine(case):
+    scale, opset = _MIXED_SCALE.copy(), 17
+    readers = [helper.make_node("Conv", ["r", "w1"], ["c1"])]
+    if case == "padded reader":
+        readers.append(helper.make_node("Conv", ["r", "w3"], ["c3"], pads=[1, 1, 1, 1]))
+    elif case == "zero scale":
+        scale[2] = 0
+    else:
+        opset = 7
+    model = _bn_relu_then(readers, scale, opset)
+    counts = check(model, _FEEDS, rtol=1e-4, atol=1e-5, use_ort=opset >= 7)
+    assert counts["ChannelAffine"] == 1 and "Max" not in counts
+
+
 def test_residual_sum_of_two_fuses_into_conv():
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"]),

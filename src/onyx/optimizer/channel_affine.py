@@ -1,10 +1,13 @@
 """Per-channel affine chains: inference BatchNormalization, and Mul/Add/Sub/Div by constants
 that vary only along the channel axis (axis 1), composed into one scale and shift.
 
-A chain right after a Conv is folded into the Conv's weights and bias; any other chain
-becomes one ai.onyx ChannelAffine(x, scale, shift) that also applies a following activation
-(scale and shift are stored in the type of the chain's first constant, cast to x's type by
-the kernel where they differ).
+A chain right after a Conv is folded into the Conv's weights and bias. A chain ending in a
+Relu whose readers are all 1x1 Convs (DenseNet's BatchNormalization + Relu before each
+bottleneck) keeps only a per-channel clamp: relu(s*x + t) = s*max(x, -t/s) + t where s > 0
+(min where s < 0), with s folded into the readers' weights and t into their biases, one pass
+over x instead of three. Any other chain becomes one ai.onyx ChannelAffine(x, scale, shift)
+that also applies a following activation (scale and shift are stored in the type of the
+chain's first constant, cast to x's type by the kernel where they differ).
 """
 
 from __future__ import annotations
@@ -116,6 +119,57 @@ def _fold_into_conv(ed: GraphEditor, conv: Node, chain: list[Node], affine: Affi
     return True
 
 
+def _pointwise_conv_weights(ed: GraphEditor, node: Node, x: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Constant (W, B) of a plain 1x1, ungrouped, unpadded Conv reading ``x`` as its data input."""
+    if node.op_type != "Conv" or node.domain or node.inputs[0] != x or x in node.inputs[1:]:
+        return None
+    attrs = node.attrs
+    if attrs.get("group", 1) != 1 or any(attrs.get("pads", ())) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return None
+    w = ed.constant(node.inputs[1])
+    has_b = len(node.inputs) > 2 and bool(node.inputs[2])
+    b = ed.constant(node.inputs[2]) if has_b else None
+    if w is None or w.dtype.kind != "f" or w.ndim < 3 or any(k != 1 for k in w.shape[2:]) or has_b and b is None:
+        return None
+    return w, b
+
+
+def _clamp_into_readers(ed: GraphEditor, chain: list[Node], x: str, out: str, affine: Affine, rank: int) -> bool:
+    """relu(s*x + t) read only by 1x1 Convs -> a per-channel clamp of x, s and t folded into
+    the Convs' weights and biases (see the module docstring); False when it does not apply."""
+    readers = [n for n in ed.consumers.get(out, []) if not ed.removed(n)]
+    if out in ed.pinned or not readers or ed.model.opset.get("", 1) < 8:  # Max/Min broadcast from opset 8
+        return False
+    weights = [_pointwise_conv_weights(ed, n, out) for n in readers]
+    if any(wb is None for wb in weights):
+        return False
+    channels = weights[0][0].shape[1]
+    scale, shift = affine
+    if any(w.shape[1] != channels or w.dtype != weights[0][0].dtype for w, _ in weights) \
+            or scale.size not in (1, channels) or shift.size not in (1, channels):
+        return False
+    scale, shift = np.broadcast_to(scale, (channels,)), np.broadcast_to(shift, (channels,))
+    dtype, shape = weights[0][0].dtype, (-1,) + (1,) * (rank - 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        edge = (-shift / scale).astype(dtype)
+    if not (np.all(scale != 0) and np.all(np.isfinite(edge))):
+        return False
+    for reader, (w, b) in zip(readers, weights):
+        w64 = w.astype(np.float64).reshape(w.shape[0], channels)
+        new_b = (b.astype(np.float64) if b is not None else 0.0) + w64 @ shift
+        inputs = [out, ed.add_initializer(reader.inputs[1] + "_clamped", (w64 * scale).reshape(w.shape).astype(dtype)),
+                  ed.add_initializer(reader.outputs[0] + "_clamped_bias", new_b.astype(dtype))]
+        ed.replace([reader], [Node("Conv", inputs, list(reader.outputs), dict(reader.attrs), name=reader.name)])
+    lower = ed.add_initializer(out + "_lower", np.where(scale > 0, edge, -np.inf).astype(dtype).reshape(shape))
+    clamp = [Node("Max", [x, lower], [out], name=chain[0].name)]
+    if np.any(scale < 0):
+        upper = ed.add_initializer(out + "_upper", np.where(scale < 0, edge, np.inf).astype(dtype).reshape(shape))
+        clamp[0].outputs = [ed.fresh_name(out + "_lower_clamped")]
+        clamp.append(Node("Min", [clamp[0].outputs[0], upper], [out], name=chain[0].name + "_upper"))
+    ed.replace(chain, clamp)
+    return True
+
+
 def fold_channel_affine(model: Model) -> None:
     """Per-channel affine chains -> the preceding Conv's weights, or one ChannelAffine (+ activation)."""
     ed = GraphEditor(model)
@@ -145,6 +199,8 @@ def fold_channel_affine(model: Model) -> None:
         attrs: dict = {}
         out = take_activation(ed, out, chain, attrs)
         if len(chain) == 1 and head.op_type != "BatchNormalization":
+            continue
+        if attrs.get("activation") == "Relu" and _clamp_into_readers(ed, chain, x, out, affine, rank):
             continue
         shape = (-1,) + (1,) * (rank - 2)
         dtype = next(c.dtype for c in map(ed.constant, head.inputs) if c is not None)

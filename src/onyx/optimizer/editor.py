@@ -73,6 +73,7 @@ class GraphEditor:
                     self.consumers[name].append(node)
         self._removed: set[int] = set()
         self._inserted: dict[int, list[Node]] = defaultdict(list)
+        self._home: dict[int, int] = {}  # inserted node -> the original node it follows
         self._names = set(self.producer) | set(g.initializers) | self.graph_inputs
 
     # -- queries ----------------------------------------------------------------------
@@ -134,8 +135,13 @@ class GraphEditor:
         anchor = max(old, key=lambda n: self._position[id(n)])
         for node in old:
             self._removed.add(id(node))
-        self._inserted[id(anchor)].extend(new)
+        home = self._home.get(id(anchor), id(anchor))  # the original node whose place it took
+        placed = self._inserted[home]
+        at = next((i + 1 for i, n in enumerate(placed) if n is anchor), len(placed))
+        placed[at:at] = new
         for node in new:
+            self._position[id(node)] = self._position[id(anchor)]
+            self._home[id(node)] = home
             for name in node.outputs:
                 if name:
                     self.producer[name] = node
@@ -155,7 +161,7 @@ class GraphEditor:
         for node in self.graph.nodes:
             if id(node) not in self._removed:
                 nodes.append(node)
-            nodes.extend(self._inserted.get(id(node), ()))
+            nodes.extend(n for n in self._inserted.get(id(node), ()) if id(n) not in self._removed)
         self.graph.nodes = nodes
 
 
