@@ -6,20 +6,17 @@ import math
 
 import numpy as np
 
-from onyx.ops.math import ERF_TANH_FIT, erf_values, float32_chunks, float_math, tanh_argument
+from onyx.ops.math import ERF_TANH_FIT, IEEE_FLOATS, erf_values, float32_chunks, float_math, tanh_argument
 from onyx.ops.registry import kernel
 
 
 # -- ReLU family -----------------------------------------------------------------------
 
 
-_CLIP_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-
-
 def relu(x, out=None):
     """max(x, 0), NaN kept. For IEEE floats it is a clip to [0, inf], which NumPy runs several
     times faster than ``np.maximum`` with a scalar."""
-    if x.dtype in _CLIP_FLOATS:
+    if x.dtype in IEEE_FLOATS:
         return np.clip(x, x.dtype.type(0), x.dtype.type(np.inf), out=out)
     return np.maximum(x, np.zeros((), dtype=x.dtype), out=out)
 

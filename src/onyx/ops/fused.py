@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ops.activations import gelu as _gelu
-from onyx.ops.activations import gelu_float32, relu
+from onyx.ops.activations import gelu_float32, leaky_relu, relu
 from onyx.ops.conv import convolve
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
@@ -43,15 +43,14 @@ def _add(y: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.ndarray:
-    """The named activation of ``y``, computed in y's buffer (which the caller owns)."""
+    """The named activation of ``y``, computed in y's buffer (which the caller owns) where NumPy can."""
     if not activation:
         return y
     t = y.dtype.type
     if activation == "Relu":
         return relu(y, out=y)
     if activation == "LeakyRelu":
-        np.multiply(y, t(params[0]), out=y, where=y < 0)
-        return y
+        return leaky_relu(y, alpha=params[0])
     if activation == "Clip":
         lo, hi = params
         return np.clip(y, t(lo), t(hi), out=y)

@@ -18,6 +18,7 @@ from numpy.polynomial import chebyshev
 from onyx.ops.registry import kernel
 
 _HALF_FLOATS = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+IEEE_FLOATS = frozenset(map(np.dtype, (np.float16, np.float32, np.float64)))  # NumPy's native float types
 
 
 def is_half(dtype: np.dtype) -> bool:

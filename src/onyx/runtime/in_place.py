@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from onyx.model.graph import Node
+from onyx.ops.math import IEEE_FLOATS
 
 UFUNCS = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
-_FLOATS = frozenset(map(np.dtype, (np.float16, np.float32, np.float64)))
 
 
 def _references(args: Sequence[Any], position: int) -> int:
@@ -51,7 +51,7 @@ def donor(args: Sequence[Any], positions: Sequence[int]) -> np.ndarray | None:
     """The first of ``args[positions]`` whose buffer may hold the step's result, if any."""
     if type(args[0]) is not np.ndarray or type(args[1]) is not np.ndarray:
         return None
-    if args[0].dtype != args[1].dtype or args[0].dtype not in _FLOATS:
+    if args[0].dtype != args[1].dtype or args[0].dtype not in IEEE_FLOATS:
         return None
     shape = args[0].shape
     if args[1].shape != shape:
