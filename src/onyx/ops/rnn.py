@@ -318,54 +318,37 @@ kernel("RNN", since=22)(rnn_14)
 # -- GRU -------------------------------------------------------------------------
 
 
-def _gru_loop(RT: np.ndarray, rbh: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
-    """Default activations, linear_before_reset: one product by R per step.
-
-    zr = sigmoid(xw_zr + H @ Rzr^T), ht = tanh(xw_h + r * (H @ Rh^T + Rbh)), H' = ht + z * (H - ht);
-    the z and r columns of R and xw are pre-scaled by 1/2.
+def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+    """Default activations: zr = sigmoid(xw_zr + H @ Rzr^T), the z and r columns of R and xw
+    pre-scaled by 1/2; H' = ht + z * (H - ht), where with linear_before_reset (``rbh`` given)
+    ht = tanh(xw_h + r * (H @ Rh^T + Rbh)), one product by R per step, and otherwise
+    ht = tanh(xw_h + (r * H) @ Rh^T).
     """
     (h,) = states
     batch, hidden = h.shape
-    gates = np.empty((batch, 3 * hidden), dtype=h.dtype)
-    zr, z, r, hh = gates[:, : 2 * hidden], gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 2 * hidden :]
+    gates = np.empty((batch, 3 * hidden), dtype=h.dtype)  # zr | hh: one product fills both
+    zr, hh = (gates[:, : 2 * hidden], gates[:, 2 * hidden :]) if rbh is not None else \
+        (np.empty((batch, 2 * hidden), dtype=h.dtype), np.empty((batch, hidden), dtype=h.dtype))
+    z, r = zr[:, :hidden], zr[:, hidden:]
+    R_zr, R_h = RT[:, : 2 * hidden], RT[:, 2 * hidden :]
     tmp = np.empty((batch, hidden), dtype=h.dtype)
     half = h.dtype.type(0.5)
     matmul, add, subtract, multiply, tanh = np.matmul, np.add, np.subtract, np.multiply, np.tanh
     for x_zr, x_h, y in zip(xw[..., : 2 * hidden], xw[..., 2 * hidden :], Y):
-        matmul(h, RT, gates)
-        add(hh, rbh, hh)
+        if rbh is not None:
+            matmul(h, RT, gates)
+            add(hh, rbh, hh)
+        else:
+            matmul(h, R_zr, zr)
         add(zr, x_zr, zr)
         tanh(zr, zr)
         multiply(zr, half, zr)
         add(zr, half, zr)
-        multiply(r, hh, hh)
-        add(hh, x_h, hh)
-        tanh(hh, hh)
-        subtract(h, hh, tmp)
-        multiply(z, tmp, tmp)
-        add(hh, tmp, y)
-        h = y
-    return [h]
-
-
-def _gru_loop_reset_first(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
-    """Default activations, reset before the product: ht = tanh(xw_h + (r * H) @ Rh^T)."""
-    (h,) = states
-    batch, hidden = h.shape
-    R_zr, R_h = RT[:, : 2 * hidden], RT[:, 2 * hidden :]
-    zr = np.empty((batch, 2 * hidden), dtype=h.dtype)
-    z, r = zr[:, :hidden], zr[:, hidden:]
-    hh, tmp = np.empty((batch, hidden), dtype=h.dtype), np.empty((batch, hidden), dtype=h.dtype)
-    half = h.dtype.type(0.5)
-    matmul, add, subtract, multiply, tanh = np.matmul, np.add, np.subtract, np.multiply, np.tanh
-    for x_zr, x_h, y in zip(xw[..., : 2 * hidden], xw[..., 2 * hidden :], Y):
-        matmul(h, R_zr, zr)
-        add(zr, x_zr, zr)
-        tanh(zr, zr)
-        multiply(zr, half, zr)
-        add(zr, half, zr)
-        multiply(r, h, tmp)
-        matmul(tmp, R_h, hh)
+        if rbh is not None:
+            multiply(r, hh, hh)
+        else:
+            multiply(r, h, tmp)
+            matmul(tmp, R_h, hh)
         add(hh, x_h, hh)
         tanh(hh, hh)
         subtract(h, hh, tmp)
@@ -391,7 +374,7 @@ def _gru(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
         RT, rbh, (f, g) = weights.RT[d], weights.rbh[d], acts[d]
         if fast:
-            return partial(_gru_loop, RT, rbh) if linear_before_reset else partial(_gru_loop_reset_first, RT)
+            return partial(_gru_loop, RT, rbh if linear_before_reset else None)
 
         def cell(xw: np.ndarray, states: States) -> States:
             (h,) = states
