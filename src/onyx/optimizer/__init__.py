@@ -3,8 +3,10 @@
 Basic passes (GraphOptimizationLevel.ORT_ENABLE_BASIC) simplify without new operators:
 identity elimination, constant folding, shape folding, common-subexpression and dead-code
 elimination. Extended passes (ORT_ENABLE_EXTENDED and above) also fold Conv+BatchNormalization
-and per-channel affine chains (into the Conv before them, else one ChannelAffine) and fuse patterns into standard ops (LayerNormalization, Softmax, Gelu) or onyx's own
-("ai.onyx" domain, kernels in onyx/ops/fused.py). Every pass keeps the graph valid ONNX,
+and per-channel affine chains (into the Conv before them, or with a following Relu into the
+1x1 Convs after them, else one ChannelAffine) and fuse patterns into standard ops
+(LayerNormalization, Softmax, Gelu) or onyx's own ("ai.onyx" domain, kernels in
+onyx/ops/fused.py). Every pass keeps the graph valid ONNX,
 so an optimized model can be saved and run elsewhere. The input model is never modified.
 """
 
