@@ -4,8 +4,11 @@
     python bench/run.py --models resnet50 squeezenet --runs 30
 
 For each model: median latency of each runtime over alternating runs after warm-up, the
-ratio onyx/onnxruntime, session-creation times, and peak memory while running (measured in
-a fresh child process per runtime, as the growth of its peak RSS over the loaded baseline).
+ratio onyx/onnxruntime, and, in a fresh child process per runtime (after a warm-up session on
+another model), the session-creation time and peak memory while running (the growth of its
+peak RSS over the loaded baseline). In one process, whichever runtime is created second reuses
+memory the first one touched and freed, which on these virtual machines made VGG-19's creation
+1.2 s when first and 0.06 s when second.
 Ends with the geometric mean of the ratios. bench/export_models.py fills bench/.cache.
 """
 
@@ -75,29 +78,40 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_probe(runtime: str, path: Path) -> None:
-    """Child-process entry: print the peak-RSS growth (MB) from creating a session and running it
-    (weights, feeds and intermediates); both runtimes are imported before the baseline."""
+def warm_up(runtime: str) -> None:
+    """One-time initialization of a runtime (imports, thread pools), so no model's creation pays it."""
+    make_session(runtime, WARM_UP_MODEL).run(None, {"image": np.zeros((1, 64), np.float32)})
+
+
+def fresh_process_probe(runtime: str, path: Path) -> None:
+    """Child-process entry: print the session's creation time (ms) and the peak-RSS growth (MB)
+    from creating it and running it (weights, feeds and intermediates); both runtimes are
+    imported and this one warmed up before the baseline."""
     import onnxruntime  # noqa: F401 - imported in both probes so the baseline is the same
 
+    warm_up(runtime)
     baseline = peak_rss_mb()
-    session = make_session(runtime, path)
+    session, create_s = timed_creation(runtime, path)
     feeds = prepare_feeds(session.get_inputs(), {}, {})
     for _ in range(3):
         session.run(None, feeds)
-    print(json.dumps({"peak_mb": peak_rss_mb() - baseline}))
+    print(json.dumps({"create_ms": create_s * 1e3, "peak_mb": peak_rss_mb() - baseline}))
 
 
-def measure_memory(runtime: str, path: Path) -> float:
+def in_fresh_process(runtime: str, path: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-probe", runtime, str(path)],
+        [sys.executable, __file__, "--fresh-process-probe", runtime, str(path)],
         capture_output=True, text=True, check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_model(name: str, path: Path, runs: int, warmup: int, with_memory: bool, with_reference: bool,
+def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool, with_reference: bool,
                 settle_s: float) -> dict:
+    probes = {}
+    if with_probes:  # first, while this process is idle: its spinning threads would slow the children
+        time.sleep(settle_s)
+        probes = {key: in_fresh_process(runtime, path) for runtime, key in (("onyx", "onyx"), ("onnxruntime", "ort"))}
     onyx_sess, onyx_create = timed_creation("onyx", path)
     ort_sess, ort_create = timed_creation("onnxruntime", path)
     feeds = prepare_feeds(onyx_sess.get_inputs(), {}, {})
@@ -114,9 +128,8 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_memory: bool
         "ort_create_ms": ort_create * 1e3,
     }
     row["ratio"] = row["onyx_ms"] / row["ort_ms"]
-    if with_memory:
-        row["onyx_mb"] = measure_memory("onyx", path)
-        row["ort_mb"] = measure_memory("onnxruntime", path)
+    for key, probe in probes.items():
+        row[f"{key}_create_ms"], row[f"{key}_mb"] = probe["create_ms"], probe["peak_mb"]
     if with_reference and name in REFERENCE_MODELS:
         from onnx.reference import ReferenceEvaluator
 
@@ -180,15 +193,17 @@ def main() -> None:
                         help="idle seconds before each timed run, so that both runtimes' spin-waiting threads "
                              "(onnxruntime's pool, OpenBLAS's workers) have gone to sleep; untimed runs of the "
                              "same runtime follow the pause for 0.1 s (default 0.25)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the fresh child processes: no peak memory, and creation times measured in "
+                             "this process, where the runtime created second reuses the first one's memory")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
-    parser.add_argument("--memory-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--fresh-process-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.memory_probe:
-        memory_probe(args.memory_probe[0], Path(args.memory_probe[1]))
+    if args.fresh_process_probe:
+        fresh_process_probe(args.fresh_process_probe[0], Path(args.fresh_process_probe[1]))
         return
-    for runtime in ("onyx", "onnxruntime"):  # one-time initialization is not the first model's creation
-        make_session(runtime, WARM_UP_MODEL).run(None, {"image": np.zeros((1, 64), np.float32)})
+    for runtime in ("onyx", "onnxruntime"):
+        warm_up(runtime)
     rows = []
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)

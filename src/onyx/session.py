@@ -20,7 +20,7 @@ from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, get_available_providers
-from onyx.runtime import arena
+from onyx.runtime import arena, pages
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
 
@@ -140,6 +140,18 @@ class InferenceSession:
         if self._sess_options.enable_cpu_mem_arena:
             arena.enable()
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
+        with pages.regular_pages():
+            self._prepare(path_or_bytes)
+        self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
+        self._profiler = None
+        if self._sess_options.enable_profiling:
+            from onyx.runtime.profiling import TraceRecorder
+
+            self._profiler = TraceRecorder(self._sess_options.profile_file_prefix or "onyx_profile", started_ns)
+            self._profiler.session_event("session_initialization", started_ns, time.perf_counter_ns())
+
+    def _prepare(self, path_or_bytes: ModelSource) -> None:
+        """Load, optimize (and save where asked) the model, and compile its plan."""
         self._model = load_model(path_or_bytes)
         self._apply_initializer_overrides()
         _freeze_ir3_initializers(self._model)
@@ -156,13 +168,6 @@ class InferenceSession:
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
-        self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
-        self._profiler = None
-        if self._sess_options.enable_profiling:
-            from onyx.runtime.profiling import TraceRecorder
-
-            self._profiler = TraceRecorder(self._sess_options.profile_file_prefix or "onyx_profile", started_ns)
-            self._profiler.session_event("session_initialization", started_ns, time.perf_counter_ns())
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph

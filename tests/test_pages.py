@@ -1,0 +1,50 @@
+"""Session creation switches NumPy's huge-page hint off, and always restores it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import onyx
+from onyx.errors import OnyxError
+from onyx.runtime import pages
+
+DIGITS = str(Path(__file__).parents[1] / "examples" / "digits" / "digits.onnx")
+
+
+@pytest.fixture
+def hint_calls(monkeypatch) -> list:
+    """Calls of NumPy's hint switch, a fake that starts from the setting 'on'."""
+    calls = []
+
+    def fake_switch(enabled: bool) -> bool:
+        previous = calls[-1] if calls else True
+        calls.append(enabled)
+        return previous
+
+    monkeypatch.setattr(pages, "_hint_setter", lambda: fake_switch)
+    return calls
+
+
+def test_creation_runs_without_the_hint_and_restores_it(hint_calls, monkeypatch):
+    seen_during_load = []
+    real_load = onyx.session.load_model
+    monkeypatch.setattr(onyx.session, "load_model", lambda source: seen_during_load.append(hint_calls[-1]) or real_load(source))
+    session = onyx.InferenceSession(DIGITS)
+    assert seen_during_load == [False]
+    assert hint_calls == [False, True]
+    session.run(None, {"image": np.zeros((1, 64), np.float32)})
+
+
+def test_a_failed_creation_restores_the_hint(hint_calls):
+    with pytest.raises(OnyxError):
+        onyx.InferenceSession(b"not a model")
+    assert hint_calls == [False, True]
+
+
+def test_numpy_has_the_switch():
+    """The private NumPy function this relies on still exists (else creation just keeps the hint)."""
+    switch = pages._hint_setter()
+    assert switch is not None
+    previous = switch(False)
+    assert switch(previous) is False
