@@ -4,11 +4,11 @@
     python bench/run.py --models resnet50 squeezenet --runs 30
 
 For each model: median latency of each runtime over alternating runs after warm-up, the
-ratio onyx/onnxruntime, and, in a fresh child process per runtime (after a warm-up session on
-another model), the session-creation time and peak memory while running (the growth of its
-peak RSS over the loaded baseline). In one process, whichever runtime is created second reuses
-memory the first one touched and freed, which on these virtual machines made VGG-19's creation
-1.2 s when first and 0.06 s when second.
+ratio onyx/onnxruntime, and, each in fresh child processes per runtime, the session-creation
+time (after a warm-up session on another model) and peak memory while running (the growth of
+its peak RSS over the loaded baseline). In one process, whichever runtime is created second
+reuses memory the first one touched and freed, which on these virtual machines made VGG-19's
+creation 1.2 s when first and 0.06 s when second.
 Ends with the geometric mean of the ratios. bench/export_models.py fills bench/.cache.
 """
 
@@ -79,28 +79,39 @@ def peak_rss_mb() -> float:
 
 
 def warm_up(runtime: str) -> None:
-    """One-time initialization of a runtime (imports, thread pools), so no model's creation pays it."""
+    """One-time initialization of a runtime (imports, thread pools), so no model's creation pays
+    it. onyx's shape folding calls onnx's shape inference, whose first call builds its operator
+    schemas (8 ms, once per process), which the warm-up model alone does not reach."""
     make_session(runtime, WARM_UP_MODEL).run(None, {"image": np.zeros((1, 64), np.float32)})
+    if runtime == "onyx":
+        onnx.shape_inference.infer_shapes(onnx.load(str(WARM_UP_MODEL)))
 
 
-def fresh_process_probe(runtime: str, path: Path) -> None:
-    """Child-process entry: print the session's creation time (ms) and the peak-RSS growth (MB)
-    from creating it and running it (weights, feeds and intermediates); both runtimes are
-    imported and this one warmed up before the baseline."""
+def creation_probe(runtime: str, path: Path) -> dict:
+    """Child-process entry: the session's creation time (ms), the runtime warmed up before."""
+    warm_up(runtime)
+    return {"create_ms": timed_creation(runtime, path)[1] * 1e3}
+
+
+def memory_probe(runtime: str, path: Path) -> dict:
+    """Child-process entry: the peak-RSS growth (MB) from creating a session and running it
+    (weights, feeds and intermediates); both runtimes are imported before the baseline."""
     import onnxruntime  # noqa: F401 - imported in both probes so the baseline is the same
 
-    warm_up(runtime)
     baseline = peak_rss_mb()
-    session, create_s = timed_creation(runtime, path)
+    session = make_session(runtime, path)
     feeds = prepare_feeds(session.get_inputs(), {}, {})
     for _ in range(3):
         session.run(None, feeds)
-    print(json.dumps({"create_ms": create_s * 1e3, "peak_mb": peak_rss_mb() - baseline}))
+    return {"peak_mb": peak_rss_mb() - baseline}
 
 
-def in_fresh_process(runtime: str, path: Path) -> dict:
+PROBES = {"creation": creation_probe, "memory": memory_probe}
+
+
+def in_fresh_process(probe: str, runtime: str, path: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--fresh-process-probe", runtime, str(path)],
+        [sys.executable, __file__, "--probe", probe, runtime, str(path)],
         capture_output=True, text=True, check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,10 +119,12 @@ def in_fresh_process(runtime: str, path: Path) -> dict:
 
 def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool, with_reference: bool,
                 settle_s: float) -> dict:
-    probes = {}
+    fresh = {}
     if with_probes:  # first, while this process is idle: its spinning threads would slow the children
         time.sleep(settle_s)
-        probes = {key: in_fresh_process(runtime, path) for runtime, key in (("onyx", "onyx"), ("onnxruntime", "ort"))}
+        for runtime, key in (("onyx", "onyx"), ("onnxruntime", "ort")):
+            fresh[f"{key}_create_ms"] = in_fresh_process("creation", runtime, path)["create_ms"]
+            fresh[f"{key}_mb"] = in_fresh_process("memory", runtime, path)["peak_mb"]
     onyx_sess, onyx_create = timed_creation("onyx", path)
     ort_sess, ort_create = timed_creation("onnxruntime", path)
     feeds = prepare_feeds(onyx_sess.get_inputs(), {}, {})
@@ -128,8 +141,7 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
         "ort_create_ms": ort_create * 1e3,
     }
     row["ratio"] = row["onyx_ms"] / row["ort_ms"]
-    for key, probe in probes.items():
-        row[f"{key}_create_ms"], row[f"{key}_mb"] = probe["create_ms"], probe["peak_mb"]
+    row.update(fresh)
     if with_reference and name in REFERENCE_MODELS:
         from onnx.reference import ReferenceEvaluator
 
@@ -197,10 +209,11 @@ def main() -> None:
                         help="skip the fresh child processes: no peak memory, and creation times measured in "
                              "this process, where the runtime created second reuses the first one's memory")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
-    parser.add_argument("--fresh-process-probe", nargs=2, metavar=("RUNTIME", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--probe", nargs=3, metavar=("KIND", "RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.fresh_process_probe:
-        fresh_process_probe(args.fresh_process_probe[0], Path(args.fresh_process_probe[1]))
+    if args.probe:
+        kind, runtime, model = args.probe
+        print(json.dumps(PROBES[kind](runtime, Path(model))))
         return
     for runtime in ("onyx", "onnxruntime"):
         warm_up(runtime)

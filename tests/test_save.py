@@ -42,3 +42,19 @@ def test_round_trip_of_subgraphs_strings_and_empty_lists():
     branches = {a.name: a.g for a in proto.graph.node[0].attribute}
     assert branches["then_branch"].node[0].attribute[0].t.string_data == [b"yes"]
     assert branches["else_branch"].node[0].attribute[0].strings == [b"no"]
+
+
+def test_round_trip_of_number_lists_keeps_their_types():
+    """Float lists stay FLOATS even when every value is whole, int lists stay INTS."""
+    node = helper.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml",
+                            keys_int64s=list(range(1000)), values_floats=[float(i) for i in range(1000)])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.INT64, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 2)])
+    proto = model_to_proto(load_model(model))
+    onnx.checker.check_model(proto)
+    saved = {a.name: a for a in proto.graph.node[0].attribute}
+    assert saved["keys_int64s"].type == onnx.AttributeProto.INTS and list(saved["keys_int64s"].ints) == list(range(1000))
+    assert saved["values_floats"].type == onnx.AttributeProto.FLOATS and saved["values_floats"].floats[999] == 999.0
+    y = onyx.InferenceSession(proto).run(None, {"x": np.array([5, 999, 2000])})[0]
+    np.testing.assert_array_equal(y, [5.0, 999.0, -0.0])

@@ -20,6 +20,9 @@ def array_to_tensor(name: str, value: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(np.ascontiguousarray(value), name)
 
 
+_NUMBER_LISTS = {AttributeProto.FLOATS: "floats", AttributeProto.INTS: "ints"}
+
+
 def _attribute(name: str, value: Any, original: AttributeProto | None) -> AttributeProto:
     if isinstance(value, AttributeRef):
         attr = AttributeProto(name=name, ref_attr_name=value.name)
@@ -37,6 +40,10 @@ def _attribute(name: str, value: Any, original: AttributeProto | None) -> Attrib
         if not value:
             kind = original.type if original is not None else AttributeProto.INTS
             return helper.make_attribute(name, [], attr_type=kind)
+        if original is not None and original.type in _NUMBER_LISTS:  # skips make_attribute's per-item checks,
+            attr = AttributeProto(name=name, type=original.type)  # slow on the long lists of ML models
+            getattr(attr, _NUMBER_LISTS[original.type]).extend(value)
+            return attr
     return helper.make_attribute(name, value)
 
 
