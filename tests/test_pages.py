@@ -48,3 +48,12 @@ def test_numpy_has_the_switch():
     assert switch is not None
     previous = switch(False)
     assert switch(previous) is False
+
+
+def test_overlapping_creations_restore_the_setting_once_the_last_ends(hint_calls):
+    """Two sessions created at once in two threads: the second must not 'restore' the first's off."""
+    with pages.regular_pages():
+        with pages.regular_pages():
+            assert hint_calls == [False]
+        assert hint_calls == [False]
+    assert hint_calls == [False, True]

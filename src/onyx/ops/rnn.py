@@ -326,9 +326,11 @@ def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: St
     """
     (h,) = states
     batch, hidden = h.shape
-    gates = np.empty((batch, 3 * hidden), dtype=h.dtype)  # zr | hh: one product fills both
-    zr, hh = (gates[:, : 2 * hidden], gates[:, 2 * hidden :]) if rbh is not None else \
-        (np.empty((batch, 2 * hidden), dtype=h.dtype), np.empty((batch, hidden), dtype=h.dtype))
+    if rbh is not None:
+        gates = np.empty((batch, 3 * hidden), dtype=h.dtype)  # zr | hh: one product fills both
+        zr, hh = gates[:, : 2 * hidden], gates[:, 2 * hidden :]
+    else:
+        zr, hh = np.empty((batch, 2 * hidden), dtype=h.dtype), np.empty((batch, hidden), dtype=h.dtype)
     z, r = zr[:, :hidden], zr[:, hidden:]
     R_zr, R_h = RT[:, : 2 * hidden], RT[:, 2 * hidden :]
     tmp = np.empty((batch, hidden), dtype=h.dtype)

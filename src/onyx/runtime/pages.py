@@ -6,15 +6,21 @@ such an array may stall on memory compaction: on this project's virtual machines
 240 MB array took 200-500 ms to fill with the hint and 80 ms without it, and creating
 VGG-19's session (550 MB of weights) 0.7-0.8 s instead of 0.19 s. Runs measured the same
 with weights on either kind of page, so the hint is switched off only while a session is
-created, and restored after.
+created, and restored after. NumPy's setting is process-wide: large arrays other threads
+allocate meanwhile get no hint either.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import numpy as np
+
+_lock = threading.Lock()
+_creating = 0  # sessions being created now, in any thread
+_saved = True  # NumPy's setting before the first of them began
 
 
 def _hint_setter():
@@ -26,12 +32,19 @@ def _hint_setter():
 @contextlib.contextmanager
 def regular_pages() -> Iterator[None]:
     """Arrays allocated inside the block get no huge-page hint; NumPy's setting is restored after."""
+    global _creating, _saved
     setter = _hint_setter()
     if setter is None:
         yield
         return
-    previous = setter(False)
+    with _lock:
+        if _creating == 0:
+            _saved = setter(False)
+        _creating += 1
     try:
         yield
     finally:
-        setter(previous)
+        with _lock:
+            _creating -= 1
+            if _creating == 0:
+                setter(_saved)
