@@ -249,6 +249,17 @@ def test_strided_pool_on_small_and_large_maps(op, size):
     assert_matches_onnxruntime(op, {"x": x}, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 1])
 
 
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("attrs", [{}, {"strides": [2, 3]}, {"ceil_mode": 1, "strides": [2, 2]},
+                                   {"pads": [1, 0, 0, 0]}, {"pads": [1, 1, 1, 1], "count_include_pad": 1}])
+def test_pool_over_the_whole_input(op, attrs):
+    """A window as large as the input is a global pool, unless padding makes the windows differ."""
+    if op == "MaxPool":
+        attrs = {k: v for k, v in attrs.items() if k != "count_include_pad"}
+    x = np.random.default_rng(1).standard_normal([2, 3, 5, 6]).astype(np.float32)
+    assert_matches_onnxruntime(op, {"x": x}, kernel_shape=[5, 6], **attrs)
+
+
 @pytest.mark.parametrize("pool", ["max_pool_10", "average_pool_19"])
 def test_pool_kernel_of_unit_kernel_returns_a_copy(pool):
     from onyx.ops import pool as pools

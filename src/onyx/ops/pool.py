@@ -40,6 +40,12 @@ class PoolGeometry:
             self.in_shape, self.kernel, self.strides, self.dilations, self.begin, self.end, bool(ceil_mode)
         )
 
+    @property
+    def whole_input(self) -> bool:
+        """One window that covers the unpadded input exactly: a global pool."""
+        return (self.kernel == tuple(self.in_shape) and all(d == 1 for d in self.dilations)
+                and not any(self.begin) and not any(self.end))
+
     def padded(self, x: np.ndarray, value) -> np.ndarray:
         return padded_for_windows(x, self.begin, self.out, self.kernel, self.strides, self.dilations, value)
 
@@ -104,7 +110,7 @@ def max_pool(x, num_outputs, *, auto_pad, ceil_mode, dilations, kernel_shape, pa
     g = PoolGeometry(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     if num_outputs > 1:
         return max_pool_with_indices(x, g, storage_order)
-    return max_pool_values(x, g)
+    return global_max_pool(x) if g.whole_input else max_pool_values(x, g)
 
 
 @kernel("MaxPool", since=1)
@@ -131,6 +137,8 @@ def max_pool_10(
 
 def average_pool(x, *, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, strides):
     g = PoolGeometry(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    if g.whole_input:
+        return global_average_pool(x)
     ct = np.float64 if x.dtype == np.float64 else np.float32
     y = g.reduce(g.padded(x.astype(ct, copy=False), 0), np.add)
     y /= g.counts(bool(count_include_pad)).astype(ct)
