@@ -517,6 +517,38 @@ def test_bn_relu_stays_a_channel_affine(case):
     assert counts["ChannelAffine"] == 1 and "Max" not in counts
 
 
+def _sibling_model(opset: int, third_pads=(0, 0, 0, 0)) -> onnx.ModelProto:
+    """Three convs of x, each + Relu: 1x1 with and without bias, and a third 1x1 with ``third_pads``.
+    The first two are concatenated into y, the third is z."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["x", "w2"], ["c2"]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Concat", ["r1", "r2"], ["y"], axis=1),
+        helper.make_node("Conv", ["x", "w3", "b3"], ["c3"], pads=list(third_pads)),
+        helper.make_node("Relu", ["c3"], ["r3"]),
+        helper.make_node("Neg", ["r3"], ["z"]),
+    ]
+    inits = [init("w1", randn(2, 4, 1, 1)), init("b1", randn(2)), init("w2", randn(3, 4, 1, 1)),
+             init("w3", randn(5, 4, 1, 1)), init("b3", randn(5))]
+    side = 5 + 2 * third_pads[0]
+    return make_model(nodes, [vi("x", [2, 4, 5, 5])], [vi("y", [2, 5, 5, 5]), vi("z", [2, 5, side, side])],
+                      inits, opset=opset)
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_sibling_convs_become_one_conv_and_a_split(opset, tmp_path):
+    counts = check(_sibling_model(opset), {"x": randn(2, 4, 5, 5)}, tmp_path, rtol=1e-4, atol=1e-5)
+    assert counts == {"FusedConv": 1, "Split": 1, "Concat": 1, "Neg": 1}
+
+
+def test_convs_of_one_input_with_other_geometry_stay_apart(tmp_path):
+    counts = check(_sibling_model(17, third_pads=(1, 1, 1, 1)), {"x": randn(2, 4, 5, 5)}, tmp_path,
+                   rtol=1e-4, atol=1e-5)
+    assert counts == {"FusedConv": 2, "Split": 1, "Concat": 1, "Neg": 1}
+
+
 def test_residual_sum_of_two_fuses_into_conv():
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"]),

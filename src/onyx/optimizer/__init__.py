@@ -4,9 +4,10 @@ Basic passes (GraphOptimizationLevel.ORT_ENABLE_BASIC) simplify without new oper
 identity elimination, constant folding, shape folding, common-subexpression and dead-code
 elimination. Extended passes (ORT_ENABLE_EXTENDED and above) also fold Conv+BatchNormalization
 and per-channel affine chains (into the Conv before them, or with a following Relu into the
-1x1 Convs after them, else one ChannelAffine) and fuse patterns into standard ops
+1x1 Convs after them, else one ChannelAffine), fuse patterns into standard ops
 (LayerNormalization, Softmax, Gelu) or onyx's own ("ai.onyx" domain, kernels in
-onyx/ops/fused.py). Every pass keeps the graph valid ONNX,
+onyx/ops/fused.py), and merge convolutions of one input with equal geometry into one and a
+Split. Every pass keeps the graph valid ONNX,
 so an optimized model can be saved and run elsewhere. The input model is never modified.
 """
 
@@ -26,6 +27,7 @@ from onyx.optimizer.linear_fusion import (
     fuse_matmul_bias,
     fuse_pad_conv,
 )
+from onyx.optimizer.sibling_convs import merge_sibling_convs
 from onyx.optimizer.simplify import eliminate_common_subexpressions, eliminate_dead_code, eliminate_identities
 from onyx.optimizer.transformer_fusion import fuse_attention, fuse_gelu, fuse_layer_norm, fuse_softmax
 from onyx.options import GraphOptimizationLevel
@@ -51,6 +53,7 @@ EXTENDED_PASSES: list[tuple[str, Pass]] = [
     ("softmax_fusion", fuse_softmax),
     ("attention_fusion", fuse_attention),
     ("conv_activation_fusion", fuse_conv_activation),
+    ("sibling_conv_merging", merge_sibling_convs),
     ("gemm_activation_fusion", fuse_gemm_activation),
     ("matmul_bias_fusion", fuse_matmul_bias),
     ("dead_code_elimination", eliminate_dead_code),
