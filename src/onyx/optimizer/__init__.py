@@ -7,8 +7,8 @@ and per-channel affine chains (into the Conv before them, or with a following Re
 1x1 Convs after them, else one ChannelAffine), fuse patterns into standard ops
 (LayerNormalization, Softmax, Gelu) or onyx's own ("ai.onyx" domain, kernels in
 onyx/ops/fused.py), and merge convolutions of one input with equal geometry into one and a
-Split. Every pass keeps the graph valid ONNX,
-so an optimized model can be saved and run elsewhere. The input model is never modified.
+Split. Every pass keeps the graph valid ONNX, so an optimized model can be saved and run
+elsewhere. The input model is never modified.
 """
 
 from __future__ import annotations
