@@ -43,17 +43,22 @@ def _add(y: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.ndarray:
-    """The named activation of ``y``, computed in y's buffer (which the caller owns) where NumPy can."""
-    if not activation:
-        return y
+    """The named activation of ``y``, computed in y's buffer (which the caller owns) where NumPy
+    can. A ``y`` that is a strided view (a convolution's cropped grid) gets a fresh contiguous
+    result: Relu and Clip write it in their one pass, other activations copy ``y`` first."""
+    out = y if y.flags.c_contiguous else None
     t = y.dtype.type
     if activation == "Relu":
-        return relu(y, out=y)
-    if activation == "LeakyRelu":
-        return leaky_relu(y, alpha=params[0])
+        return relu(y, out=out)
     if activation == "Clip":
         lo, hi = params
-        return np.clip(y, t(lo), t(hi), out=y)
+        return np.clip(y, t(lo), t(hi), out=out)
+    if out is None:
+        y = np.ascontiguousarray(y)
+    if not activation:
+        return y
+    if activation == "LeakyRelu":
+        return leaky_relu(y, alpha=params[0])
     if activation == "Sigmoid":
         with np.errstate(over="ignore"):
             np.negative(y, out=y)
@@ -79,18 +84,11 @@ def fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group
                pads=None, strides=None, activation="", activation_params=()):
     """activation(Conv(X, W, B) + Z) on the convolution's fresh output. When that output is a
     cropped view of a padded grid, the pass that makes it contiguous adds Z or applies a
-    clipping activation."""
+    clipping activation (see apply_activation)."""
     y = convolve(X, W, B, auto_pad, dilations, group, kernel_shape, pads, strides, cropped_view=True)
-    params = list(activation_params)
-    if y.flags.c_contiguous:
-        return apply_activation(y if Z is None else _add(y, Z), activation, params)
     if Z is not None:
-        y = np.add(y, Z.astype(y.dtype, copy=False))
-    elif activation in ("Relu", "Clip"):
-        return relu(y) if activation == "Relu" else np.clip(y, *(y.dtype.type(v) for v in params))
-    else:
-        y = np.ascontiguousarray(y)
-    return apply_activation(y, activation, params)
+        y = _add(y, Z) if y.flags.c_contiguous else np.add(y, Z.astype(y.dtype, copy=False))
+    return apply_activation(y, activation, list(activation_params))
 
 
 @kernel("FusedGemm", since=1, domain=DOMAIN)
