@@ -103,12 +103,11 @@ def _compose(first: Affine, then: Affine) -> Affine | None:
 
 def _fold_into_conv(ed: GraphEditor, conv: Node, chain: list[Node], affine: Affine) -> bool:
     """Rescale the Conv's weights and bias by the chain's affine map; False when it cannot."""
-    w = ed.constant(conv.inputs[1])
-    has_b = len(conv.inputs) > 2 and bool(conv.inputs[2])
-    b = ed.constant(conv.inputs[2]) if has_b else None
+    constants = ed.conv_constants(conv)
     scale, shift = affine
-    if w is None or w.dtype.kind != "f" or (has_b and b is None) or max(scale.size, shift.size) not in (1, w.shape[0]):
+    if constants is None or max(scale.size, shift.size) not in (1, constants[0].shape[0]):
         return False
+    w, b = constants
     scale = np.broadcast_to(scale, (w.shape[0],))
     new_w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
     new_b = ((b.astype(np.float64) if b is not None else 0.0) * scale + shift).astype(w.dtype)
@@ -126,12 +125,10 @@ def _pointwise_conv_weights(ed: GraphEditor, node: Node, x: str) -> tuple[np.nda
     attrs = node.attrs
     if attrs.get("group", 1) != 1 or any(attrs.get("pads", ())) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return None
-    w = ed.constant(node.inputs[1])
-    has_b = len(node.inputs) > 2 and bool(node.inputs[2])
-    b = ed.constant(node.inputs[2]) if has_b else None
-    if w is None or w.dtype.kind != "f" or w.ndim < 3 or any(k != 1 for k in w.shape[2:]) or has_b and b is None:
+    constants = ed.conv_constants(node)
+    if constants is None or constants[0].ndim < 3 or any(k != 1 for k in constants[0].shape[2:]):
         return None
-    return w, b
+    return constants
 
 
 def _clamp_into_readers(ed: GraphEditor, chain: list[Node], x: str, out: str, affine: Affine, rank: int) -> bool:

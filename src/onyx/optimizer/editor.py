@@ -84,6 +84,16 @@ class GraphEditor:
             return None
         return self.graph.initializers.get(name)
 
+    def conv_constants(self, conv: Node) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """A convolution's constant float weights and its constant bias (None where it has no
+        bias); None when the weights, or a bias it has, can change."""
+        w = self.constant(conv.inputs[1]) if len(conv.inputs) > 1 else None
+        has_b = len(conv.inputs) > 2 and bool(conv.inputs[2])
+        b = self.constant(conv.inputs[2]) if has_b else None
+        if w is None or w.dtype.kind != "f" or has_b and b is None:
+            return None
+        return w, b
+
     def scalar(self, name: str) -> float | None:
         """A one-element numeric constant as a float, else None."""
         value = self.constant(name)

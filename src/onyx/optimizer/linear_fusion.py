@@ -20,12 +20,11 @@ def fold_conv_batchnorm(model: Model) -> None:
         conv = ed.made_by(bn.inputs[0], "Conv")
         if conv is None or ed.sole_consumer(conv.outputs[0]) is not bn:
             continue
-        w = ed.constant(conv.inputs[1])
-        b = ed.constant(conv.inputs[2]) if len(conv.inputs) > 2 and conv.inputs[2] else None
+        constants = ed.conv_constants(conv)
         stats = [ed.constant(n) for n in bn.inputs[1:5]]
-        if w is None or w.dtype.kind != "f" or any(s is None for s in stats) or (
-                len(conv.inputs) > 2 and conv.inputs[2] and b is None):
+        if constants is None or any(s is None for s in stats):
             continue
+        w, b = constants
         scale, bias, mean, var = (s.astype(np.float64) for s in stats)
         factor = scale / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
         new_w = (w * factor.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)

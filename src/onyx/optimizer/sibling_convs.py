@@ -22,9 +22,7 @@ def _mergeable(ed: GraphEditor, node: Node) -> bool:
         return False
     if len(node.inputs) > 3 or node.attrs.get("group", 1) != 1 or any(o in ed.pinned for o in node.outputs):
         return False
-    w = ed.constant(node.inputs[1])
-    has_b = len(node.inputs) > 2 and bool(node.inputs[2])
-    return w is not None and w.dtype.kind == "f" and (not has_b or ed.constant(node.inputs[2]) is not None)
+    return ed.conv_constants(node) is not None
 
 
 _GEOMETRY_DEFAULTS = {"strides": 1, "dilations": 1, "pads": 0}
@@ -63,12 +61,11 @@ def merge_sibling_convs(model: Model) -> None:
         if len(siblings) < 2:
             continue
         first = siblings[0]
-        weights = [ed.constant(n.inputs[1]) for n in siblings]
+        weights, biases = zip(*(ed.conv_constants(n) for n in siblings))
         sizes = [w.shape[0] for w in weights]
         inputs = [first.inputs[0], ed.add_initializer(first.inputs[1] + "_siblings", np.concatenate(weights))]
-        if any(len(n.inputs) > 2 and n.inputs[2] for n in siblings):
-            biases = [ed.constant(n.inputs[2]) if len(n.inputs) > 2 and n.inputs[2] else np.zeros(size, w.dtype)
-                      for n, size, w in zip(siblings, sizes, weights)]
+        if any(b is not None for b in biases):
+            biases = [np.zeros(w.shape[0], w.dtype) if b is None else b for w, b in zip(weights, biases)]
             inputs.append(ed.add_initializer(first.outputs[0] + "_siblings_bias", np.concatenate(biases)))
         merged = ed.fresh_name(first.outputs[0] + "_siblings")
         conv = Node(first.op_type, inputs, [merged], dict(first.attrs), domain=first.domain, name=first.name + "_siblings")
