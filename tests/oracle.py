@@ -22,6 +22,17 @@ def elem_type(dtype) -> int:
     return TensorProto.STRING if dtype == object else helper.np_dtype_to_tensor_dtype(dtype)
 
 
+def weights_for_ort_u8s8(rng: np.random.Generator, dtype, *shape: int) -> np.ndarray:
+    """Random quantized weights that onnxruntime multiplies exactly with uint8 activations.
+
+    On x86 processors without AVX-512 VNNI, onnxruntime's uint8 x int8 kernels add pairs of products
+    in int16 with saturation, so full-range int8 weights give it wrong sums (its quantizer's
+    ``reduce_range`` exists for this reason). int8 weights are drawn from 7 bits, [-64, 63], where no
+    pair can saturate; uint8 weights use their full range."""
+    low, high = (-64, 64) if np.dtype(dtype) == np.int8 else (np.iinfo(dtype).min, np.iinfo(dtype).max + 1)
+    return rng.integers(low, high, shape).astype(dtype)
+
+
 def present(inputs: Mapping[str, np.ndarray | None]) -> dict[str, np.ndarray]:
     """The feeds of ``inputs``: the named arrays that are not None (absent optional inputs)."""
     return {name: value for name, value in inputs.items() if value is not None}

@@ -14,6 +14,7 @@ from oracle import (
     run_onnxruntime,
     run_onyx_leaving_inputs,
     single_node_model,
+    weights_for_ort_u8s8,
 )
 
 MS = "com.microsoft"
@@ -397,7 +398,7 @@ def test_matmul_nbits_omitted_weights():
 @pytest.mark.parametrize("b_dtype", [np.uint8, np.int8])
 def test_dynamic_quantize_matmul(b_dtype):
     """A is quantized to uint8 on the fly, so float sums differ slightly in order: rtol 1e-4."""
-    a, b = randn(3, 4, 5), _ints(b_dtype, 5, 6)
+    a, b = randn(3, 4, 5), weights_for_ort_u8s8(RNG, b_dtype, 5, 6)
     per_column_zp = np.array(RNG.integers(0, 100, 6), b_dtype)
     zero_point = np.array(3, b_dtype)
     check_ort("DynamicQuantizeMatMul", {"A": a, "B": b, "b_scale": f32(0.05), "b_zero_point": zero_point, "bias": randn(6)})
@@ -408,7 +409,7 @@ def test_dynamic_quantize_matmul(b_dtype):
 
 @pytest.mark.parametrize("b_dtype", [np.uint8, np.int8])
 def test_matmul_integer_to_float(b_dtype):
-    a, b = _ints(np.uint8, 3, 4, 5), _ints(b_dtype, 5, 6)
+    a, b = _ints(np.uint8, 3, 4, 5), weights_for_ort_u8s8(RNG, b_dtype, 5, 6)
     inputs = {
         "A": a,
         "B": b,
@@ -590,8 +591,8 @@ def test_dynamic_quantize_lstm(direction, w_dtype, variant):
     dirs = 2 if direction == "bidirectional" else 1
     inputs = {
         "X": randn(steps, batch, size),
-        "W": _ints(w_dtype, dirs, size, 4 * hidden),
-        "R": _ints(w_dtype, dirs, hidden, 4 * hidden),
+        "W": weights_for_ort_u8s8(RNG, w_dtype, dirs, size, 4 * hidden),
+        "R": weights_for_ort_u8s8(RNG, w_dtype, dirs, hidden, 4 * hidden),
         "B": randn(dirs, 8 * hidden) * 0.1,
         "sequence_lens": np.array([5, 3, 1], np.int32) if variant == "lengths_peepholes" else None,
         "initial_h": randn(dirs, batch, hidden),
