@@ -106,6 +106,21 @@ def test_pow_integer_base_float_exponent_keeps_base_type():
     np.testing.assert_array_equal(out, run_ort("Pow", [x, y], 15))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [1.0, 2.0, 3.0, 4.0, 2.5, -1.0])
+def test_pow_scalar_exponent_matches_power(dtype, exponent):
+    """Small integral exponents are computed as products: within 2 ulp of pow, special values included."""
+    x = np.concatenate([RNG.standard_normal(1000) * 10, [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -3e12]])
+    x = x.astype(dtype).reshape(1, -1)
+    y = np.array(exponent, dtype)
+    out = run_onyx("Pow", [x, y], 15)
+    expected = np.power(x, y)
+    assert out.dtype == dtype and out.shape == x.shape
+    np.testing.assert_array_max_ulp(out, expected, maxulp=2)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(expected))
+    np.testing.assert_allclose(out, run_ort("Pow", [x, y], 15), rtol=1e-6)
+
+
 def test_bitshift_out_of_range_shifts():
     x = np.array([-16, 16, -1, 5], np.int32)
     y = np.array([40, 40, -1, 3], np.int32)

@@ -119,7 +119,28 @@ def pow_(x, y):
         return np.power(x.astype(np.float64), y.astype(np.float64)).astype(x.dtype)
     if is_half(x.dtype):
         return np.power(x.astype(np.float32), y.astype(np.float32)).astype(x.dtype)
+    if y.size == 1 and x.dtype.kind == "f" and x.ndim >= y.ndim:
+        exponent = float(y.reshape(()))
+        if exponent in _POWERS_BY_PRODUCT:
+            return _POWERS_BY_PRODUCT[exponent](x)
     return np.power(x, y.astype(x.dtype, copy=False))
+
+
+def _cube(x):
+    square = x * x
+    square *= x
+    return square
+
+
+def _fourth(x):
+    square = x * x
+    np.multiply(square, square, out=square)
+    return square
+
+
+# Small integral exponents as products: np.power costs ~15 ns per float32 element, a product ~0.2 ns
+# (GPT-2's tanh GELU computes x ** 3.0). A product rounds once per step, within 2 ulp of pow.
+_POWERS_BY_PRODUCT = {1.0: lambda x: x.copy(), 2.0: np.square, 3.0: _cube, 4.0: _fourth}
 
 
 for _op, _fn in (("Add", add), ("Sub", sub), ("Mul", mul), ("Div", div), ("Pow", pow_)):
