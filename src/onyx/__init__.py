@@ -1,31 +1,57 @@
 """onyx: an ONNX inference runtime in Python with onnxruntime's API.
 
 ``import onyx as ort`` and use ``ort.InferenceSession(path).run(None, feeds)``.
+``onyx.install_as_onnxruntime()`` (or ``onyx exec -- python app.py``) runs code that imports
+onnxruntime on onyx unchanged. ``__version__`` is onyx's; ``ONNXRUNTIME_API_VERSION`` (and
+``get_version_string()``) the onnxruntime release whose API onyx follows.
 """
 
 __version__ = "0.1.0"
 
 from onyx.errors import (
+    Fail,
     InvalidArgument,
     InvalidGraph,
     InvalidProtobuf,
     KernelError,
     ModelLoadError,
     NoSuchFile,
+    NotFound,
     OnyxError,
     UnsafeExternalData,
     UnsupportedOperator,
 )
-from onyx.environment import get_build_info, set_default_logger_severity, set_default_logger_verbosity
+from onyx.environment import (
+    ONNXRUNTIME_API_VERSION,
+    disable_telemetry_events,
+    enable_telemetry_events,
+    get_build_info,
+    get_version_string,
+    has_collective_ops,
+    preload_dlls,
+    set_default_logger_severity,
+    set_default_logger_verbosity,
+    set_seed,
+)
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
+from onyx.ortvalue import OrtAllocatorType, OrtDevice, OrtMemType, OrtValue
 from onyx.providers import get_all_providers, get_available_providers, get_device
 from onyx.session import InferenceSession, ModelMetadata, NodeArg
+from onyx.iobinding import IOBinding
+from onyx.sparse import OrtSparseFormat, SparseTensor
+from onyx.alias import install_as_onnxruntime, uninstall_as_onnxruntime
+from onyx import capi
+
+SessionIOBinding = IOBinding
 
 __all__ = [
     "__version__",
+    "ONNXRUNTIME_API_VERSION",
     "ExecutionMode",
     "ExecutionOrder",
+    "Fail",
     "GraphOptimizationLevel",
+    "IOBinding",
     "InferenceSession",
     "InvalidArgument",
     "InvalidGraph",
@@ -35,15 +61,32 @@ __all__ = [
     "ModelMetadata",
     "NoSuchFile",
     "NodeArg",
+    "NotFound",
     "OnyxError",
+    "OrtAllocatorType",
+    "OrtDevice",
+    "OrtMemType",
+    "OrtSparseFormat",
+    "OrtValue",
     "RunOptions",
+    "SessionIOBinding",
     "SessionOptions",
+    "SparseTensor",
     "UnsafeExternalData",
     "UnsupportedOperator",
+    "capi",
+    "disable_telemetry_events",
+    "enable_telemetry_events",
     "get_all_providers",
     "get_available_providers",
     "get_build_info",
     "get_device",
+    "get_version_string",
+    "has_collective_ops",
+    "install_as_onnxruntime",
+    "preload_dlls",
     "set_default_logger_severity",
     "set_default_logger_verbosity",
+    "set_seed",
+    "uninstall_as_onnxruntime",
 ]

@@ -1,15 +1,25 @@
-"""The exceptions onyx raises. Every one is an :class:`OnyxError`."""
+"""The exceptions onyx raises. Every one is an :class:`OnyxError`.
+
+Code written for onnxruntime catches its exception classes by name
+(``onnxruntime.capi.onnxruntime_pybind11_state.Fail``, ``InvalidArgument``, ...);
+:mod:`onyx.capi.onnxruntime_pybind11_state` gives those names to the classes below, so an
+onyx error is caught where the same onnxruntime error would be (docs/compatibility.md).
+"""
 
 
 class OnyxError(Exception):
     """Base class of every error onyx raises on purpose."""
 
 
+class Fail(OnyxError):
+    """A generic failure: onnxruntime's FAIL status, raised by it for failed loads and runs."""
+
+
 class InvalidArgument(OnyxError, ValueError):
     """A feed, output name or option given to a session is wrong."""
 
 
-class ModelLoadError(OnyxError):
+class ModelLoadError(Fail):
     """A model file or buffer cannot be turned into a runnable graph."""
 
 
@@ -33,5 +43,12 @@ class UnsupportedOperator(OnyxError, NotImplementedError):
     """No kernel is registered for an operator at the model's opset."""
 
 
-class KernelError(OnyxError, RuntimeError):
-    """A kernel raised while running a node."""
+class KernelError(Fail, RuntimeError):
+    """A kernel raised while running a node (onnxruntime: Fail or RuntimeException)."""
+
+
+class NotFound(OnyxError, RuntimeError, KeyError):
+    """A named entry (a config key, a bound input) does not exist; a RuntimeError as in onnxruntime."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)

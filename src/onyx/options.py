@@ -6,9 +6,13 @@ onnxruntime runs unchanged; each is marked "ignored" below.
 
 from __future__ import annotations
 
+import operator
+import os
+from collections.abc import Callable
 from enum import IntEnum
+from typing import Any
 
-from onyx.errors import InvalidArgument, UnsupportedOperator
+from onyx.errors import NotFound, UnsupportedOperator
 
 
 class GraphOptimizationLevel(IntEnum):
@@ -30,10 +34,72 @@ class ExecutionOrder(IntEnum):
     MEMORY_EFFICIENT = 2
 
 
-class SessionOptions:
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, (str, bytes, float)):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})") from None
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, (str, bytes, float)) or value is None:
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__} ({value!r})")
+    return bool(_int(name, value))
+
+
+def _str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__} ({value!r})")
+    return value
+
+
+def _path(name: str, value: Any) -> str:
+    """A str; os.PathLike is accepted too (onnxruntime takes only str)."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else _str(name, value)
+
+
+def _enum(enum: type[IntEnum]) -> Callable[[str, Any], IntEnum]:
+    """A converter to ``enum`` from its members, onnxruntime's members or their int values."""
+
+    def convert(name: str, value: Any) -> IntEnum:
+        if not isinstance(value, (str, bytes, float)):
+            try:
+                return enum(int(value))
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(f"{name} must be a {enum.__name__}, not {type(value).__name__} ({value!r})")
+
+    return convert
+
+
+class _TypedOptions:
+    """Options whose public attributes are a fixed set of typed fields, as in onnxruntime:
+    a misspelt name raises AttributeError, a wrongly typed value TypeError."""
+
+    _FIELDS: dict[str, Callable[[str, Any], Any]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_"):
+            convert = self._FIELDS.get(name)
+            if convert is None:
+                raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+            value = convert(name, value)
+        object.__setattr__(self, name, value)
+
+
+def _config_value(key: Any, value: Any) -> tuple[str, str]:
+    if not isinstance(key, str) or not isinstance(value, str):
+        raise TypeError(f"config entries take a str key and a str value, got {type(key).__name__} and {type(value).__name__}")
+    return key, value
+
+
+class SessionOptions(_TypedOptions):
     """Options for :class:`onyx.InferenceSession`.
 
-    Acted on: add_initializer / add_external_initializers, add_free_dimension_override_by_name,
+    Acted on: add_initializer / add_external_initializers, add_free_dimension_override_by_name and
+    add_free_dimension_override_by_denotation,
     graph_optimization_level (which optimizer passes run at session creation; default all),
     optimized_model_filepath (where to save the optimized model, when set),
     intra_op_num_threads (threads of a run: the BLAS library's and those of onyx's parallel kernels;
@@ -44,8 +110,28 @@ class SessionOptions:
     Accepted and stored, not acted on: session config entries.
     Ignored (meaningless for onyx): enable_mem_pattern, enable_mem_reuse,
     execution_mode, execution_order, inter_op_num_threads, log_severity_level,
-    log_verbosity_level, logid, use_deterministic_compute.
+    log_verbosity_level, logid, use_deterministic_compute, use_per_session_threads.
+    Values are typed as in onnxruntime (TypeError otherwise) and unknown attributes raise AttributeError.
     """
+
+    _FIELDS = {
+        "graph_optimization_level": _enum(GraphOptimizationLevel),
+        "optimized_model_filepath": _path,
+        "intra_op_num_threads": _int,
+        "inter_op_num_threads": _int,
+        "enable_profiling": _bool,
+        "profile_file_prefix": _path,
+        "execution_mode": _enum(ExecutionMode),
+        "execution_order": _enum(ExecutionOrder),
+        "enable_cpu_mem_arena": _bool,
+        "enable_mem_pattern": _bool,
+        "enable_mem_reuse": _bool,
+        "log_severity_level": _int,
+        "log_verbosity_level": _int,
+        "logid": _str,
+        "use_deterministic_compute": _bool,
+        "use_per_session_threads": _bool,
+    }
 
     def __init__(self) -> None:
         self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -63,16 +149,20 @@ class SessionOptions:
         self.log_verbosity_level = 0
         self.logid = ""
         self.use_deterministic_compute = False
+        self.use_per_session_threads = True
         self._config: dict[str, str] = {}
         self._initializers: dict[str, object] = {}
         self._free_dimension_overrides: dict[str, int] = {}
+        self._free_dimension_overrides_by_denotation: dict[str, int] = {}
 
     def add_session_config_entry(self, key: str, value: str) -> None:
-        self._config[key] = str(value)
+        key, value = _config_value(key, value)
+        self._config[key] = value
 
     def get_session_config_entry(self, key: str) -> str:
+        """The value of ``key``; RuntimeError (onyx.NotFound) when it is not set, as in onnxruntime."""
         if key not in self._config:
-            raise InvalidArgument(f"session config entry '{key}' is not set")
+            raise NotFound(f"SessionOptions does not have configuration with key: {key}")
         return self._config[key]
 
     def add_initializer(self, name: str, value: object) -> None:
@@ -85,14 +175,29 @@ class SessionOptions:
 
     def add_free_dimension_override_by_name(self, dim_name: str, dim_value: int) -> None:
         """Fix a symbolic dimension: feeds must then have exactly ``dim_value`` there."""
-        self._free_dimension_overrides[dim_name] = int(dim_value)
+        self._free_dimension_overrides[_str("dim_name", dim_name)] = _int("dim_value", dim_value)
+
+    def add_free_dimension_override_by_denotation(self, dim_denotation: str, dim_value: int) -> None:
+        """Fix every dimension whose denotation is ``dim_denotation`` (e.g. "DATA_BATCH")."""
+        self._free_dimension_overrides_by_denotation[_str("dim_denotation", dim_denotation)] = _int("dim_value", dim_value)
 
     def register_custom_ops_library(self, library_path: str) -> None:
         raise UnsupportedOperator(f"onyx cannot load native custom-op libraries ('{library_path}')")
 
 
-class RunOptions:
-    """Per-run options, accepted for compatibility; onyx does not act on them yet."""
+class RunOptions(_TypedOptions):
+    """Per-run options, accepted for compatibility; onyx does not act on them yet.
+
+    ``run_tag`` is accepted (older onnxruntime releases had it)."""
+
+    _FIELDS = {
+        "log_severity_level": _int,
+        "log_verbosity_level": _int,
+        "logid": _str,
+        "run_tag": _str,
+        "only_execute_path_to_fetches": _bool,
+        "terminate": _bool,
+    }
 
     def __init__(self) -> None:
         self.log_severity_level = 2
@@ -104,7 +209,11 @@ class RunOptions:
         self._config: dict[str, str] = {}
 
     def add_run_config_entry(self, key: str, value: str) -> None:
-        self._config[key] = str(value)
+        key, value = _config_value(key, value)
+        self._config[key] = value
 
     def get_run_config_entry(self, key: str) -> str:
+        """The value of ``key``; RuntimeError (onyx.NotFound) when it is not set, as in onnxruntime."""
+        if key not in self._config:
+            raise NotFound(f"RunOptions does not have configuration with key: {key}")
         return self._config[key]

@@ -23,6 +23,7 @@ from onyx.providers import CPU, get_available_providers
 from onyx.runtime import arena, pages
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
+from onyx.value_runs import ValueRuns
 
 
 class NodeArg:
@@ -74,15 +75,20 @@ def _choose_providers(providers: Sequence[Any] | None, provider_options: Sequenc
     return names, options
 
 
-def _fix_dims(info: ValueInfo, overrides: dict[str, int]) -> ValueInfo:
-    """A copy of ``info`` whose symbolic dims named in ``overrides`` are fixed."""
-    if not overrides or not info.is_tensor or not info.type.tensor_type.HasField("shape"):
+def _fix_dims(info: ValueInfo, overrides: dict[str, int], by_denotation: dict[str, int]) -> ValueInfo:
+    """A copy of ``info`` whose free dims named in ``overrides`` (or denoted as in
+    ``by_denotation``) are fixed."""
+    if not (overrides or by_denotation) or not info.is_tensor or not info.type.tensor_type.HasField("shape"):
         return info
     tp = TypeProto()
     tp.CopyFrom(info.type)
     for dim in tp.tensor_type.shape.dim:
+        if dim.WhichOneof("value") == "dim_value" and dim.dim_value >= 0:
+            continue
         if dim.WhichOneof("value") == "dim_param" and dim.dim_param in overrides:
             dim.dim_value = overrides[dim.dim_param]
+        elif dim.denotation in by_denotation:
+            dim.dim_value = by_denotation[dim.denotation]
     return ValueInfo(info.name, tp)
 
 
@@ -121,10 +127,25 @@ def _owned(value: Any) -> Any:
     return value
 
 
-class InferenceSession:
+def _owned_outputs(values: list[Any], feeds: dict[str, Any]) -> list[Any]:
+    """The outputs as arrays the caller owns, none sharing memory with another or with a
+    feed (two graph outputs may be one array: Y and Identity(Y))."""
+    seen = {id(value) for value in feeds.values()}
+    owned = []
+    for value in values:
+        value = _owned(value)
+        if isinstance(value, np.ndarray) and id(value) in seen:
+            value = value.copy()
+        seen.add(id(value))
+        owned.append(value)
+    return owned
+
+
+class InferenceSession(ValueRuns):
     """Loads a model once and runs it many times.
 
     ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``.
+    OrtValue, IOBinding and asynchronous runs come from :class:`onyx.value_runs.ValueRuns`.
     """
 
     def __init__(
@@ -163,7 +184,8 @@ class InferenceSession:
         graph = self._model.graph
         overrides = self._sess_options._free_dimension_overrides
         initializers = graph.initializers
-        self._inputs = [_fix_dims(v, overrides) for v in graph.inputs if v.name not in initializers]
+        by_denotation = self._sess_options._free_dimension_overrides_by_denotation
+        self._inputs = [_fix_dims(v, overrides, by_denotation) for v in graph.inputs if v.name not in initializers]
         self._overridable = [v for v in graph.inputs if v.name in initializers]
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
@@ -197,7 +219,7 @@ class InferenceSession:
         """Run the plan on checked feeds, recording trace events when profiling is on."""
         inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
         if self._profiler is None:
-            return [_owned(value) for value in self._plan.run(inputs, observer=observer)]
+            return _owned_outputs(self._plan.run(inputs, observer=observer), feeds)
         record = self._profiler.observer()
 
         def observe(node: Any, values: list[Any], seconds: float) -> None:
@@ -206,7 +228,7 @@ class InferenceSession:
                 observer(node, values, seconds)
 
         started = time.perf_counter_ns()
-        results = [_owned(value) for value in self._plan.run(inputs, observer=observe)]
+        results = _owned_outputs(self._plan.run(inputs, observer=observe), feeds)
         self._profiler.session_event("model_run", started, time.perf_counter_ns())
         return results
 
@@ -275,10 +297,28 @@ class InferenceSession:
         return list(self._providers)
 
     def get_provider_options(self) -> dict[str, dict]:
-        return {name: dict(opts) for name, opts in zip(self._providers, self._provider_options)}
+        """Each provider's options as it applies them, values as strings (onnxruntime's form):
+        the CPU provider takes none, so its entry is empty."""
+        return {
+            name: {} if name == CPU else {str(k): str(v) for k, v in opts.items()}
+            for name, opts in zip(self._providers, self._provider_options)
+        }
 
     def get_session_options(self) -> SessionOptions:
         return self._sess_options
+
+    def disable_fallback(self) -> None:
+        """Accepted for compatibility: nodes no provider claims always fall back to the CPU."""
+
+    def enable_fallback(self) -> None:
+        """Accepted for compatibility: nodes no provider claims always fall back to the CPU."""
+
+    def get_tuning_results(self) -> list[dict]:
+        """Kernel tuning results (onnxruntime's TunableOp): onyx tunes nothing, so none."""
+        return []
+
+    def set_tuning_results(self, results: Sequence[dict], error_on_invalid: bool = False) -> None:
+        """Accepted for compatibility: onyx tunes nothing."""
 
     def set_providers(self, providers: Sequence[Any] | None = None, provider_options: Sequence[dict] | None = None) -> None:
         self._providers, self._provider_options = _choose_providers(providers, provider_options)

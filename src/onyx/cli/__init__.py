@@ -1,4 +1,4 @@
-"""The ``onyx`` command line: run, inspect, bench, profile, optimize, compare.
+"""The ``onyx`` command line: run, inspect, bench, profile, optimize, compare, exec.
 
 Exit codes: 0 success, 2 user error (bad model, input or option), 1 internal error,
 3 ``compare`` found a divergence.
@@ -42,12 +42,13 @@ class OnyxGroup(click.Group):
         ctx.exit(code)
 
 
-@click.group(cls=OnyxGroup)
+@click.group(cls=OnyxGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.version_option(package_name="onyx-runtime", prog_name="onyx")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
-    """onyx: run, inspect, time, profile, optimize and compare ONNX models.
+    """onyx: run, inspect, time, profile, optimize and compare ONNX models, and run
+    onnxruntime applications on onyx (exec).
 
     Every command has --help with an example.
     """
@@ -56,6 +57,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 from onyx.cli.bench import bench  # noqa: E402 - the commands register on the group above
 from onyx.cli.compare import compare  # noqa: E402
+from onyx.cli.exec import exec_  # noqa: E402
 from onyx.cli.inspect import inspect  # noqa: E402
 from onyx.cli.optimize import optimize  # noqa: E402
 from onyx.cli.profile import profile  # noqa: E402
@@ -63,4 +65,5 @@ from onyx.cli.run import run  # noqa: E402
 
 for _command in (run, inspect, bench, profile, optimize, compare):
     main.add_command(_command)
+main.add_command(exec_, name="exec")
 

@@ -72,7 +72,8 @@ def type_string(tp: TypeProto) -> str:
 
 
 def shape_of(tp: TypeProto) -> list[int | str | None] | None:
-    """Declared shape of a tensor type: ints, symbolic names, None for unknown dims.
+    """Declared shape of a tensor type: ints, symbolic names, None for unknown dims
+    (negative dim_values included, as onnxruntime reads them).
 
     None when the type has no shape (rank unknown) or is not a tensor.
     """
@@ -85,7 +86,10 @@ def shape_of(tp: TypeProto) -> list[int | str | None] | None:
     dims: list[int | str | None] = []
     for d in tensor.shape.dim:
         which = d.WhichOneof("value")
-        dims.append(d.dim_value if which == "dim_value" else d.dim_param if which == "dim_param" else None)
+        if which == "dim_value" and d.dim_value >= 0:
+            dims.append(d.dim_value)
+        else:  # a negative dim_value (older Caffe2 and Paddle exports) is a free dimension
+            dims.append(d.dim_param if which == "dim_param" else None)
     return dims
 
 

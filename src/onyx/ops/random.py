@@ -1,7 +1,8 @@
 """Random generators: RandomNormal(Like), RandomUniform(Like), Bernoulli, Multinomial.
 
 With a ``seed`` attribute every run of a node draws the same values (a NumPy
-Generator seeded from the seed's bits); without one each run uses fresh entropy.
+Generator seeded from the seed's bits); without one each run uses fresh entropy, or the
+process-wide generator that set_seed() seeded.
 """
 
 from __future__ import annotations
@@ -13,10 +14,21 @@ from onnx.helper import tensor_dtype_to_np_dtype
 from onyx.ops.registry import kernel
 
 
+_process_generator: np.random.Generator | None = None  # set by set_seed()
+
+
+def set_seed(seed: int) -> None:
+    """Make nodes without a ``seed`` attribute draw from one generator seeded with ``seed``
+    (onnxruntime.set_seed): a process then repeats its random values from run to run."""
+    global _process_generator
+    _process_generator = np.random.default_rng(int(seed))
+
+
 def make_generator(seed: float | None) -> np.random.Generator:
-    """A Generator seeded from the float ``seed`` attribute (its IEEE bits), or from OS entropy."""
+    """A Generator seeded from the float ``seed`` attribute (its IEEE bits), or from set_seed()'s
+    generator, or from OS entropy."""
     if seed is None:
-        return np.random.default_rng()
+        return _process_generator if _process_generator is not None else np.random.default_rng()
     return np.random.default_rng(int(np.float64(seed).view(np.uint64)))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from onyx.errors import InvalidArgument
 from onyx.model.graph import ValueInfo
 from onyx.model.types import elem_type_of, elem_type_name
+from onyx.ortvalue import OrtValue
 
 
 def _tensor_type(value: np.ndarray) -> str:
@@ -19,6 +20,27 @@ def _tensor_type(value: np.ndarray) -> str:
         return f"tensor({elem_type_name(elem_type_of(value.dtype))})"
     except (TypeError, KeyError, ValueError):
         return f"array of dtype {value.dtype}"
+
+
+_PYTHON_DATA = (list, tuple, bool, int, float, complex, str, bytes)
+
+
+def _as_array(info: ValueInfo, value: Any) -> np.ndarray:
+    """A feed as a plain ndarray. Python lists and scalars take the input's declared element type
+    (as onnxruntime converts them); NumPy arrays and scalars keep theirs, so a wrong dtype stays
+    an error. Array subclasses (masked arrays, matrix) are seen as plain arrays of their data."""
+    if isinstance(value, np.ndarray):
+        return value if type(value) is np.ndarray else value.view(np.ndarray)
+    if isinstance(value, OrtValue):
+        return _as_array(info, value.numpy())
+    expected = info.dtype if isinstance(value, _PYTHON_DATA) else None
+    try:
+        if expected == np.dtype(object):
+            return np.array(value, dtype=str).astype(object)
+        return np.array(value, dtype=expected) if expected is not None else np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - arbitrary user objects
+        target = info.type_str if expected is not None else "an array"
+        raise InvalidArgument(f"input '{info.name}': cannot convert {type(value).__name__} to {target} ({exc})") from None
 
 
 class FeedChecker:
@@ -63,11 +85,7 @@ class FeedChecker:
         return self._check_tensor(info, value, bound)
 
     def _check_tensor(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> np.ndarray:
-        if not isinstance(value, np.ndarray):
-            try:
-                value = np.asarray(value)
-            except Exception as exc:  # noqa: BLE001 - arbitrary user objects
-                raise InvalidArgument(f"input '{info.name}': cannot convert {type(value).__name__} to an array ({exc})") from None
+        value = _as_array(info, value)
         expected = info.dtype
         if expected is not None:
             if expected == np.dtype(object):

@@ -1,0 +1,5 @@
+"""python -m onyx: the onyx command line."""
+
+from onyx.cli import main
+
+main(prog_name="onyx")
