@@ -109,9 +109,10 @@ class IOBinding:
             return OrtValue(value)
         array = target._tensor()
         if not isinstance(value, np.ndarray) or array.shape != value.shape or array.dtype != value.dtype:
-            got = f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
+            got = f"shape {list(value.shape)} ({value.dtype})" if isinstance(value, np.ndarray) else type(value).__name__
             raise InvalidArgument(
-                f"the output OrtValue bound for '{name}' is {array.dtype} {list(array.shape)}, but this run computed {got}"
+                f"the output OrtValue bound for '{name}' has shape {list(array.shape)} ({array.dtype}), "
+                f"but this run computed {got}"
             )
         np.copyto(array, value)
         return target
