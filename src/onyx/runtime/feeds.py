@@ -112,7 +112,7 @@ class FeedChecker:
                     f"input '{info.name}': dimension {axis} must be {dim} (shape {_fmt(shape)}), "
                     f"got {actual} (shape {list(value.shape)})"
                 )
-            if isinstance(dim, str) and dim:
+            if isinstance(dim, str) and dim.isidentifier():  # "?" (Paddle exports) names no dimension
                 if dim in bound and bound[dim][0] != actual:
                     size, where = bound[dim]
                     raise InvalidArgument(

@@ -60,3 +60,9 @@ def test_ortvalue_feeds_are_accepted_by_run(rt):
     value = rt.OrtValue.ortvalue_from_numpy(np.arange(3, dtype=np.float32))
     (y,) = session(rt, identity_model(shape=[None])).run(None, {"x": value})
     np.testing.assert_array_equal(y, [0, 1, 2])
+
+
+def test_question_mark_dims_are_each_free(rt):
+    """Paddle exports name every free dimension "?" (rapidocr's recognizer: ['?', 3, 48, '?'])."""
+    sess = session(rt, identity_model(shape=["?", 3, "?"]))
+    assert sess.run(None, {"x": np.ones((1, 3, 5), np.float32)})[0].shape == (1, 3, 5)
