@@ -41,21 +41,27 @@ def device_type_name(code: int) -> str:
     raise InvalidArgument(f"Unsupported device type: {code}")
 
 
-def check_device(device_type: str, device_id: int = 0) -> str:
-    """The normalized device name for a value placed on ``device_type``; only "cpu" today."""
+def _device_name(device_type: str) -> str:
     name = str(device_type).lower()
     if name not in _DEVICE_TYPES:
         raise InvalidArgument(f"Unsupported device type: {device_type}")
+    return name
+
+
+def check_device(device_type: str, device_id: int = 0) -> str:
+    """The normalized device name for a value placed on ``device_type``; only "cpu" today."""
+    name = _device_name(device_type)
     if name != "cpu":
         raise InvalidArgument(f"onyx keeps values on the CPU; device '{device_type}' (id {device_id}) is not available")
     return name
 
 
 class OrtDevice:
-    """A device a value lives on, as onnxruntime names it (``OrtDevice.make("cpu", 0)``)."""
+    """A device as onnxruntime names it (``OrtDevice.make("cpu", 0)``): a description, which any
+    known device type may have; values are placed on the CPU only (see check_device)."""
 
     def __init__(self, device_type: str = "cpu", device_id: int = 0, vendor_id: int = 0, mem_type: int = 0):
-        self._type = check_device(device_type, device_id)
+        self._type = _device_name(device_type)
         self._id = int(device_id)
         self._vendor_id = int(vendor_id)
         self._mem_type = int(mem_type)

@@ -66,3 +66,8 @@ def test_pybind_state_alias_holds_the_same_classes(rt, state):
 
     alias = importlib.import_module(f"{rt.__name__}.capi._pybind_state")
     assert alias.Fail is state.Fail and alias.InvalidArgument is state.InvalidArgument
+
+
+def test_capi_submodules_are_attributes_after_importing_the_runtime(rt):
+    assert rt.capi._pybind_state.InvalidArgument is rt.capi.onnxruntime_pybind11_state.InvalidArgument
+    assert rt.capi.onnxruntime_inference_collection.InferenceSession is rt.InferenceSession

@@ -43,6 +43,7 @@ def test_ortvalue_on_an_unknown_device_is_refused(rt):
 def test_ortdevice(rt):
     device = rt.OrtDevice.make("cpu", 0)
     assert (device.device_type(), device.device_id()) == (0, 0)
+    assert rt.OrtDevice.make("cuda", 1).device_id() == 1  # a description: no device needed
 
 
 def test_run_with_ort_values(rt):

@@ -4,3 +4,4 @@ its Python classes (``onnxruntime_inference_collection``). With ``onyx.install_a
 these are what ``import onnxruntime.capi...`` gives."""
 
 from onyx.capi.onnxruntime_pybind11_state import *  # noqa: F403
+from onyx.capi import _pybind_state, onnxruntime_inference_collection  # noqa: E402,F401 - reachable as attributes, as in onnxruntime
