@@ -165,6 +165,7 @@ def test_outputs_that_are_one_array_do_not_alias(level):
     assert z[0] == 1 and x[0] == 1
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, fed on purpose
 @pytest.mark.parametrize("feed", [np.ma.masked_array([[1.0, -2.0]], mask=[[False, True]], dtype=np.float32),
                                   np.matrix([[1.0, -2.0]], dtype=np.float32)])
 def test_array_subclasses_fed_in_do_not_leak_into_outputs(feed):
