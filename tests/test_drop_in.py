@@ -66,11 +66,13 @@ def test_exec_runs_an_unmodified_script_on_onyx_keeping_a_hidden_sitecustomize(t
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text("import os; os.environ['HIDDEN_SITECUSTOMIZE'] = 'ran'\n")
     script = tmp_path / "app.py"
-    script.write_text(APP + "import os; print(os.environ.get('HIDDEN_SITECUSTOMIZE'))\n")
+    script.write_text("import sys; print('onyx imported at start-up:', 'onyx' in sys.modules)\n" + APP
+                      + "import os; print(os.environ.get('HIDDEN_SITECUSTOMIZE'))\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     result = _python("-m", "onyx.exec", sys.executable, str(script), "--flag", "value", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
-    first, second = result.stdout.splitlines()
+    start, first, second = result.stdout.splitlines()
+    assert start.endswith("False")  # a process that never imports onnxruntime does not pay for onyx
     assert first.split()[:3] == [onyx.ONNXRUNTIME_API_VERSION, onyx.__version__, "onyx.session"]
     assert "'--flag', 'value'" in first and second == "ran"
 
@@ -166,9 +168,9 @@ def test_outputs_that_are_one_array_do_not_alias(level):
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, fed on purpose
-@pytest.mark.parametrize("feed", [np.ma.masked_array([[1.0, -2.0]], mask=[[False, True]], dtype=np.float32),
-                                  np.matrix([[1.0, -2.0]], dtype=np.float32)])
-def test_array_subclasses_fed_in_do_not_leak_into_outputs(feed):
+@pytest.mark.parametrize("make", [lambda a: np.ma.masked_array(a, mask=[[False, True]]), np.asmatrix], ids=["masked", "matrix"])
+def test_array_subclasses_fed_in_do_not_leak_into_outputs(make):
+    feed = make(np.array([[1.0, -2.0]], dtype=np.float32))
     y, z = onyx.InferenceSession(_identity_twice_model((1, 2))).run(None, {"x": feed})
     assert type(y) is np.ndarray and type(z) is np.ndarray
     np.testing.assert_array_equal(y, [[1.0, -2.0]])

@@ -39,6 +39,7 @@ from onyx.providers import get_all_providers, get_available_providers, get_devic
 from onyx.session import InferenceSession, ModelMetadata, NodeArg
 from onyx.iobinding import IOBinding
 from onyx.sparse import OrtSparseFormat, SparseTensor
+from onyx import alias
 from onyx.alias import install_as_onnxruntime, uninstall_as_onnxruntime
 from onyx import capi
 

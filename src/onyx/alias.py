@@ -4,7 +4,8 @@
 ``onyx exec -- CMD`` does the same in every Python process CMD starts (see onyx.exec). Nothing is
 installed on disk, and the real onnxruntime, if present, stays untouched (just not imported).
 
-The ``onnxruntime`` module it gives holds onyx's public API under onnxruntime's names, with
+This module imports only the standard library, so that a process can install the finder at
+start-up without importing onyx. The ``onnxruntime`` module it gives holds onyx's public API under onnxruntime's names, with
 ``__version__`` the onnxruntime API level onyx implements (``onyx.ONNXRUNTIME_API_VERSION``), so
 that version gates written for onnxruntime take their current branch; ``onyx_version`` is onyx's.
 """
@@ -82,13 +83,14 @@ def install_as_onnxruntime() -> None:
     """Make ``import onnxruntime`` and its submodules give onyx in this process, from now on.
 
     Call it before anything imports onnxruntime. Raises onyx.Fail if the real onnxruntime
-    is imported already (code may hold it). Idempotent."""
-    from onyx.errors import Fail
-
+    is imported already (code may hold it). Idempotent. Imports nothing of onyx until
+    onnxruntime is imported (``onyx exec`` runs it at the start-up of every process)."""
     if is_installed():
         return
     loaded = sys.modules.get(ROOT)
     if loaded is not None and getattr(loaded, "onyx_version", None) is None:
+        from onyx.errors import Fail
+
         raise Fail("onnxruntime is imported already; call onyx.install_as_onnxruntime() before anything imports it")
     sys.meta_path.insert(0, OnnxruntimeFinder())
 

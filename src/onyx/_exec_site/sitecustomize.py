@@ -1,5 +1,9 @@
 """Run at start-up by the Python processes of ``onyx exec`` (this folder is put first on their
-PYTHONPATH): makes ``import onnxruntime`` give onyx, then runs the sitecustomize this one hides."""
+PYTHONPATH): makes ``import onnxruntime`` give onyx, then runs the sitecustomize this one hides.
+
+onyx itself is imported only when the process imports onnxruntime: onyx.alias (standard
+library only) is loaded here from the onyx this interpreter would import, without the package.
+"""
 
 import importlib.machinery
 import importlib.util
@@ -8,12 +12,15 @@ import sys
 
 
 def _install() -> None:
-    try:
-        from onyx.alias import install_as_onnxruntime
-    except ImportError as exc:
-        sys.stderr.write(f"onyx exec: onyx is not importable by {sys.executable} ({exc}); onnxruntime stays as it is\n")
+    onyx = importlib.util.find_spec("onyx")
+    if onyx is None or onyx.origin is None:
+        sys.stderr.write(f"onyx exec: onyx is not importable by {sys.executable}; onnxruntime stays as it is\n")
         return
-    install_as_onnxruntime()
+    spec = importlib.util.spec_from_file_location("onyx.alias", os.path.join(os.path.dirname(onyx.origin), "alias.py"))
+    alias = importlib.util.module_from_spec(spec)
+    sys.modules["onyx.alias"] = alias  # `import onyx` later finds it there
+    spec.loader.exec_module(alias)
+    alias.install_as_onnxruntime()
 
 
 def _run_hidden_sitecustomize() -> None:
