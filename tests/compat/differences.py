@@ -1,5 +1,6 @@
-"""onnxruntime's public names onyx does not provide, each with its reason (one list; the names
-test checks both that everything else exists and that these are really absent)."""
+"""onnxruntime's public names onyx does not provide, each with its reason (one place; the names
+test checks both that everything else exists and that these are really absent). A name of the
+native module that is also a top-level name is listed once, in TOP_LEVEL."""
 
 _PLUGIN_EPS = "plugin execution providers and device discovery: onyx loads no native providers"
 _COMPILE = "EP-context model compilation and model packages: there is no native compiler to drive"
@@ -54,8 +55,11 @@ TOP_LEVEL = {
     "cuda_version": "onnxruntime's CUDA build version; onyx is not built against CUDA",
     "version": _ALIAS_ONLY,
     "package_name": _ALIAS_ONLY,
-    # names of onnxruntime's native module (capi.onnxruntime_pybind11_state)
-    "InferenceSession (native)": "the native session class has another API; code uses onnxruntime.InferenceSession",
+}
+
+# names only onnxruntime's native module (capi.onnxruntime_pybind11_state) has
+NATIVE = {
+    "InferenceSession": "the native session class has another API; code uses onnxruntime.InferenceSession",
     "SessionObjectInitializer": "an onnxruntime-internal helper",
     "get_all_operator_schema": "onnx.defs has the schemas",
     "get_all_opkernel_def": "onnxruntime's kernel registry",
