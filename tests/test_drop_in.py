@@ -174,3 +174,14 @@ def test_array_subclasses_fed_in_do_not_leak_into_outputs(make):
     y, z = onyx.InferenceSession(_identity_twice_model((1, 2))).run(None, {"x": feed})
     assert type(y) is np.ndarray and type(z) is np.ndarray
     np.testing.assert_array_equal(y, [[1.0, -2.0]])
+
+
+def test_python_scalars_take_the_declared_type_and_numpy_scalars_must_have_it():
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.INT32, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [])])
+    sess = onyx.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    (y,) = sess.run(None, {"x": 5})
+    assert y.dtype == np.int32 and y == 5
+    with pytest.raises(onyx.InvalidArgument, match="int32"):
+        sess.run(None, {"x": np.int64(5)})
