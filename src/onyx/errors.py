@@ -35,3 +35,11 @@ class UnsupportedOperator(OnyxError, NotImplementedError):
 
 class KernelError(OnyxError, RuntimeError):
     """A kernel raised while running a node."""
+
+
+class HubError(OnyxError):
+    """A model hub lookup or download failed (unknown name, unreachable source, offline miss)."""
+
+
+class ChecksumMismatch(HubError):
+    """A downloaded file's sha256 is not the one its manifest lists (the file was deleted)."""

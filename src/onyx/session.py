@@ -124,7 +124,8 @@ def _owned(value: Any) -> Any:
 class InferenceSession:
     """Loads a model once and runs it many times.
 
-    ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``.
+    ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``, or a
+    model hub reference, ``hub:NAME`` or ``hf://ORG/REPO/FILE.onnx`` (see onyx.hub).
     """
 
     def __init__(
