@@ -14,7 +14,16 @@ _opset_option = click.option("--opset", type=int, help="The model's opset (defau
 
 
 def _size(n: int | None) -> str:
-    return "-" if n is None else f"{n / 2**20:.1f} MiB"
+    if n is None:
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _shape(shape: object) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]" if isinstance(shape, list) else str(shape)
 
 
 @click.group()
@@ -70,7 +79,7 @@ def info(name: str, opset: int | None, source: str | None, as_json: bool) -> Non
         if ports:
             click.echo(f"\n{title}:")
             click.echo(table(["name", "type", "shape"],
-                             [[p.get("name", "?"), p.get("type", "?"), p.get("shape", "?")] for p in ports]))
+                             [[p.get("name", "?"), p.get("type", "?"), _shape(p.get("shape", "?"))] for p in ports]))
 
 
 @hub.command()

@@ -134,7 +134,7 @@ def text_progress(label: str, stream=None, every_s: float = 0.1) -> Progress:
         if not finished and now - last[0] < every_s:
             return
         last[0] = now
-        mib = f"{done / 2**20:.1f}" + (f"/{total / 2**20:.1f}" if total else "") + " MiB"
+        mib = f"{done / 2**20:.2f}" + (f"/{total / 2**20:.2f}" if total else "") + " MiB"
         bar = ""
         if total:
             filled = int(30 * min(done, total) / total)
