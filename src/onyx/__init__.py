@@ -6,6 +6,7 @@
 __version__ = "0.1.0"
 
 from onyx.errors import (
+    HubError,
     InvalidArgument,
     InvalidGraph,
     InvalidProtobuf,
@@ -18,14 +19,17 @@ from onyx.errors import (
 )
 from onyx.environment import get_build_info, set_default_logger_severity, set_default_logger_verbosity
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
+from onyx.plugins import custom_op
 from onyx.providers import get_all_providers, get_available_providers, get_device
 from onyx.session import InferenceSession, ModelMetadata, NodeArg
 
 __all__ = [
     "__version__",
+    "custom_op",
     "ExecutionMode",
     "ExecutionOrder",
     "GraphOptimizationLevel",
+    "HubError",
     "InferenceSession",
     "InvalidArgument",
     "InvalidGraph",

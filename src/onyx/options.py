@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from onyx.errors import InvalidArgument, UnsupportedOperator
+from onyx.errors import InvalidArgument
 
 
 class GraphOptimizationLevel(IntEnum):
@@ -88,7 +88,11 @@ class SessionOptions:
         self._free_dimension_overrides[dim_name] = int(dim_value)
 
     def register_custom_ops_library(self, library_path: str) -> None:
-        raise UnsupportedOperator(f"onyx cannot load native custom-op libraries ('{library_path}')")
+        """Import a Python module (a name or a .py file) whose ``@onyx.custom_op`` kernels then
+        serve every session of the process; a native library raises InvalidArgument (see onyx.plugins)."""
+        from onyx.plugins import load_custom_ops_library
+
+        load_custom_ops_library(library_path)
 
 
 class RunOptions:
