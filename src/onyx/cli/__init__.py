@@ -61,7 +61,8 @@ from onyx.cli.inspect import inspect  # noqa: E402
 from onyx.cli.optimize import optimize  # noqa: E402
 from onyx.cli.profile import profile  # noqa: E402
 from onyx.cli.run import run  # noqa: E402
+from onyx.cli.view import view  # noqa: E402
 
-for _command in (run, inspect, bench, profile, optimize, compare, hub):
+for _command in (run, inspect, bench, profile, optimize, compare, hub, view):
     main.add_command(_command)
 
