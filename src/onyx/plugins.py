@@ -39,6 +39,14 @@ STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 NATIVE_LIBRARY_SUFFIXES = (".so", ".dll", ".dylib")
 
 
+_custom: set[tuple[str, str, int]] = set()  # (domain, op type, since) registered by custom_op
+
+
+def is_custom(domain: str, op_type: str, since: int) -> bool:
+    """True for a kernel registered through custom_op (not one onyx ships)."""
+    return (domain, op_type, since) in _custom
+
+
 def custom_op(domain: str, op_type: str, since: int = 1) -> Callable[[Callable], Callable]:
     """Register the decorated function as the kernel of ``domain::op_type`` from opset ``since`` on."""
     from onyx.ops import registry
@@ -51,9 +59,11 @@ def custom_op(domain: str, op_type: str, since: int = 1) -> Callable[[Callable],
 
     def register(fn: Callable) -> Callable:
         try:
-            return registry.kernel(op_type, since, domain)(fn)
+            registry.kernel(op_type, since, domain)(fn)
         except ValueError as exc:
             raise InvalidArgument(f"custom_op: {exc}") from None
+        _custom.add((registry.normalize_domain(domain), op_type, since))
+        return fn
 
     return register
 

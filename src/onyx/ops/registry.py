@@ -106,3 +106,9 @@ def registered_ops() -> list[tuple[str, str, int]]:
     """(domain, op_type, since) of every registered kernel, sorted."""
     load_all_kernels()
     return sorted((d, op, since) for (d, op), versions in _KERNELS.items() for since, _ in versions)
+
+
+def registered_kernels() -> list[KernelDef]:
+    """Every registered kernel (built-in and plugins'), sorted by domain, op type and version."""
+    load_all_kernels()
+    return [kdef for key in sorted(_KERNELS) for _, kdef in _KERNELS[key]]
