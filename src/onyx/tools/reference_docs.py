@@ -19,6 +19,7 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
 _DOMAIN_NOTES = {
     "": "the ONNX standard operators",
     "ai.onnx.ml": "the ONNX-ML operators (classical machine learning)",
+    "ai.onnx.contrib": "onnxruntime-extensions' text operators (tokenizers, strings)",
     "ai.onnx.preview": "preview operators of the ONNX standard",
     "ai.onnx.preview.training": "the ONNX training operators",
     "com.microsoft": "onnxruntime's contrib operators that its transformer optimizer and quantizer emit",
