@@ -3,6 +3,8 @@ onnxruntime with onnxruntime-extensions' library loaded."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -125,3 +127,45 @@ def test_bert_tokenizer_takes_one_or_two_texts():
     model = _model("BertTokenizer", [S("a", "b", "c")], 4, {"vocab_file": VOCAB})
     with pytest.raises(onyx.KernelError, match="one text or a pair"):
         onyx.InferenceSession(model).run(None, {"in0": S("a", "b", "c")})
+
+
+def _gpt2_vocab() -> tuple[str, str]:
+    """A toy byte-level BPE: GPT-2's 256 byte characters, a few merges and <|endoftext|>."""
+    from onyx.ops.extensions.gpt2_tokenizer import _byte_chars
+
+    vocab = {c: i for i, c in enumerate(_byte_chars())}
+    merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "Ġw o", "r l", "Ġwo rl", "Ġworl d", "Ġ t", "Ġt h", "Ġth e",
+              "1 2", "Ġ ĠĠ", "Ġ Ġ", "e r"]
+    for merge in merges:
+        vocab[merge.replace(" ", "")] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    return json.dumps(vocab), "#version: 0.2\n" + "\n".join(merges)
+
+
+GPT2_TEXTS = [
+    ["hello world"],
+    ["hello world", "the"],
+    ["hello  world the12 it's ok!"],
+    ["héllo 中文 ñ", "   three spaces then\ttab\n\nnewlines  "],
+    [""],
+    ["hello<|endoftext|>world", "<|endoftext|>"],
+    ["We're here, they'll go; I'd say 123,456.78 -- ¿qué? ²³"],
+]
+
+
+@pytest.mark.parametrize("texts", GPT2_TEXTS, ids=range(len(GPT2_TEXTS)))
+@pytest.mark.parametrize("padding_length", [-1, 3, 40])
+def test_gpt2_tokenizer(texts, padding_length):
+    vocab, merges = _gpt2_vocab()
+    actual, expected = both("GPT2Tokenizer", [S(*texts)], 3, vocab=vocab, merges=merges, padding_length=padding_length)
+    assert_same(actual[:2], expected[:2])  # input_ids, attention_mask
+    assert actual[2].shape == expected[2].shape
+
+
+def test_gpt2_offsets_are_character_offsets():
+    vocab, merges = _gpt2_vocab()
+    text = "hello  wörld<|endoftext|>"
+    (_, mask, offsets), _ = both("GPT2Tokenizer", [S(text, "the")], 3, vocab=vocab, merges=merges)
+    pieces = [text[b:e] for b, e in offsets[0].tolist()]
+    assert pieces == ["hello", " ", " w", "ö", "ö", "rl", "d", "<|endoftext|>"]  # ö is two bytes
+    assert offsets[1, mask[1].sum():].tolist() == [[-1, -1]] * (len(pieces) - mask[1].sum())
