@@ -169,3 +169,39 @@ def test_gpt2_offsets_are_character_offsets():
     pieces = [text[b:e] for b, e in offsets[0].tolist()]
     assert pieces == ["hello", " ", " w", "ö", "ö", "rl", "d", "<|endoftext|>"]  # ö is two bytes
     assert offsets[1, mask[1].sum():].tolist() == [[-1, -1]] * (len(pieces) - mask[1].sum())
+
+
+def _sentencepiece_model(**options) -> bytes:
+    """A small unigram model trained here with the sentencepiece package."""
+    spm = pytest.importorskip("sentencepiece", reason="sentencepiece is not installed")
+    import io
+
+    corpus = ["The quick brown fox jumps over the lazy dog.", "Hello world, this is a small corpus for testing.",
+              "Tokenizers split text into pieces; pieces become ids.",
+              "Ünïcödé and ＦＵＬＬＷＩＤＴＨ text, numbers 12345 too!"] * 30
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus), model_writer=model, model_type="unigram",
+                                   minloglevel=2, **options)
+    return model.getvalue()
+
+
+SP_TEXTS = [["Hello world"], ["Hello ＦＵＬＬ world!  x", "the fox"], ["  lots   of   space  "], [""],
+            ["ẞ zzz qqq Ünïcödé", "ẞẞ ①②③ ﬁ ㌀ Ａ\u3000b"], ["\t tab\nnew  "]]
+SP_MODELS = {
+    "nmt_nfkc": {"vocab_size": 69},
+    "identity, spaces kept": {"vocab_size": 60, "normalization_rule_name": "identity", "add_dummy_prefix": False,
+                              "remove_extra_whitespaces": False},
+    "user symbols": {"vocab_size": 60, "user_defined_symbols": ["<sep>", "fox"], "normalization_rule_name": "nfkc"},
+}
+
+
+@pytest.mark.parametrize("settings", list(SP_MODELS))
+@pytest.mark.parametrize("flags", [(False, False, False, False), (True, True, False, False), (True, False, True, False),
+                                   (True, True, False, True)], ids=["plain", "bos+eos", "bos+reverse", "fairseq"])
+def test_sentencepiece_tokenizer(settings, flags):
+    model = _sentencepiece_model(**SP_MODELS[settings])
+    add_bos, add_eos, reverse, fairseq = flags
+    for texts in SP_TEXTS + [["a <sep> fox", "foxes"]]:
+        inputs = [S(*texts), np.array([0], np.int64), np.array([0], np.float32), np.array([add_bos]),
+                  np.array([add_eos]), np.array([reverse]), np.array([fairseq])]
+        assert_same(*both("SentencepieceTokenizer", inputs, 3, model=model))
