@@ -118,6 +118,13 @@ def test_manifest_paths_may_not_leave_a_local_hub(tmp_path):
         hub.download("x", source=tmp_path)
 
 
+def test_manifest_checksums_must_be_sha256(tmp_path):
+    entry = {"model": "x", "model_path": "x.onnx", "metadata": {"model_sha": "../../../etc"}}
+    (tmp_path / "ONNX_HUB_MANIFEST.json").write_text(json.dumps([entry]))
+    with pytest.raises(HubError, match="model_sha must be 64 hex digits"):
+        hub.list_models(source=tmp_path)
+
+
 def test_malformed_manifest(tmp_path):
     (tmp_path / "ONNX_HUB_MANIFEST.json").write_text('{"model": "x"}')
     with pytest.raises(HubError, match="a JSON list of models"):
@@ -188,5 +195,6 @@ def test_hf_url_parts():
 
     assert parse_hf_url("hf://org/repo/a/b.onnx") == ("org/repo", None, "a/b.onnx")
     assert parse_hf_url("hf://org/repo@v1.0/b.onnx") == ("org/repo", "v1.0", "b.onnx")
-    with pytest.raises(HubError, match="may not contain"):
-        parse_hf_url("hf://org/repo/../b.onnx")
+    for bad in ("hf://org/repo/../b.onnx", "hf://../repo/b.onnx", "hf://org/repo@../b.onnx"):
+        with pytest.raises(HubError, match="'..' are not names"):
+            parse_hf_url(bad)

@@ -127,7 +127,10 @@ def _local_model(source: str, model: HubModel) -> Path:
 
 
 def _cache_file(url: str, model: HubModel) -> Path:
-    name = Path(model.path.replace("\\", "/")).name or "model.onnx"
+    """<cache>/models/<sha256 or URL digest, 16 hex digits>/<the file's name>."""
+    name = model.path.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        name = "model.onnx"
     return cache_dir() / "models" / (model.sha256 or _key(url))[:16] / name
 
 

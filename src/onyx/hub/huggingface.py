@@ -26,8 +26,9 @@ def parse_hf_url(reference: str) -> tuple[str, str | None, str]:
                        "(or hf://ORG/REPO@REVISION/FILE.onnx)")
     repo, _, revision = parts[1].partition("@")
     filename = "/".join(parts[2:])
-    if ".." in parts[2:]:
-        raise HubError(f"'{reference}': the file path may not contain '..'")
+    if {".", ".."} & {parts[0], repo, revision, *parts[2:]}:
+        raise HubError(f"'{reference}': '.' and '..' are not names of organizations, repositories, "
+                       "revisions or files")
     return f"{parts[0]}/{repo}", revision or None, filename
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from onyx.errors import HubError
 
 MANIFEST_NAME = "ONNX_HUB_MANIFEST.json"
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,14 @@ def _entry(entry: Any, index: int, label: str) -> HubModel:
     meta = entry.get("metadata") or {}
     ports = meta.get("io_ports") or {}
     opset = entry.get("opset_version")
+    sha = meta.get("model_sha") or None
+    if sha is not None and not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+        raise HubError(f"{label}: entry {index} ('{entry['model']}'): model_sha must be 64 hex digits, not {sha!r}")
     return HubModel(
         name=entry["model"],
         path=entry["model_path"],
         opset=int(opset) if isinstance(opset, (int, str)) and str(opset).isdigit() else None,
-        sha256=(meta.get("model_sha") or None),
+        sha256=sha.lower() if sha else None,
         size=meta.get("model_bytes") if isinstance(meta.get("model_bytes"), int) else None,
         tags=tuple(str(t) for t in meta.get("tags") or ()),
         inputs=tuple(ports.get("inputs") or ()),
