@@ -15,7 +15,7 @@ import onnx
 
 from onyx.ops.registry import KernelDef, registered_kernels
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"  # in a checkout of the repository
 _DOMAIN_NOTES = {
     "": "the ONNX standard operators",
     "ai.onnx.ml": "the ONNX-ML operators (classical machine learning)",

@@ -2,3 +2,5 @@
 string operators and the BERT, GPT-2 and SentencePiece tokenizers. Their behaviour is onnxruntime-extensions' (there is no
 written spec); the tests compare each with it, and each module says where onyx differs.
 """
+
+DOMAIN = "ai.onnx.contrib"

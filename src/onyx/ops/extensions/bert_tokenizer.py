@@ -8,6 +8,9 @@ entry at each position (continuations prefixed by ``suffix_indicator``). As in
 onnxruntime-extensions, a word that runs out of matches keeps the pieces found and ends with
 the unknown token, and ``max_length`` truncates a single text only.
 
+``pad_token``, ``mask_token``, ``tokenize_punctuation``, ``remove_control_chars`` and
+``truncation_strategy_name`` are accepted and not acted on.
+
 Known differences: offset_mapping holds the character offsets of each token in its text
 (onnxruntime-extensions' own offsets are off after punctuation, unknown words and non-ASCII
 text), and control characters are dropped.
@@ -22,9 +25,9 @@ import unicodedata
 import numpy as np
 
 from onyx.ops.extensions.strings import _LOWER
+from onyx.ops.extensions import DOMAIN
 from onyx.ops.registry import kernel
 
-DOMAIN = "ai.onnx.contrib"
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,9 +20,9 @@ import unicodedata
 
 import numpy as np
 
+from onyx.ops.extensions import DOMAIN
 from onyx.ops.registry import kernel
 
-DOMAIN = "ai.onnx.contrib"
 _CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
 
 

@@ -17,9 +17,9 @@ import struct
 import numpy as np
 
 from onyx.model.wire import _fields, _read_varint  # the protobuf wire format, read by hand
+from onyx.ops.extensions import DOMAIN
 from onyx.ops.registry import kernel
 
-DOMAIN = "ai.onnx.contrib"
 _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
 _UNK_PENALTY = np.float32(10.0)
 _SPACE = "\u2581".encode()
@@ -130,9 +130,10 @@ def _normalize(model: _Model, text: bytes) -> tuple[bytes, list[int]]:
             return model.replacements[value:model.replacements.index(b"\0", value)], length
         n = _char_length(text, i)
         try:
-            return text[i:i + n].decode("utf-8") and text[i:i + n], n
+            text[i:i + n].decode("utf-8")
         except UnicodeDecodeError:
-            return "\ufffd".encode(), 1
+            return "\ufffd".encode(), 1  # a malformed byte: U+FFFD, one byte consumed
+        return text[i:i + n], n
 
     i = 0
     if model.remove_extra_whitespaces:

@@ -10,9 +10,9 @@ import re
 
 import numpy as np
 
+from onyx.ops.extensions import DOMAIN
 from onyx.ops.registry import kernel
 
-DOMAIN = "ai.onnx.contrib"
 
 # onnxruntime-extensions changes case only for these code points: StringUpper only a-z, and
 # StringLower the ranges below, each by +32 (measured over U+0020..U+2FFF). Not Python's
