@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from onyx.errors import (
     Fail,
+    HubError,
     InvalidArgument,
     InvalidGraph,
     InvalidProtobuf,
@@ -35,6 +36,7 @@ from onyx.environment import (
 )
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.ortvalue import OrtAllocatorType, OrtDevice, OrtMemType, OrtValue
+from onyx.plugins import custom_op
 from onyx.providers import get_all_providers, get_available_providers, get_device
 from onyx.session import InferenceSession, ModelMetadata, NodeArg
 from onyx.iobinding import IOBinding
@@ -48,11 +50,13 @@ SessionIOBinding = IOBinding
 __all__ = [
     "__version__",
     "ONNXRUNTIME_API_VERSION",
+    "custom_op",
     "ExecutionMode",
     "ExecutionOrder",
     "Fail",
     "GraphOptimizationLevel",
     "IOBinding",
+    "HubError",
     "InferenceSession",
     "InvalidArgument",
     "InvalidGraph",

@@ -52,3 +52,11 @@ class NotFound(OnyxError, RuntimeError, KeyError):
 
     def __str__(self) -> str:
         return Exception.__str__(self)
+
+
+class HubError(OnyxError):
+    """A model hub lookup or download failed (unknown name, unreachable source, offline miss)."""
+
+
+class ChecksumMismatch(HubError):
+    """A downloaded file's sha256 is not the one its manifest lists (the file was deleted)."""

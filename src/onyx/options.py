@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
-from onyx.errors import NotFound, UnsupportedOperator
+from onyx.errors import NotFound
 
 
 class GraphOptimizationLevel(IntEnum):
@@ -182,7 +182,11 @@ class SessionOptions(_TypedOptions):
         self._free_dimension_overrides_by_denotation[_str("dim_denotation", dim_denotation)] = _int("dim_value", dim_value)
 
     def register_custom_ops_library(self, library_path: str) -> None:
-        raise UnsupportedOperator(f"onyx cannot load native custom-op libraries ('{library_path}')")
+        """Import a Python module (a name or a .py file) whose ``@onyx.custom_op`` kernels then
+        serve every session of the process; a native library raises InvalidArgument (see onyx.plugins)."""
+        from onyx.plugins import load_custom_ops_library
+
+        load_custom_ops_library(library_path)
 
 
 class RunOptions(_TypedOptions):

@@ -144,7 +144,8 @@ def _owned_outputs(values: list[Any], feeds: dict[str, Any]) -> list[Any]:
 class InferenceSession(ValueRuns):
     """Loads a model once and runs it many times.
 
-    ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``.
+    ``path_or_bytes`` is a file path, the serialized model or an ``onnx.ModelProto``, or a
+    model hub reference, ``hub:NAME`` or ``hf://ORG/REPO/FILE.onnx`` (see onyx.hub).
     OrtValue, IOBinding and asynchronous runs come from :class:`onyx.value_runs.ValueRuns`.
     """
 

@@ -58,12 +58,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 from onyx.cli.bench import bench  # noqa: E402 - the commands register on the group above
 from onyx.cli.compare import compare  # noqa: E402
 from onyx.cli.exec import exec_  # noqa: E402
+from onyx.cli.hub import hub  # noqa: E402
 from onyx.cli.inspect import inspect  # noqa: E402
 from onyx.cli.optimize import optimize  # noqa: E402
 from onyx.cli.profile import profile  # noqa: E402
 from onyx.cli.run import run  # noqa: E402
+from onyx.cli.view import view  # noqa: E402
 
-for _command in (run, inspect, bench, profile, optimize, compare):
+for _command in (run, inspect, bench, profile, optimize, compare, hub, view):
     main.add_command(_command)
 main.add_command(exec_, name="exec")
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from onyx.cli.common import count, echo_json, json_option, loading, parse_dims, table
+from onyx.model.loader import read_proto
+from onyx.tools.inspect import ModelSummary, summarize
+from onyx.tools.layers import Layer, Port, list_layers
 
 
 def _shape(shape: list | None) -> str:
@@ -15,24 +18,25 @@ def _shape(shape: list | None) -> str:
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE",
               help="Fix a symbolic dimension for the FLOP estimate. Repeatable.")
+@click.option("--layers", "show_layers", is_flag=True,
+              help="Also list every node: inputs, outputs, their shapes and the attributes.")
 @json_option()
-def inspect(model: str, dims: tuple[str, ...], as_json: bool) -> None:
+def inspect(model: str, dims: tuple[str, ...], show_layers: bool, as_json: bool) -> None:
     """Show what MODEL holds: inputs, outputs, parameters, operators, FLOPs.
 
     Also the producer, IR version, opset imports, model-local functions and external-data
     files. FLOPs per operator type are estimated where shapes are known (--dim fixes
-    symbolic dimensions; a multiply-add counts two).
+    symbolic dimensions; a multiply-add counts two). --layers lists every node.
 
     \b
     Example:
-      onyx inspect examples/digits/digits.onnx --dim batch=1
+      onyx inspect examples/digits/digits.onnx --dim batch=1 --layers
     """
-    from onyx.tools.inspect import summarize
-
     with loading(model):
         info = summarize(model, parse_dims(dims))
+        layers = list_layers(read_proto(model)[0], parse_dims(dims)) if show_layers else None
     if as_json:
-        echo_json(info.to_dict())
+        echo_json({**info.to_dict(), **({"layers": [x.to_dict() for x in layers]} if layers is not None else {})})
         return
     click.echo(f"model:        {info.source}")
     click.echo(f"producer:     {info.producer}")
@@ -47,12 +51,42 @@ def inspect(model: str, dims: tuple[str, ...], as_json: bool) -> None:
     click.echo("\noperators:")
     rows = [[op, n, count(info.flops[op]) if op in info.flops else "-"] for op, n in info.op_histogram.items()]
     click.echo(table(["op type", "count", "FLOPs"], rows))
-    if info.flops:
-        click.echo(f"total FLOPs: {count(sum(info.flops.values()))}")
-    if info.flops_unknown:
-        click.echo(f"FLOPs unknown for {sum(info.flops_unknown.values())} node(s) without concrete shapes; "
-                   "fix symbolic dimensions with --dim NAME=VALUE")
+    click.echo(_flops_total(info))
     if info.functions:
         click.echo("\nfunctions: " + ", ".join(f"{name} ({n} nodes)" for name, n in info.functions.items()))
     if info.external_files:
         click.echo("\nexternal data: " + ", ".join(f"{f} ({b / 2**20:.2f} MiB)" for f, b in info.external_files.items()))
+    if layers is not None:
+        click.echo(f"\nlayers ({len(layers)}):")
+        for layer in layers:
+            click.echo(_layer_text(layer))
+
+
+def _flops_total(info: ModelSummary) -> str:
+    """The total FLOPs, or what could not be counted and why, instead of a partial sum."""
+    total = count(sum(info.flops.values()))
+    if not info.flops_unknown:
+        return f"total FLOPs: {total}"
+    missing = ", ".join(f"{op} x{n}" for op, n in info.flops_unknown.items())
+    counted = f"{total} counted; " if info.flops else ""
+    if info.symbolic_dims:
+        names = ", ".join(info.symbolic_dims)
+        fix = " ".join(f"--dim {d}=VALUE" for d in info.symbolic_dims)
+        why = f"their shapes depend on the symbolic dimension(s) {names}: give them with {fix}"
+    else:
+        why = "shape inference could not find their shapes"
+    return f"total FLOPs: unknown ({counted}not counted: {missing}; {why})"
+
+
+def _port(port: Port) -> str:
+    return f"{port.name} {_shape(port.shape)}"
+
+
+def _layer_text(layer: Layer) -> str:
+    where = f"{layer.graph}/" if layer.graph else ""
+    lines = [f"  [{layer.index}] {where}{layer.name or '(unnamed)'}  {layer.op_type}",
+             "      inputs:  " + (", ".join(_port(p) for p in layer.inputs) or "-"),
+             "      outputs: " + (", ".join(_port(p) for p in layer.outputs) or "-")]
+    if layer.attributes:
+        lines.append("      attrs:   " + ", ".join(f"{k}={v}" for k, v in layer.attributes.items()))
+    return "\n".join(lines)

@@ -81,8 +81,11 @@ def attribute_value(attr: AttributeProto, base_dir: str | None) -> Any:
         return attr.f
     if t == A.INT:
         return attr.i
-    if t == A.STRING:
-        return attr.s.decode("utf-8", errors="replace")
+    if t == A.STRING:  # text as str; other bytes (a serialized tokenizer model, say) stay bytes
+        try:
+            return attr.s.decode("utf-8")
+        except UnicodeDecodeError:
+            return attr.s
     if t == A.TENSOR:
         return tensor_to_array(attr.t, base_dir)
     if t == A.GRAPH:

@@ -21,12 +21,16 @@ ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
 # being copied by the protobuf parser and again into arrays.
 SPLIT_WEIGHTS_BYTES = 32 << 20
 
+# "hub:NAME" and "hf://ORG/REPO/FILE" name models of the model hub (see onyx.hub)
+HUB_REFERENCES = ("hub:", "hf://")
+
 
 def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
     """Parse ``source`` without touching external data.
 
     Returns the proto, the folder external data is read from (None for bytes) and a
-    label naming the source in error messages.
+    label naming the source in error messages. A ``hub:`` or ``hf://`` reference is
+    downloaded first (see onyx.hub).
     """
     if isinstance(source, ModelProto):
         return source, None, "<ModelProto>"
@@ -34,6 +38,10 @@ def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
         return _parse(bytes(source), "<bytes>"), None, "<bytes>"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"a model is a path, bytes or onnx.ModelProto, not {type(source).__name__}")
+    if isinstance(source, str) and source.startswith(HUB_REFERENCES):
+        from onyx.hub import resolve
+
+        source = resolve(source)
     path = Path(source)
     if not path.exists():
         raise NoSuchFile(f"model file '{path}' does not exist")

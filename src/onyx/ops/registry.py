@@ -76,7 +76,8 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN) -> Callable:
 
 
 def load_all_kernels() -> None:
-    """Import every kernel module under onyx.ops (done once, at the first session)."""
+    """Import every kernel module under onyx.ops, then the kernels installed packages declare
+    in the ``onyx.kernels`` entry-point group (done once, at the first session)."""
     global _loaded
     if _loaded:
         return
@@ -86,6 +87,9 @@ def load_all_kernels() -> None:
         if info.name != __name__:
             importlib.import_module(info.name)
     _loaded = True
+    from onyx.plugins import load_kernel_plugins  # installed packages' kernels (entry points)
+
+    load_kernel_plugins()
 
 
 def lookup(domain: str, op_type: str, opset: int) -> KernelDef | None:
@@ -102,3 +106,9 @@ def registered_ops() -> list[tuple[str, str, int]]:
     """(domain, op_type, since) of every registered kernel, sorted."""
     load_all_kernels()
     return sorted((d, op, since) for (d, op), versions in _KERNELS.items() for since, _ in versions)
+
+
+def registered_kernels() -> list[KernelDef]:
+    """Every registered kernel (built-in and plugins'), sorted by domain, op type and version."""
+    load_all_kernels()
+    return [kdef for key in sorted(_KERNELS) for _, kdef in _KERNELS[key]]

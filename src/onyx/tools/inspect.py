@@ -48,6 +48,7 @@ class ModelSummary:
     external_files: dict[str, int]  # location -> bytes referenced
     flops: dict[str, int] = field(default_factory=dict)  # op type -> FLOPs, where shapes are known
     flops_unknown: dict[str, int] = field(default_factory=dict)  # op type -> nodes without known shapes
+    symbolic_dims: list[str] = field(default_factory=list)  # the inputs' dimensions not fixed by ``dims``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +126,20 @@ def summarize(source: ModelSource, dims: dict[str, int] | None = None) -> ModelS
         external_files=external,
         flops=flops,
         flops_unknown=unknown,
+        symbolic_dims=_symbolic_dims(graph, initializer_names, dims or {}),
     )
+
+
+def _symbolic_dims(graph: GraphProto, initializer_names: set[str], dims: dict[str, int]) -> list[str]:
+    names: list[str] = []
+    for value in graph.input:
+        if value.name in initializer_names:
+            continue
+        for dim in value.type.tensor_type.shape.dim:
+            name = dim.dim_param if dim.WhichOneof("value") == "dim_param" else ""
+            if name and name not in dims and name not in names:
+                names.append(name)
+    return names
 
 
 def _value(info: onnx.ValueInfoProto) -> ValueSummary:
@@ -136,8 +150,9 @@ def _value(info: onnx.ValueInfoProto) -> ValueSummary:
 
 # -- FLOPs ----------------------------------------------------------------------
 
-def _known_shapes(proto: ModelProto, dims: dict[str, int]) -> dict[str, Shape]:
-    """Concrete shapes of the main graph's values after fixing ``dims`` and inferring shapes."""
+def infer_with_dims(proto: ModelProto, dims: dict[str, int]) -> ModelProto:
+    """A copy of ``proto`` whose graph inputs' symbolic dimensions named in ``dims`` are fixed,
+    with the shapes onnx's shape inference finds (best effort: none where it fails)."""
     graph = GraphProto()
     graph.CopyFrom(proto.graph)
     for value in graph.input:
@@ -150,6 +165,12 @@ def _known_shapes(proto: ModelProto, dims: dict[str, int]) -> dict[str, Shape]:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - inference is best effort; FLOPs then stay unknown
         pass
+    return model
+
+
+def _known_shapes(proto: ModelProto, dims: dict[str, int]) -> dict[str, Shape]:
+    """Concrete shapes of the main graph's values after fixing ``dims`` and inferring shapes."""
+    model = infer_with_dims(proto, dims)
     shapes: dict[str, Shape] = {t.name: list(t.dims) for t in model.graph.initializer}
     for info in [*model.graph.input, *model.graph.value_info, *model.graph.output]:
         shape = shape_of(info.type) if info.HasField("type") else None

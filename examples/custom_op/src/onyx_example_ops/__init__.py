@@ -1,0 +1,1 @@
+"""Example custom operators for onyx (domain com.example); see kernels.py."""
