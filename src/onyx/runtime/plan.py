@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import heapq
 from time import perf_counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -114,7 +114,7 @@ class Plan:
         self,
         graph: Graph,
         opset: Mapping[str, int],
-        outer_names: frozenset[str] = frozenset(),
+        outer_names: Container[str] = frozenset(),
         functions: Mapping[tuple[str, str], Function] | None = None,
         calling: frozenset[tuple[str, str]] = frozenset(),
     ):
@@ -126,6 +126,7 @@ class Plan:
         self.output_names = [v.name for v in graph.outputs]
         self._slots: dict[str, int] = {"": _NONE_SLOT}
         self._template: list[Any] = [None, None]
+        self._declared: dict[str, Any] | None = None  # value name -> declared type, built on first use
 
         for name, value in graph.initializers.items():
             self._template[self._slot(name)] = value
@@ -151,7 +152,7 @@ class Plan:
             self._template.append(None)
         return slot
 
-    def _outer_slots(self, order: list[Node], defined: set[str], outer_names: frozenset[str]) -> list[tuple[str, int]]:
+    def _outer_slots(self, order: list[Node], defined: set[str], outer_names: Container[str]) -> list[tuple[str, int]]:
         needed: set[str] = set()
         for node in order:
             needed.update(n for n in node.inputs if n and n not in defined)
@@ -181,10 +182,9 @@ class Plan:
                 f"{node.describe()} has attribute(s) {sorted(unknown)} that {node.op_type}-{kdef.since} "
                 "does not define"
             )
-        outer_visible = frozenset(self._slots) | frozenset(n for n, _ in self.outer_slots)
         for key, value in attrs.items():
             if isinstance(value, Graph):
-                attrs[key] = Plan(value, self.opset, outer_visible, self.functions, self._calling)
+                attrs[key] = Plan(value, self.opset, _Scope(self), self.functions, self._calling)
         if kdef.wants_num_outputs:
             attrs["_num_outputs"] = len(node.outputs)
         fn = functools.partial(kdef.fn, **attrs) if attrs else kdef.fn
@@ -220,9 +220,11 @@ class Plan:
     def _value_type(self, name: str) -> Any:
         """Declared TypeProto of a value of this graph, or None when the model does not say."""
         graph = self.graph
-        for info in graph.inputs + graph.outputs + list(graph.value_info.values()):
-            if info.name == name:
-                return info.type
+        if self._declared is None:
+            infos = [*graph.value_info.values(), *reversed(graph.outputs), *reversed(graph.inputs)]
+            self._declared = {info.name: info.type for info in infos}  # the first declaration wins
+        if name in self._declared:
+            return self._declared[name]
         if name in graph.initializers:
             value = graph.initializers[name]
             return onnx.helper.make_tensor_type_proto(elem_type_of(value.dtype), value.shape)
@@ -290,6 +292,19 @@ class Plan:
             for slot in step.free:
                 values[slot] = None
         return [values[s] for s in self.output_slots]
+
+
+class _Scope:
+    """The names a subgraph may read from the plan enclosing it: those the plan has defined so
+    far and those it reads from its own enclosing scopes. A live view, so that building a
+    subgraph's plan does not copy every name of a long outer graph (quadratic in its size)."""
+
+    def __init__(self, plan: Plan):
+        self._slots = plan._slots
+        self._outer = {name for name, _ in plan.outer_slots}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._slots or name in self._outer
 
 
 def _store(values: list[Any], slots: tuple[int, ...], result: Any) -> None:
