@@ -60,3 +60,19 @@ class HubError(OnyxError):
 
 class ChecksumMismatch(HubError):
     """A downloaded file's sha256 is not the one its manifest lists (the file was deleted)."""
+
+
+class RunTerminated(Fail, RuntimeError):
+    """A run stopped before it finished: ``RunOptions.terminate`` was set (before or during the
+    run). onnxruntime raises Fail with the same message."""
+
+
+class RunTimeLimitExceeded(RunTerminated):
+    """A run passed its time limit (config entry ``session.onyx.run_time_limit_ms``)."""
+
+
+class MemoryLimitExceeded(KernelError, MemoryError):
+    """A node would make a value larger than the run's memory budget (config entry
+    ``session.onyx.memory_limit_bytes``; by default the machine's physical memory), or NumPy
+    could not allocate it. Sizes are logical: a broadcast view counts as the array it stands
+    for. onnxruntime raises RuntimeException (here KernelError) when an allocation fails."""

@@ -106,8 +106,10 @@ class SessionOptions(_TypedOptions):
     0: one per CPU),
     enable_profiling and profile_file_prefix (see InferenceSession.end_profiling),
     enable_cpu_mem_arena (freed buffers kept for reuse, see onyx.runtime.arena; once a session
-    turns it on, it stays on for the process).
-    Accepted and stored, not acted on: session config entries.
+    turns it on, it stays on for the process),
+    the session config entries session.onyx.run_time_limit_ms and session.onyx.memory_limit_bytes
+    (a run's time limit and the largest value it may make; see docs/security.md, "Limits").
+    Accepted and stored, not acted on: other session config entries.
     Ignored (meaningless for onyx): enable_mem_pattern, enable_mem_reuse,
     execution_mode, execution_order, inter_op_num_threads, log_severity_level,
     log_verbosity_level, logid, use_deterministic_compute, use_per_session_threads.
@@ -190,9 +192,14 @@ class SessionOptions(_TypedOptions):
 
 
 class RunOptions(_TypedOptions):
-    """Per-run options, accepted for compatibility; onyx does not act on them yet.
+    """Per-run options.
 
-    ``run_tag`` is accepted (older onnxruntime releases had it)."""
+    Acted on: ``terminate`` (set it, from any thread, to stop runs using these options: they raise
+    onyx.RunTerminated between nodes or within a long kernel's loop; set it back to False to run
+    again), and the run config entries session.onyx.run_time_limit_ms and
+    session.onyx.memory_limit_bytes, which override the session's for one run.
+    Accepted and stored, not acted on: the other fields and run config entries; ``run_tag`` is
+    accepted (older onnxruntime releases had it)."""
 
     _FIELDS = {
         "log_severity_level": _int,

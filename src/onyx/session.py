@@ -21,6 +21,7 @@ from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, get_available_providers
 from onyx.runtime import arena, pages
+from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
 from onyx.value_runs import ValueRuns
@@ -159,6 +160,7 @@ class InferenceSession(ValueRuns):
     ):
         started_ns = time.perf_counter_ns()
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
+        self._limits = run_control.RunLimits(self._sess_options._config)
         if self._sess_options.enable_cpu_mem_arena:
             arena.enable()
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
@@ -205,15 +207,19 @@ class InferenceSession(ValueRuns):
         """Run the model; returns the values of ``output_names`` (all outputs when None), in order."""
         feeds = self._feeds.check(input_feed)
         self._check_output_names(output_names)
-        results = self._run_plan(feeds, None)
+        results = self._run_plan(feeds, None, run_options)
         if not output_names:
             return results
         by_name = dict(zip(self._plan.output_names, results))
         return [by_name[name] for name in output_names]
 
-    def _run_plan(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
-        """Run the plan on checked feeds, within the session's thread limit."""
-        with self._thread_limit():
+    def _run_plan(self, feeds: dict[str, Any], observer: Any, run_options: RunOptions | None) -> list[Any]:
+        """Run the plan on checked feeds, within the session's thread limit and the run's limits
+        (see onyx.runtime.control)."""
+        limits = self._limits if run_options is None else self._limits.for_run(run_options._config)
+        control = run_control.RunControl(run_options, limits)
+        control.check()
+        with self._thread_limit(), run_control.running(control):
             return self._run_plan_unlimited(feeds, observer)
 
     def _run_plan_unlimited(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
@@ -254,7 +260,7 @@ class InferenceSession(ValueRuns):
 
         feeds = self._feeds.check(input_feed)
         self._check_output_names(output_names)
-        results = self._run_plan(feeds, keep)
+        results = self._run_plan(feeds, keep, run_options)
         if output_names:
             by_name = dict(zip(self._plan.output_names, results))
             results = [by_name[name] for name in output_names]

@@ -9,6 +9,7 @@ import numpy as np
 
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axis
+from onyx.runtime.control import loop_check
 
 
 def _stack(values: list[np.ndarray], body: Any, output_index: int, axis: int = 0) -> np.ndarray:
@@ -36,7 +37,10 @@ def loop(max_trip_count, cond, *initial, body, _outer):
     n_carried = len(carried)
     scans: list[list[Any]] | None = None
     i = 0
+    check = loop_check()
     while keep_going and (trip_limit is None or i < trip_limit):
+        if check:
+            check()
         outputs = body.run([np.array(i, dtype=np.int64), np.array(keep_going), *carried], _outer)
         if cond is not None:
             keep_going = bool(np.asarray(outputs[0]).reshape(-1)[0])
@@ -64,7 +68,10 @@ def _scan(states, scan_inputs, body, outer, in_axes, in_dirs, out_axes, out_dirs
     steps = lengths.pop() if lengths else 0
     n_outputs = len(body.output_names) - n_states
     collected: list[list[Any]] = [[] for _ in range(n_outputs)]
+    check = loop_check()
     for t in range(steps):
+        if check:
+            check()
         outputs = body.run([*states, *(x[t] for x in inputs)], outer)
         states = outputs[:n_states]
         for acc, value in zip(collected, outputs[n_states:]):

@@ -9,6 +9,7 @@ import numpy as np
 from onyx.model.types import np_dtype
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axis
+from onyx.runtime.control import reserve
 
 # -- Constant -------------------------------------------------------------------------
 
@@ -73,6 +74,7 @@ def constant_of_shape(input, *, value=None):
     shape = tuple(int(d) for d in np.asarray(input, dtype=np.int64).reshape(-1))
     if any(d < 0 for d in shape):
         raise ValueError(f"ConstantOfShape got a negative dimension in {shape}")
+    reserve(shape, fill.dtype)
     return np.full(shape, fill[0], dtype=fill.dtype)
 
 
@@ -89,6 +91,7 @@ def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray, work: np.dty
         count = max(-((s - l) // d), 0)  # integer ceil((l - s) / d)
     else:
         count = max(int(np.ceil((l - s) / d)), 0)
+    reserve([count], work)
     return (s + np.arange(count, dtype=work) * d).astype(dtype, copy=False)
 
 

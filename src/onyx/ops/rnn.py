@@ -27,6 +27,7 @@ import numpy as np
 from onyx.ops.activations import relu
 from onyx.ops.prepared import prepared
 from onyx.ops.registry import kernel
+from onyx.runtime.control import loop_check
 
 Activation = Callable[[np.ndarray], np.ndarray]
 States = list[np.ndarray]
@@ -231,7 +232,10 @@ def _general_loop(cell: Callable[[np.ndarray, States], States], valid: np.ndarra
     """A loop calling ``cell(xw_t, states)`` per step; with ``valid``, finished sequences keep their states."""
 
     def run(xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+        check = loop_check()
         for t in range(xw.shape[0]):
+            if check:
+                check()
             new = cell(xw[t], states)
             if valid is not None:
                 new = [np.where(valid[t], n, s) for n, s in zip(new, states)]
@@ -259,7 +263,10 @@ def _rnn_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> 
     """Tanh activation: Ht = tanh(xw_t + Ht-1 @ R^T), computed in place in Y."""
     (h,) = states
     matmul, add, tanh = np.matmul, np.add, np.tanh
+    check = loop_check()
     for x_t, y in zip(xw, Y):
+        if check:
+            check()
         matmul(h, RT, y)
         add(y, x_t, y)
         tanh(y, y)
@@ -336,7 +343,10 @@ def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: St
     tmp = np.empty((batch, hidden), dtype=h.dtype)
     half = h.dtype.type(0.5)
     matmul, add, subtract, multiply, tanh = np.matmul, np.add, np.subtract, np.multiply, np.tanh
+    check = loop_check()
     for x_zr, x_h, y in zip(xw[..., : 2 * hidden], xw[..., 2 * hidden :], Y):
+        if check:
+            check()
         if rbh is not None:
             matmul(h, RT, gates)
             add(hh, rbh, hh)
@@ -449,7 +459,10 @@ def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) ->
     tmp = np.empty((batch, hidden), dtype=h.dtype)
     half = h.dtype.type(0.5)
     matmul, add, multiply, tanh = np.matmul, np.add, np.multiply, np.tanh
+    check = loop_check()
     for x_t, y in zip(xw, Y):
+        if check:
+            check()
         matmul(h, RT, gates)
         add(gates, x_t, gates)
         tanh(gates, gates)

@@ -13,6 +13,7 @@ import numpy as np
 
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axes, normalize_axis
+from onyx.runtime.control import reserve
 
 
 def as_int_list(values: Sequence[int] | np.ndarray) -> list[int]:
@@ -213,6 +214,7 @@ def expand(input, shape):
         out_shape = np.broadcast_shapes(input.shape, target)
     except ValueError:
         raise ValueError(f"Expand: shape {list(target)} does not broadcast with input shape {input.shape}") from None
+    reserve(out_shape, input.dtype)  # the view stands for an array of this size
     return np.broadcast_to(input, out_shape)
 
 
@@ -221,6 +223,7 @@ def tile_1(input, tiles, axis):
     axis = normalize_axis(int(np.asarray(axis).reshape(-1)[0]), input.ndim)
     reps = [1] * input.ndim
     reps[axis] = int(np.asarray(tiles).reshape(-1)[0])
+    reserve([d * r for d, r in zip(input.shape, reps)], input.dtype)
     return np.tile(input, reps)
 
 
@@ -229,6 +232,7 @@ def tile_6(input, repeats):
     reps = as_int_list(repeats)
     if len(reps) != input.ndim or any(r < 0 for r in reps):
         raise ValueError(f"Tile: repeats {reps} must be {input.ndim} non-negative values")
+    reserve([d * r for d, r in zip(input.shape, reps)], input.dtype)
     return np.tile(input, reps)
 
 

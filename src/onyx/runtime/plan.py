@@ -18,10 +18,11 @@ from typing import Any, Callable
 import numpy as np
 import onnx.helper
 
-from onyx.errors import InvalidGraph, KernelError, OnyxError, UnsupportedOperator
+from onyx.errors import InvalidGraph, KernelError, MemoryLimitExceeded, OnyxError, UnsupportedOperator
 from onyx.model.graph import Function, Graph, Node
 from onyx.model.types import elem_type_of
 from onyx.ops import registry
+from onyx.runtime import control as run_control
 from onyx.runtime import in_place
 from onyx.runtime.functions import call_function, function_graph, schema_function
 
@@ -41,6 +42,8 @@ class Step:
     outer: tuple[tuple[str, int], ...] | None  # None: the kernel takes no _outer
     free: tuple[int, ...] = ()
     donors: tuple[int, ...] = ()  # inputs that may take the result (see onyx.runtime.in_place)
+    grows: bool = False  # outputs may outgrow the inputs: checked against the size budget (onyx.runtime.control)
+    broadcasts: bool = False  # elementwise over broadcast inputs: checked before it runs under an explicit budget
 
 
 def topological_order(graph: Graph, available: set[str]) -> list[Node]:
@@ -198,6 +201,8 @@ class Plan:
             inputs=tuple(self._slots[n] if n else _NONE_SLOT for n in node.inputs),
             outputs=tuple(self._slot(n) if n else _SINK_SLOT for n in node.outputs),
             outer=None if implicit is None else tuple((n, self._slots[n]) for n in implicit),
+            grows=not node.domain and node.op_type in run_control.GROWING_OPS,
+            broadcasts=not node.domain and node.op_type in run_control.BROADCASTING_OPS,
         )
 
     def _function_step(self, node: Node, opset: int) -> Step:
@@ -260,8 +265,11 @@ class Plan:
         """Execute the steps; ``inputs`` align with the graph inputs, ``outer`` holds enclosing values.
 
         ``observer``, when given, is called after each step with the node, its output values
-        and the seconds the kernel took (profiling, node-by-node comparison).
+        and the seconds the kernel took (profiling, node-by-node comparison). The current run
+        control (onyx.runtime.control) may stop the run between steps or refuse a value.
         """
+        control = run_control.current()
+        watching, check_all = control.watching, control.check_all
         values = self._template.copy()
         for slot, value in zip(self.input_slots, inputs):
             values[slot] = value
@@ -269,7 +277,11 @@ class Plan:
             for name, slot in self.outer_slots:
                 values[slot] = outer[name]
         for step in self.steps:
+            if watching:
+                control.check(step.node)
             args = [values[i] for i in step.inputs]
+            if check_all and step.broadcasts:
+                control.check_broadcast(step.node, args)
             started = perf_counter() if observer else 0.0
             try:
                 if step.donors and (out := in_place.donor(args, step.donors)) is not None:
@@ -279,6 +291,10 @@ class Plan:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
                 else:
                     result = step.fn(*args)
+            except MemoryLimitExceeded as exc:
+                raise run_control.at_node(exc, step.node) from None
+            except MemoryError as exc:
+                raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
             except OnyxError:
                 raise
             except Exception as exc:
@@ -287,6 +303,9 @@ class Plan:
                 ) from exc
             _store(values, step.outputs, result)
             result = None  # the values list holds the only reference, so a later step may take it over
+            if step.grows or check_all:
+                for slot in step.outputs:
+                    control.check_value(step.node, values[slot])
             if observer:
                 observer(step.node, [values[s] for s in step.outputs], perf_counter() - started)
             for slot in step.free:

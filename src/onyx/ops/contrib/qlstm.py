@@ -9,6 +9,7 @@ import numpy as np
 from onyx.ops.activations import relu
 from onyx.ops.quantization import dynamic_quantize_linear
 from onyx.ops.registry import kernel
+from onyx.runtime.control import loop_check
 
 MS = "com.microsoft"
 
@@ -63,7 +64,10 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
     f, g, act_h = fns
     ys = np.zeros((steps, batch, hidden), dtype=np.float32)
     rows_all = np.arange(batch)
+    check = loop_check()
     for step in range(steps):
+        if check:
+            check()
         active = (lengths > step)[:, None]
         # the time step each sequence reads: reverse runs backwards from its own last valid step
         src = np.where(active[:, 0], lengths - 1 - step, 0) if reverse else np.full(batch, step)
