@@ -242,3 +242,14 @@ def _unoptimized() -> onyx.SessionOptions:
     options = onyx.SessionOptions()
     options.graph_optimization_level = onyx.GraphOptimizationLevel.ORT_DISABLE_ALL
     return options
+
+
+def test_a_value_numpy_cannot_allocate_is_a_memory_limit_error_naming_the_node():
+    sess = onyx.InferenceSession(relu_model())
+
+    def out_of_memory(*args):
+        raise MemoryError("Unable to allocate 3.64 TiB for an array with shape (1000000, 1000000)")
+
+    sess._plan.steps[0].fn = out_of_memory  # what NumPy raises when the machine cannot hold a value
+    with pytest.raises(MemoryLimitExceeded, match=r"Relu.* ran out of memory: Unable to allocate 3.64 TiB"):
+        sess.run(None, {"x": np.ones(2, np.float32)})
