@@ -75,4 +75,4 @@ class MemoryLimitExceeded(KernelError, MemoryError):
     """A node would make a value larger than the run's memory budget (config entry
     ``session.onyx.memory_limit_bytes``; by default the machine's physical memory), or NumPy
     could not allocate it. Sizes are logical: a broadcast view counts as the array it stands
-    for. onnxruntime raises RuntimeException (here KernelError) when an allocation fails."""
+    for. onnxruntime raises Fail when its allocation fails (Expand to [10^6, 10^6] included)."""
