@@ -69,3 +69,6 @@ for _command in (run, inspect, bench, profile, optimize, compare, hub, view):
     main.add_command(_command)
 main.add_command(exec_, name="exec")
 
+from onyx.cli.serve import serve  # noqa: E402 - needs the [serve] extra only when it runs
+
+main.add_command(serve)
