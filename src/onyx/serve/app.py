@@ -6,6 +6,7 @@ import contextlib
 import os
 import time
 import zlib
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from onyx.serve.repository import Model, Repository
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024  # an oversized body is read (and dropped) this far before the 413
 _EXTENSIONS = ["binary_tensor_data", "classification", "model_repository", "model_configuration"]
 
 
@@ -126,13 +128,11 @@ def create_app(repository: Repository, max_body_bytes: int = DEFAULT_MAX_BODY_BY
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, decompressed (gzip, deflate); 413 past ``limit`` bytes either way."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, stream = [], 0, request.stream()
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
+            await _discard(stream, DRAIN_BYTES)
             raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
@@ -149,6 +149,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if len(body) > limit:
         raise PayloadTooLarge(f"decompressed request body is over the limit of {limit} bytes")
     return body
+
+
+async def _discard(stream: AsyncIterator[bytes], budget: int) -> None:
+    """Read and drop up to ``budget`` more bytes, so that a client still sending an oversized body
+    reads the 413 instead of a broken connection (a larger body gets the connection closed)."""
+    async for chunk in stream:
+        budget -= len(chunk)
+        if budget < 0:
+            return
 
 
 async def _request_error(request: Request, exc: RequestError) -> Response:
