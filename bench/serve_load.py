@@ -130,15 +130,19 @@ def served(repo: Path, model: str, name: str, x: np.ndarray, clients: int, secon
         body, headers = binary_request(name, x)
 
         def factory():
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-            def call() -> bool:
+            def call(connection: http.client.HTTPConnection) -> bool:
                 connection.request("POST", f"/v2/models/{model}/infer", body, headers)
                 reply = connection.getresponse()
                 reply.read()
                 return reply.status == 200
-            call()
-            return call
+
+            warm_up = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            call(warm_up)
+            warm_up.close()
+            # a fresh connection for the timed calls, opened by the first of them: one left idle while
+            # the other clients warm up would outlive the server's keep-alive timeout
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            return lambda: call(connection)
 
         result = drive(clients, seconds, factory)
         runs, rows = scrape(port, model)

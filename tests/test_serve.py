@@ -63,9 +63,10 @@ def test_health_server_and_model_metadata(client):
     assert {("digits", "1"), ("digits", "2"), ("cnn", "1"), ("fixed", "1")} <= index
 
 
+@pytest.mark.parametrize("rows", [5, 1100], ids=["small", "large"])  # large: parsed off the event loop
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
-def test_digits_match_inference_session(client, binary):
-    images = digits_batch(5)
+def test_digits_match_inference_session(client, binary, rows):
+    images = digits_batch(rows)
     expected = onyx.InferenceSession(str(DIGITS)).run(None, {"image": images})
     outputs = [triton.InferRequestedOutput(name, binary_data=binary) for name in ("label", "probabilities")]
     result = client.infer("digits", [infer_input("image", images, "FP32", binary)], outputs=outputs)

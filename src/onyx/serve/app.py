@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -27,6 +28,7 @@ from onyx.serve.repository import Model, Repository
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+LARGE_BODY_BYTES = 256 * 1024  # bodies parsed (and replies built) off the event loop
 DRAIN_BYTES = 64 * 1024 * 1024  # an oversized body is read (and dropped) this far before the 413
 _EXTENSIONS = ["binary_tensor_data", "classification", "model_repository", "model_configuration"]
 
@@ -81,9 +83,10 @@ def create_app(repository: Repository, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         labels = (model.name, model.version)
         try:
             body = await _read_body(request, max_body_bytes)
-            parsed = parse_request(model, body, request.headers.get(HEADER_LENGTH))
+            large = len(body) > LARGE_BODY_BYTES
+            parsed = await _maybe_in_thread(large, parse_request, model, body, request.headers.get(HEADER_LENGTH))
             outputs = await batchers[labels].infer(parsed)
-            content, header_length = build_response(model, parsed, outputs)
+            content, header_length = await _maybe_in_thread(large, build_response, model, parsed, outputs)
         except RequestError as exc:
             metrics.failures.labels(*labels, str(exc.status)).inc()
             raise
@@ -124,6 +127,11 @@ def create_app(repository: Repository, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         RequestError: _request_error, HTTPException: _http_error, Exception: _internal_error})
+
+
+async def _maybe_in_thread(off_loop: bool, function, *args):
+    """``function(*args)``, in a thread when ``off_loop`` (large tensors), so that the loop keeps answering."""
+    return await asyncio.to_thread(function, *args) if off_loop else function(*args)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
