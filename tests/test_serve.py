@@ -51,7 +51,7 @@ def test_health_server_and_model_metadata(client):
     assert client.is_model_ready("digits") and client.is_model_ready("digits", "1")
     assert not client.is_model_ready("no_such_model")
     meta = client.get_model_metadata("digits")
-    assert meta["platform"] == "onnxruntime_onnx" and meta["versions"] == ["2"]
+    assert meta["platform"] == "onnxruntime_onnx" and meta["versions"] == ["1", "2"]
     assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 64]}]
     assert meta["outputs"] == [{"name": "label", "datatype": "INT64", "shape": [-1]},
                                {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]

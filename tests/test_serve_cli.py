@@ -91,3 +91,14 @@ def test_a_bad_model_config_is_a_clear_error(tmp_path):
     repo = make_repository(tmp_path, {"digits": {"max_batch_sise": 8}})
     result = CliRunner().invoke(main, ["serve", str(repo)])
     assert result.exit_code == 2 and "unknown model config keys ['max_batch_sise']" in result.output
+
+
+def test_a_model_file_name_that_cannot_be_a_url_name_is_refused(tmp_path):
+    import shutil
+
+    from onyx.cli import main
+
+    odd = tmp_path / "my digits.onnx"
+    shutil.copy(DIGITS, odd)
+    result = CliRunner().invoke(main, ["serve", str(odd)])
+    assert result.exit_code == 2 and "may hold letters, digits, '_', '.' and '-' only" in result.output

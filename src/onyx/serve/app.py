@@ -65,7 +65,8 @@ def create_app(repository: Repository, max_body_bytes: int = DEFAULT_MAX_BODY_BY
         return JSONResponse({"name": "onyx", "version": onyx.__version__, "extensions": _EXTENSIONS})
 
     async def model_metadata(request: Request) -> Response:
-        return JSONResponse(model_of(request).metadata_json())
+        model = model_of(request)
+        return JSONResponse(model.metadata_json(repository.version_names(model.name)))
 
     async def model_ready(request: Request) -> Response:
         model = model_of(request)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import onyx
 from onyx.errors import InvalidArgument, NoSuchFile
 from onyx.serve.errors import NotFound, RequestError
 from onyx.serve.tensors import datatype_of_onnx
@@ -67,8 +68,6 @@ class Model:
     """One version of a model: its sessions, its tensors, its labels."""
 
     def __init__(self, name: str, version: str, path: Path, config: ModelConfig):
-        import onyx
-
         self.name, self.version, self.path, self.config = name, version, path, config
         self.sessions = [onyx.InferenceSession(str(path), providers=config.providers)
                          for _ in range(config.instance_count)]
@@ -89,9 +88,9 @@ class Model:
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
 
-    def metadata_json(self) -> dict:
-        """The KServe model metadata reply."""
-        return {"name": self.name, "versions": [self.version], "platform": "onnxruntime_onnx",
+    def metadata_json(self, versions: list[str]) -> dict:
+        """The KServe model metadata reply; ``versions``: all the versions of this model served."""
+        return {"name": self.name, "versions": versions, "platform": "onnxruntime_onnx",
                 "inputs": [s.as_json() for s in self.inputs], "outputs": [s.as_json() for s in self.outputs]}
 
     def config_json(self) -> dict:
@@ -144,6 +143,9 @@ class Repository:
         """Load one model file or a repository folder; raises a clear error for anything malformed."""
         path, defaults = Path(path), defaults or ModelConfig()
         if path.is_file():
+            if not _NAME.fullmatch(path.stem):
+                raise InvalidArgument(f"{path}: a served model's name (the file name without .onnx) may hold "
+                                      f"letters, digits, '_', '.' and '-' only")
             return cls([Model(path.stem, "1", path, defaults)])
         if not path.is_dir():
             raise NoSuchFile(f"{path}: no such model file or repository folder")
@@ -173,8 +175,12 @@ class Repository:
         if version is None or version == "":
             return versions[max(versions, key=int)]
         if version not in versions:
-            raise NotFound(f"unknown version '{version}' of model '{name}' (available: {sorted(versions, key=int)})")
+            raise NotFound(f"unknown version '{version}' of model '{name}' (available: {self.version_names(name)})")
         return versions[version]
+
+    def version_names(self, name: str) -> list[str]:
+        """The versions of model ``name``, in ascending order."""
+        return sorted(self.versions[name], key=int)
 
     def models(self) -> list[Model]:
         return [m for versions in self.versions.values() for m in versions.values()]
