@@ -81,13 +81,14 @@ def make_repository(root: Path, configs: dict[str, dict] | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def running_server(repo: Path, **app_options) -> Iterator[str]:
-    """A server for ``repo`` on a free loopback port; yields "host:port"."""
+def running_server(repo, **app_options) -> Iterator[str]:
+    """A server for ``repo`` (a folder or a loaded Repository) on a free loopback port; yields "host:port"."""
     from onyx.serve.app import create_app
     from onyx.serve.repository import Repository
     from onyx.serve.server import running_in_thread
 
-    with running_in_thread(create_app(Repository.load(repo), **app_options), "127.0.0.1", 0) as url:
+    repository = repo if isinstance(repo, Repository) else Repository.load(repo)
+    with running_in_thread(create_app(repository, **app_options), "127.0.0.1", 0) as url:
         yield url.removeprefix("http://")
 
 

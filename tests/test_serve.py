@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,13 +19,15 @@ import onyx  # noqa: E402
 
 RNG = np.random.default_rng(0)
 BATCH_DELAY_MS = 400
+SLOW_DELAY_MS = 3000
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     repo = make_repository(tmp_path_factory.mktemp("serve"),
                            {"batched": {"max_queue_delay_ms": BATCH_DELAY_MS, "max_batch_size": 64},
-                            "unbatched": {"max_batch_size": 0}})
+                            "unbatched": {"max_batch_size": 0},
+                            "slow": {"max_queue_delay_ms": SLOW_DELAY_MS}})
     with running_server(repo) as address:
         yield address
 
@@ -140,12 +144,52 @@ def test_batching_off_runs_each_request_alone(client, server):
     assert metric(server, "onyx_model_runs_total", model="unbatched") == 4
 
 
-def test_health_answers_while_requests_wait_for_their_batch(client, server):
-    pending = client.async_infer("batched", [infer_input("image", digits_batch(1), "FP32", True)])
+def infer_in_thread(pool: ThreadPoolExecutor, address: str, model: str):
+    """One JSON request for ``model`` sent from a worker thread (tritonclient's async calls are
+    gevent greenlets, which only start when the caller waits for a result)."""
+    body = {"inputs": [{"name": "image", "shape": [1, 64], "datatype": "FP32", "data": [2.0] * 64}]}
+    return pool.submit(http, address, f"/v2/models/{model}/infer", json.dumps(body).encode())
+
+
+def test_health_answers_while_requests_wait_for_their_batch(server):
     with ThreadPoolExecutor(1) as pool:
-        status = pool.submit(http, server, "/v2/health/ready").result(timeout=BATCH_DELAY_MS / 1000 / 2 + 5)[0]
-    assert status == 200
-    assert pending.get_result(timeout=60).as_numpy("label").shape == (1,)
+        pending = infer_in_thread(pool, server, "slow")  # waits SLOW_DELAY_MS in the queue for company
+        deadline = time.monotonic() + 30
+        while metric(server, "onyx_queue_depth", model="slow") == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pending.done()
+        assert http(server, "/v2/health/ready")[0] == 200
+        status, _, body = pending.result(timeout=60)
+    assert status == 200 and json.loads(body)["outputs"][0]["shape"] == [1]
+
+
+def test_health_and_metrics_answer_while_a_model_runs(tmp_path):
+    import threading
+
+    from onyx.serve.repository import Repository
+
+    repository = Repository.load(make_repository(tmp_path))
+    session = repository.get("digits").sessions[0]
+    started, release, real_run = threading.Event(), threading.Event(), session.run
+
+    def held_run(names, feeds):
+        started.set()
+        release.wait(30)
+        return real_run(names, feeds)
+
+    session.run = held_run
+    with running_server(repository) as address, ThreadPoolExecutor(1) as pool:
+        try:
+            pending = infer_in_thread(pool, address, "digits")
+            assert started.wait(30)
+            assert http(address, "/v2/health/ready")[0] == 200  # the run holds a worker thread, not the loop
+            assert metric(address, "onyx_model_runs_total", model="digits", version="2") == 0
+            assert not pending.done()
+            release.set()
+            status, _, body = pending.result(timeout=30)
+        finally:
+            release.set()
+    assert status == 200 and json.loads(body)["outputs"][0]["shape"] == [1]
 
 
 def test_metrics_count_requests_failures_and_latency(client, server):
@@ -167,8 +211,6 @@ def test_tritonclient_sees_error_messages(client):
 
 
 def test_demo_model_list_says_which_widget_fits(server):
-    import json
-
     status, _, body = http(server, "/demo/models")
     models = {(m["name"], m["version"]): m for m in json.loads(body)}
     assert status == 200

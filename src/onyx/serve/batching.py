@@ -40,6 +40,7 @@ class Batcher:
         self._labels = (model.name, model.version)
         self._metrics = metrics
         self._pending: deque[_Job] = deque()
+        self._waiting = 0  # requests not yet handed to a run: the queue and the batch being gathered
         self._arrived = asyncio.Event()
         self._free: asyncio.Queue = asyncio.Queue()
         for session in model.sessions:
@@ -67,7 +68,7 @@ class Batcher:
                               f"(max_queue_size); try again later")
         future = asyncio.get_running_loop().create_future()
         self._pending.append(_Job(request, future, time.perf_counter()))
-        self._metrics.queue_depth.labels(*self._labels).set(len(self._pending))
+        self._set_waiting(+1)
         self._arrived.set()
         return await future
 
@@ -78,10 +79,14 @@ class Batcher:
                 await self._arrived.wait()
             session = await self._free.get()
             batch = await self._collect()
-            self._metrics.queue_depth.labels(*self._labels).set(len(self._pending))
+            self._set_waiting(-len(batch))
             task = asyncio.get_running_loop().create_task(self._run(session, batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _set_waiting(self, change: int) -> None:
+        self._waiting += change
+        self._metrics.queue_depth.labels(*self._labels).set(self._waiting)
 
     async def _collect(self) -> list[_Job]:
         first = self._pending.popleft()
