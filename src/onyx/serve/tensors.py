@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 
 import ml_dtypes
@@ -64,7 +65,7 @@ def from_json(data: object, datatype: str, shape: list[int]) -> np.ndarray:
             flat = np.asarray(values, dtype=DTYPES[datatype])
         except (TypeError, ValueError, OverflowError) as exc:
             raise RequestError(f"data does not hold {datatype} values: {exc}") from None
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if flat.size != count:
         raise RequestError(f"data has {flat.size} elements but shape {shape} needs {count}")
     return flat.reshape(shape)
@@ -100,7 +101,7 @@ def _flatten(data: object) -> list:
 
 def from_bytes(raw: bytes, datatype: str, shape: list[int]) -> np.ndarray:
     """A tensor from its binary-extension bytes (little-endian; BYTES elements length-prefixed)."""
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if datatype == "BYTES":
         items, offset = [], 0
         while offset < len(raw):
