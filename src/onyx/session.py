@@ -19,7 +19,8 @@ from onyx.model.save import model_to_proto
 from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import optimize
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
-from onyx.providers import CPU, get_available_providers
+from onyx.providers import CPU, create_providers, get_available_providers
+from onyx.providers.base import PartitionSummary
 from onyx.runtime import arena, pages
 from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
@@ -70,9 +71,10 @@ def _choose_providers(providers: Sequence[Any] | None, provider_options: Sequenc
             continue
         names.append(name)
         options.append(dict(opts or {}))
-    if CPU not in names:
-        names.append(CPU)
-        options.append({})
+    cpu_options = options[names.index(CPU)] if CPU in names else {}
+    # the CPU provider runs what nothing listed before it claims, so it is always last
+    options = [o for n, o in zip(names, options) if n != CPU] + [cpu_options]
+    names = [n for n in names if n != CPU] + [CPU]
     return names, options
 
 
@@ -192,7 +194,12 @@ class InferenceSession(ValueRuns):
         self._overridable = [v for v in graph.inputs if v.name in initializers]
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
-        self._plan = Plan(graph, self._model.opset, functions=self._model.functions)
+        self._plan = self._make_plan()
+
+    def _make_plan(self) -> Plan:
+        """The plan of the (optimized) model for the session's providers."""
+        providers = create_providers(self._providers, self._provider_options)
+        return Plan(self._model.graph, self._model.opset, functions=self._model.functions, providers=providers)
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph
@@ -328,4 +335,11 @@ class InferenceSession(ValueRuns):
         """Accepted for compatibility: onyx tunes nothing."""
 
     def set_providers(self, providers: Sequence[Any] | None = None, provider_options: Sequence[dict] | None = None) -> None:
+        """Run with other providers from now on: the model is partitioned and planned again."""
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
+        self._plan = self._make_plan()
+
+    def get_provider_assignment(self) -> list[PartitionSummary]:
+        """Which provider runs which nodes: one summary per partition of the main graph and of
+        every subgraph and function body, in execution order. An onyx extension."""
+        return self._plan.assignment()

@@ -20,18 +20,30 @@ def _shape(shape: list | None) -> str:
               help="Fix a symbolic dimension for the FLOP estimate. Repeatable.")
 @click.option("--layers", "show_layers", is_flag=True,
               help="Also list every node: inputs, outputs, their shapes and the attributes.")
+@click.option("--providers", "show_providers", is_flag=True,
+              help="Show which execution provider runs each partition of the optimized model.")
+@click.option("--providers-list", metavar="NAME[,NAME...]",
+              help="With --providers: the providers to partition for, in priority order "
+                   "(default: CPUExecutionProvider).")
 @json_option()
-def inspect(model: str, dims: tuple[str, ...], show_layers: bool, as_json: bool) -> None:
+def inspect(model: str, dims: tuple[str, ...], show_layers: bool, show_providers: bool,
+            providers_list: str | None, as_json: bool) -> None:
     """Show what MODEL holds: inputs, outputs, parameters, operators, FLOPs.
 
     Also the producer, IR version, opset imports, model-local functions and external-data
     files. FLOPs per operator type are estimated where shapes are known (--dim fixes
-    symbolic dimensions; a multiply-add counts two). --layers lists every node.
+    symbolic dimensions; a multiply-add counts two). --layers lists every node. --providers
+    shows instead how a session places the optimized model on execution providers,
+    partition by partition.
 
     \b
     Example:
       onyx inspect examples/digits/digits.onnx --dim batch=1 --layers
+      onyx inspect examples/digits/digits.onnx --providers
     """
+    if show_providers or providers_list:
+        _show_providers(model, providers_list, as_json)
+        return
     with loading(model):
         info = summarize(model, parse_dims(dims))
         layers = list_layers(read_proto(model)[0], parse_dims(dims)) if show_layers else None
@@ -90,3 +102,27 @@ def _layer_text(layer: Layer) -> str:
     if layer.attributes:
         lines.append("      attrs:   " + ", ".join(f"{k}={v}" for k, v in layer.attributes.items()))
     return "\n".join(lines)
+
+
+def _show_providers(model: str, providers_list: str | None, as_json: bool) -> None:
+    """Print the session's partitions: graph, partition, provider, nodes."""
+    import dataclasses
+
+    from onyx.session import InferenceSession
+
+    names = [n.strip() for n in providers_list.split(",") if n.strip()] if providers_list else None
+    with loading(model):
+        session = InferenceSession(model, providers=names)
+    partitions = session.get_provider_assignment()
+    if as_json:
+        echo_json({"providers": session.get_providers(),
+                   "partitions": [dataclasses.asdict(p) for p in partitions]})
+        return
+    click.echo("providers: " + ", ".join(session.get_providers()))
+    rows = [[p.graph, p.index, p.provider, len(p.nodes), _node_list(p.nodes)] for p in partitions]
+    click.echo(table(["graph", "partition", "provider", "nodes", "names"], rows))
+
+
+def _node_list(names: tuple[str, ...], shown: int = 6) -> str:
+    more = f" ... (+{len(names) - shown})" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -14,7 +14,7 @@ from onnx import TypeProto, helper
 from onyx.model.graph import Graph, Model, Node
 from onyx.model.save import array_to_tensor, function_to_proto, node_to_proto
 from onyx.model.types import elem_type_of
-from onyx.runtime.plan import subgraph_free_names, subgraphs_of, topological_order
+from onyx.model.topology import subgraph_free_names, subgraphs_of, topological_order
 
 ONYX_DOMAIN = "ai.onyx"
 ONYX_DOMAIN_VERSION = 1

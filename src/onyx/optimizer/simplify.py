@@ -16,7 +16,7 @@ from onyx.optimizer.editor import (
     rename_inputs,
     resolve,
 )
-from onyx.runtime.plan import subgraph_free_names
+from onyx.model.topology import subgraph_free_names
 
 # constants up to this many elements are merged when equal, so CSE sees equal inputs
 _SMALL_CONSTANT = 64

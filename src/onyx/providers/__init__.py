@@ -1,13 +1,42 @@
-"""Execution providers. The CPU provider (NumPy kernels) is always there."""
+"""Execution providers: who runs which node (see onyx.providers.base for the protocol).
+
+The CPU provider (NumPy kernels) is always there and always last. Other providers are
+registered by name with ``register_provider``; a session lists the ones it wants, in order.
+"""
 
 from __future__ import annotations
 
-CPU = "CPUExecutionProvider"
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from onyx.providers.base import HOST, ExecutionProvider, Partition
+from onyx.providers.cpu import CPU, CPUProvider
+
+__all__ = [
+    "CPU", "HOST", "CPUProvider", "ExecutionProvider", "Partition", "create_providers", "get_all_providers",
+    "get_available_providers", "get_device", "register_provider", "unregister_provider",
+]
+
+_REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
+
+
+def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
+    """Make ``cls`` available to sessions under ``cls.name`` (usable as a class decorator)."""
+    if not cls.name or cls.name == CPU:
+        raise ValueError(f"a provider needs a name other than '{CPU}'")
+    _REGISTERED[cls.name] = cls
+    return cls
+
+
+def unregister_provider(name: str) -> None:
+    """Forget the provider registered as ``name`` (the CPU provider stays)."""
+    if name != CPU:
+        _REGISTERED.pop(name, None)
 
 
 def get_available_providers() -> list[str]:
-    """Names of the providers this installation can run, in priority order."""
-    return [CPU]
+    """Names of the providers this installation can run, in priority order (CPU last)."""
+    return [name for name in _REGISTERED if name != CPU] + [CPU]
 
 
 # every provider name onnxruntime knows (its get_all_providers()), most preferred first
@@ -30,3 +59,10 @@ def get_all_providers() -> list[str]:
 def get_device() -> str:
     """The device the default provider runs on, as onnxruntime reports it."""
     return "CPU"
+
+
+def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]]) -> list[ExecutionProvider]:
+    """Provider instances for registered ``names`` with their ``options``, the CPU provider last."""
+    created = [_REGISTERED[name](opts) for name, opts in zip(names, options) if name != CPU]
+    cpu_options = next((opts for name, opts in zip(names, options) if name == CPU), None)
+    return created + [CPUProvider(cpu_options)]

@@ -4,12 +4,15 @@ Values live in a list of slots. Slot 0 always holds None (an absent optional
 input) and slot 1 swallows outputs nobody named. Each step knows its kernel
 (attributes already bound), the slots it reads and writes, and the slots whose
 last reader it is, which it clears so intermediates are freed early.
+
+The graph is cut into partitions by the session's providers (onyx.providers.partition);
+each provider adds the steps of its partitions (the CPU provider one per node), and the
+plan adds a copy step wherever a step reads a value that lives on another device.
 """
 
 from __future__ import annotations
 
 import functools
-import heapq
 from time import perf_counter
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,13 +21,15 @@ from typing import Any, Callable
 import numpy as np
 import onnx.helper
 
-from onyx.errors import InvalidGraph, KernelError, MemoryLimitExceeded, OnyxError, UnsupportedOperator
+from onyx.errors import InvalidGraph, KernelError, MemoryLimitExceeded, OnyxError
 from onyx.model.graph import Function, Graph, Node
+from onyx.model.topology import subgraph_free_names, topological_order
 from onyx.model.types import elem_type_of
-from onyx.ops import registry
+from onyx.providers.base import HOST, ExecutionProvider, Partition, PartitionSummary
+from onyx.providers.cpu import CPUProvider
+from onyx.providers.partition import partition_graph
 from onyx.runtime import control as run_control
 from onyx.runtime import in_place
-from onyx.runtime.functions import call_function, function_graph, schema_function
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
@@ -46,70 +51,6 @@ class Step:
     broadcasts: bool = False  # elementwise over broadcast inputs: checked before it runs under an explicit budget
 
 
-def topological_order(graph: Graph, available: set[str]) -> list[Node]:
-    """Nodes ordered so every input is produced before it is read (stable for sorted graphs)."""
-    producers: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for out in node.outputs:
-            if out:
-                producers[out] = i
-    waiting = [0] * len(graph.nodes)
-    readers: dict[int, list[int]] = {}
-    for i, node in enumerate(graph.nodes):
-        for name in set(node.inputs) | subgraph_free_names(node):
-            if name and name in producers and name not in available:
-                waiting[i] += 1
-                readers.setdefault(producers[name], []).append(i)
-    ready = [i for i, w in enumerate(waiting) if w == 0]  # a heap: the earliest ready node runs first
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in readers.get(i, ()):
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                heapq.heappush(ready, j)
-    if len(order) != len(graph.nodes):
-        stuck = [graph.nodes[i].describe() for i, w in enumerate(waiting) if w > 0][:3]
-        raise InvalidGraph(f"graph '{graph.name}' has a cycle through {', '.join(stuck)}")
-    return [graph.nodes[i] for i in order]
-
-
-def subgraphs_of(node: Node) -> list[Graph]:
-    graphs: list[Graph] = []
-    for value in node.attrs.values():
-        if isinstance(value, Graph):
-            graphs.append(value)
-        elif isinstance(value, list) and value and isinstance(value[0], Graph):
-            graphs.extend(value)
-    return graphs
-
-
-def graph_free_names(graph: Graph) -> set[str]:
-    """Names a (sub)graph reads that it does not define: values from enclosing scopes."""
-    defined = {v.name for v in graph.inputs} | set(graph.initializers)
-    free: set[str] = set()
-    for node in graph.nodes:
-        defined.update(o for o in node.outputs if o)
-    for node in graph.nodes:
-        for name in node.inputs:
-            if name and name not in defined:
-                free.add(name)
-        free |= subgraph_free_names(node) - defined
-    for out in graph.outputs:
-        if out.name not in defined:
-            free.add(out.name)
-    return free
-
-
-def subgraph_free_names(node: Node) -> set[str]:
-    """Outer-scope names read by the subgraphs of ``node`` (its implicit inputs)."""
-    free: set[str] = set()
-    for g in subgraphs_of(node):
-        free |= graph_free_names(g)
-    return free
-
-
 class Plan:
     """A graph compiled for execution. ``run`` maps input values to output values."""
 
@@ -120,16 +61,23 @@ class Plan:
         outer_names: Container[str] = frozenset(),
         functions: Mapping[tuple[str, str], Function] | None = None,
         calling: frozenset[tuple[str, str]] = frozenset(),
+        providers: Sequence[ExecutionProvider] | None = None,
     ):
         self.graph = graph
         self.opset = dict(opset)
         self.functions = dict(functions or {})
-        self._calling = calling  # functions whose bodies enclose this plan (recursion guard)
+        self.calling = calling  # functions whose bodies enclose this plan (recursion guard)
+        self.providers = tuple(providers) if providers else (CPUProvider(),)
         self.input_names = [v.name for v in graph.inputs]
         self.output_names = [v.name for v in graph.outputs]
         self._slots: dict[str, int] = {"": _NONE_SLOT}
         self._template: list[Any] = [None, None]
         self._declared: dict[str, Any] | None = None  # value name -> declared type, built on first use
+        self._devices: dict[str, str] = {}  # value -> device, for values not on the host
+        self._copies: dict[tuple[str, str], int] = {}  # (value, device) -> slot of its copy there
+        self._by_device = {p.device: p for p in reversed(self.providers)}
+        self._implicit_reads: list[tuple[int, ...]] = []  # per step: slots its subgraphs read
+        self.subplans: list[Plan] = []  # plans of subgraphs and function bodies
 
         for name, value in graph.initializers.items():
             self._template[self._slot(name)] = value
@@ -139,11 +87,15 @@ class Plan:
         for node in order:
             defined.update(node.outputs)
         self.outer_slots = self._outer_slots(order, defined, outer_names)
-        self.steps = [self._step(node) for node in order]
+        self.partitions: list[Partition] = partition_graph(graph, order, self.providers, self.opset)
+        self.steps: list[Step] = []
+        by_name = {p.name: p for p in self.providers}
+        for part in self.partitions:
+            by_name[part.provider].emit(part, self)
         for out in self.output_names:
             if out not in self._slots:
                 raise InvalidGraph(f"graph '{graph.name}' output '{out}' is not produced by any node")
-        self.output_slots = [self._slots[n] for n in self.output_names]
+        self.output_slots = [self._slot_on(n, HOST) for n in self.output_names]
         self._add_frees()
 
     # -- building -----------------------------------------------------------------
@@ -167,62 +119,42 @@ class Plan:
                 raise InvalidGraph(f"graph '{self.graph.name}': {reader} reads '{name}', which nothing defines")
         return [(name, self._slot(name)) for name in sorted(needed)]
 
-    def _step(self, node: Node) -> Step:
-        opset = self.opset.get(node.domain)
-        if opset is None and (node.domain, node.op_type) in self.functions:
-            return self._function_step(node, 1)
-        if opset is None:
-            raise InvalidGraph(
-                f"{node.describe()} uses domain '{node.domain or 'ai.onnx'}', which the model does not import"
-            )
-        kdef = registry.lookup(node.domain, node.op_type, opset)
-        if kdef is None:
-            return self._function_step(node, opset)
-        attrs = dict(node.attrs)
-        unknown = set(attrs) - kdef.attribute_names
-        if unknown and not kdef.accepts_any_attribute:
-            raise InvalidGraph(
-                f"{node.describe()} has attribute(s) {sorted(unknown)} that {node.op_type}-{kdef.since} "
-                "does not define"
-            )
-        for key, value in attrs.items():
-            if isinstance(value, Graph):
-                attrs[key] = Plan(value, self.opset, _Scope(self), self.functions, self._calling)
-        if kdef.wants_num_outputs:
-            attrs["_num_outputs"] = len(node.outputs)
-        fn = functools.partial(kdef.fn, **attrs) if attrs else kdef.fn
-        implicit = sorted(subgraph_free_names(node)) if kdef.wants_outer else None
-        return self._make_step(node, fn, implicit)
+    # -- what providers ask of the plan (onyx.providers.cpu.PlanBuilder) -------------
 
-    def _make_step(self, node: Node, fn: Callable[..., Any], implicit: list[str] | None) -> Step:
-        return Step(
+    def add_step(self, node: Node, fn: Callable[..., Any], inputs: Sequence[str], outputs: Sequence[str],
+                 device: str, implicit: Sequence[str] | None = None) -> None:
+        """Append a step running ``fn`` on ``device``: it reads ``inputs`` (there, copied if
+        they live elsewhere), makes ``outputs`` (which then live there) and, when
+        ``implicit`` is given, receives those enclosing values as ``_outer``."""
+        if self._devices or device != HOST:
+            slot_of = functools.partial(self._slot_on, device=device)
+        else:
+            slot_of = self._slots.__getitem__
+        outer = None if implicit is None else tuple((n, slot_of(n)) for n in implicit)
+        reads = tuple(slot_of(n) for n in sorted(subgraph_free_names(node))) if implicit is None else ()
+        step = Step(
             node=node,
             fn=fn,
-            inputs=tuple(self._slots[n] if n else _NONE_SLOT for n in node.inputs),
-            outputs=tuple(self._slot(n) if n else _SINK_SLOT for n in node.outputs),
-            outer=None if implicit is None else tuple((n, self._slots[n]) for n in implicit),
+            inputs=tuple(slot_of(n) if n else _NONE_SLOT for n in inputs),
+            outputs=tuple(self._slot(n) if n else _SINK_SLOT for n in outputs),
+            outer=outer,
             grows=not node.domain and node.op_type in run_control.GROWING_OPS,
             broadcasts=not node.domain and node.op_type in run_control.BROADCASTING_OPS,
         )
+        if device != HOST:
+            self._devices.update((n, device) for n in outputs if n)
+        self.steps.append(step)
+        self._implicit_reads.append(reads + tuple(s for _, s in outer or ()))
 
-    def _function_step(self, node: Node, opset: int) -> Step:
-        """A step running the body of a model-local or standard function (no kernel exists)."""
-        key = (node.domain, node.op_type)
-        if key in self._calling:
-            raise InvalidGraph(f"function {node.domain}::{node.op_type} calls itself ({node.describe()})")
-        function = self.functions.get(key)
-        if function is None:
-            function = schema_function(node, opset, [self._value_type(n) for n in node.inputs])
-        if function is None:
-            raise UnsupportedOperator(
-                f"onyx has no kernel for {node.domain or 'ai.onnx'}::{node.op_type} at opset {opset} "
-                f"(needed by {node.describe()})"
-            )
-        body = Plan(function_graph(function, node), {**self.opset, **function.opset}, functions=self.functions,
-                    calling=self._calling | {key})
-        return self._make_step(node, call_function(body, len(function.inputs)), None)
+    def subplan(self, graph: Graph, opset: Mapping[str, int] | None = None,
+                calling: frozenset[tuple[str, str]] | None = None, nested: bool = True) -> Plan:
+        """The plan of a subgraph (``nested``: it may read this plan's values) or of a function body."""
+        plan = Plan(graph, self.opset if opset is None else opset, _Scope(self) if nested else frozenset(),
+                    self.functions, self.calling if calling is None else calling, self.providers)
+        self.subplans.append(plan)
+        return plan
 
-    def _value_type(self, name: str) -> Any:
+    def value_type(self, name: str) -> Any:
         """Declared TypeProto of a value of this graph, or None when the model does not say."""
         graph = self.graph
         if self._declared is None:
@@ -235,14 +167,41 @@ class Plan:
             return onnx.helper.make_tensor_type_proto(elem_type_of(value.dtype), value.shape)
         return None
 
+    def _slot_on(self, name: str, device: str) -> int:
+        """The slot of ``name``'s value on ``device``, adding the steps that copy it there
+        (through the host) the first time a device reads a value living elsewhere."""
+        home = self._devices.get(name, HOST)
+        if home == device:
+            return self._slots[name]
+        copy = self._copies.get((name, device))
+        if copy is not None:
+            return copy
+        if device != HOST:
+            source = self._slot_on(name, HOST)
+            target = self._by_device[device].to_device
+            direction = "MemcpyFromHost"
+        else:
+            source = self._slots[name]
+            target = self._by_device[home].to_host
+            direction = "MemcpyToHost"
+        copy = self._copies[(name, device)] = len(self._template)
+        self._template.append(None)
+        if device != HOST and name in self.graph.initializers and name not in self.input_names:
+            self._template[copy] = target(self._template[source])  # a constant is copied once, here
+            return copy
+        node = Node(direction, [name], [f"{name}@{device}"], domain="ai.onyx", name=f"copy '{name}' to {device}")
+        self.steps.append(Step(node=node, fn=target, inputs=(source,), outputs=(copy,), outer=None))
+        self._implicit_reads.append(())
+        return copy
+
     def _add_frees(self) -> None:
         keep = set(self.output_slots) | {_NONE_SLOT, _SINK_SLOT}
         last_use: dict[int, int] = {}
         for i, step in enumerate(self.steps):
             for slot in step.inputs:
                 last_use[slot] = i
-            for name in subgraph_free_names(step.node):
-                last_use[self._slots[name]] = i
+            for slot in self._implicit_reads[i]:
+                last_use[slot] = i
         frees: dict[int, list[int]] = {}
         for slot, i in last_use.items():
             if slot not in keep:
@@ -253,6 +212,18 @@ class Plan:
             dead = [s for s in step.outputs if s not in last_use and s not in keep]
             step.free = tuple(frees.get(i, [])) + tuple(dead)
             step.donors = in_place.donor_positions(step.node, step.inputs, frees.get(i, ()), produced)
+
+    def assignment(self, path: str = "") -> list[PartitionSummary]:
+        """The partitions of this plan and of its subgraph and function-body plans, in order."""
+        path = f"{path}/{self.graph.name}" if path else self.graph.name
+        summaries = [
+            PartitionSummary(path, part.index, part.provider,
+                             tuple(n.name or f"[{n.op_type}]" for n in part.nodes), tuple(n.op_type for n in part.nodes))
+            for part in self.partitions
+        ]
+        for plan in self.subplans:
+            summaries.extend(plan.assignment(path))
+        return summaries
 
     # -- running -----------------------------------------------------------------
 
