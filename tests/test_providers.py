@@ -187,3 +187,37 @@ def test_inspect_shows_the_partitions(tmp_path):
     assert [p["provider"] for p in payload["partitions"]] == [TOY, CPU, TOY, CPU]
     table = CliRunner().invoke(main, ["inspect", str(path), "--providers"])
     assert table.exit_code == 0 and "CPUExecutionProvider" in table.output and TOY not in table.output
+
+
+def test_cpu_fusions_stay_inside_cpu_partitions():
+    """Conv -> Relu -> Conv -> Sigmoid: alone, the CPU provider fuses each pair into a FusedConv;
+    with the toy provider running the Relu, the first Conv stays plain and the second pair,
+    one CPU partition, still fuses."""
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((2, 4, 1, 1)).astype(np.float32), "w2")
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], name="conv2"),
+        helper.make_node("Sigmoid", ["c2"], ["y"], name="sigmoid"),
+    ]
+    model = _model(nodes, [helper.make_tensor_value_info("x", FLOAT, [1, 3, 8, 8])],
+                   [helper.make_tensor_value_info("y", FLOAT, [1, 2, 8, 8])], [w1, w2])
+    toy, cpu, _ = _sessions(model)
+    assert [n.op_type for n in cpu._model.graph.nodes] == ["FusedConv", "FusedConv"]
+    assert [(p.provider, p.op_types) for p in toy.get_provider_assignment()] == [
+        (CPU, ("Conv",)), (TOY, ("Relu",)), (CPU, ("FusedConv",))]
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(toy.run(None, {"x": x})[0], cpu.run(None, {"x": x})[0], rtol=1e-6, atol=1e-6)
+
+
+def test_optimized_model_with_a_provider_is_valid_onnx(tmp_path):
+    import onnx
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProviderFallbackWarning)
+        ort.InferenceSession(chain_model(), options, providers=[TOY, CPU])
+    onnx.checker.check_model(onnx.load(options.optimized_model_filepath), full_check=True)

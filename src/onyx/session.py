@@ -17,7 +17,8 @@ from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
 from onyx.model.save import model_to_proto
 from onyx.ops import threads as intra_op_threads
-from onyx.optimizer import optimize
+from onyx.optimizer import declutter
+from onyx.optimizer.codegen import codegen
 from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
@@ -166,6 +167,7 @@ class InferenceSession(ValueRuns):
         if self._sess_options.enable_cpu_mem_arena:
             arena.enable()
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
+        self._source = path_or_bytes
         with pages.regular_pages():
             self._prepare(path_or_bytes)
         self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
@@ -177,13 +179,16 @@ class InferenceSession(ValueRuns):
             self._profiler.session_event("session_initialization", started_ns, time.perf_counter_ns())
 
     def _prepare(self, path_or_bytes: ModelSource) -> None:
-        """Load, optimize (and save where asked) the model, and compile its plan."""
+        """Load, optimize for the providers (and save where asked) the model, and compile its plan:
+        declutter, partition, each provider's fusions on its partitions, then the plan."""
         self._model = load_model(path_or_bytes)
         self._apply_initializer_overrides()
         _freeze_ir3_initializers(self._model)
         level = self._sess_options.graph_optimization_level
+        providers = create_providers(self._providers, self._provider_options)
         if level > GraphOptimizationLevel.ORT_DISABLE_ALL:
-            self._model, _ = optimize(self._model, level)
+            self._model, _ = declutter(self._model, level)
+            codegen(self._model, level, providers)
         if self._sess_options.optimized_model_filepath:
             onnx.save(model_to_proto(self._model), self._sess_options.optimized_model_filepath)
         graph = self._model.graph
@@ -194,12 +199,7 @@ class InferenceSession(ValueRuns):
         self._overridable = [v for v in graph.inputs if v.name in initializers]
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
-        self._plan = self._make_plan()
-
-    def _make_plan(self) -> Plan:
-        """The plan of the (optimized) model for the session's providers."""
-        providers = create_providers(self._providers, self._provider_options)
-        return Plan(self._model.graph, self._model.opset, functions=self._model.functions, providers=providers)
+        self._plan = Plan(graph, self._model.opset, functions=self._model.functions, providers=providers)
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph
@@ -335,9 +335,11 @@ class InferenceSession(ValueRuns):
         """Accepted for compatibility: onyx tunes nothing."""
 
     def set_providers(self, providers: Sequence[Any] | None = None, provider_options: Sequence[dict] | None = None) -> None:
-        """Run with other providers from now on: the model is partitioned and planned again."""
+        """Run with other providers from now on: the session is prepared again from its model
+        (as onnxruntime does), since partitions and provider fusions depend on the providers."""
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
-        self._plan = self._make_plan()
+        with pages.regular_pages():
+            self._prepare(self._source)
 
     def get_provider_assignment(self) -> list[PartitionSummary]:
         """Which provider runs which nodes: one summary per partition of the main graph and of

@@ -39,10 +39,10 @@ def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     after = len(optimized.graph.nodes)
     if as_json:
         echo_json({"output": output_file, "level": level, "nodes_before": before, "nodes_after": after,
-                   "passes": [{"name": r.name, "nodes_before": r.nodes_before, "nodes_after": r.nodes_after}
+                   "passes": [{"phase": r.phase, "name": r.name, "nodes_before": r.nodes_before, "nodes_after": r.nodes_after}
                               for r in reports]})
         return
-    click.echo(table(["pass", "nodes before", "nodes after", "change"],
-                     [[r.name, r.nodes_before, r.nodes_after, f"{r.nodes_after - r.nodes_before:+d}"]
+    click.echo(table(["phase", "pass", "nodes before", "nodes after", "change"],
+                     [[r.phase, r.name, r.nodes_before, r.nodes_after, f"{r.nodes_after - r.nodes_before:+d}"]
                       for r in reports]))
     click.echo(f"\nnodes: {before} -> {after}; written to {output_file}")

@@ -1,27 +1,33 @@
-"""The graph optimizer: Model -> Model passes run at session creation.
+"""The graph optimizer: Model -> Model passes at session creation, in two named phases.
 
-Basic passes (GraphOptimizationLevel.ORT_ENABLE_BASIC) simplify without new operators:
-identity elimination, constant folding, shape folding, common-subexpression and dead-code
-elimination. Extended passes (ORT_ENABLE_EXTENDED and above) also fold Conv+BatchNormalization
-and per-channel affine chains (into the Conv before them, or with a following Relu into the
-1x1 Convs after them, else one ChannelAffine), fuse patterns into standard ops
-(LayerNormalization, Softmax, Gelu) or onyx's own ("ai.onyx" domain, kernels in
-onyx/ops/fused.py), and merge convolutions of one input with equal geometry into one and a
-Split. Every pass keeps the graph valid ONNX, so an optimized model can be saved and run
-elsewhere. The input model is never modified.
+*declutter* (device-neutral, before nodes are placed on providers): identity elimination,
+constant and shape folding, common-subexpression and dead-code elimination (all at
+GraphOptimizationLevel.ORT_ENABLE_BASIC), then at ORT_ENABLE_EXTENDED and above
+per-channel affine chains and BatchNormalization folded into the Conv before them, zero Pads
+into Convs, and LayerNormalization, Gelu and Softmax patterns (standard operators where the
+model's opset has them, else onyx's op of the same meaning).
+
+*codegen* (after partitioning, each provider on its own partitions): a provider's own
+fusions (``ExecutionProvider.fusions``). The CPU provider's are CPU_FUSIONS below: affine
+chains into one ChannelAffine or a clamp folded into the 1x1 Convs reading them, attention,
+FusedConv, convolutions of one input merged, FusedGemm and FusedMatMulBias ("ai.onyx"
+domain, kernels in onyx/ops/fused.py and onyx/ops/contrib/).
+
+Each phase is a list of passes in the order they run: the order is data. Every pass keeps
+the graph valid ONNX, so an optimized model can be saved and run elsewhere. The input
+model is never modified.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from onyx.model.graph import Model
-from onyx.optimizer.channel_affine import fold_channel_affine
+from onyx.optimizer.channel_affine import fold_affine_into_conv, fold_channel_affine
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
 from onyx.optimizer.editor import copy_model
 from onyx.optimizer.linear_fusion import (
-    fold_conv_batchnorm,
     fuse_conv_activation,
     fuse_gemm_activation,
     fuse_matmul_bias,
@@ -33,57 +39,76 @@ from onyx.optimizer.transformer_fusion import fuse_attention, fuse_gelu, fuse_la
 from onyx.options import GraphOptimizationLevel
 
 Pass = Callable[[Model], None]
+BASIC = GraphOptimizationLevel.ORT_ENABLE_BASIC
+EXTENDED = GraphOptimizationLevel.ORT_ENABLE_EXTENDED
 
-BASIC_PASSES: list[tuple[str, Pass]] = [
-    ("identity_elimination", eliminate_identities),
-    ("constant_folding", fold_constants),
-    ("shape_folding", fold_shapes),
-    ("common_subexpression_elimination", eliminate_common_subexpressions),
-    ("dead_code_elimination", eliminate_dead_code),
-]
 
-# order matters: attention before MatMul+bias (its products must stay MatMul), GELU before
-# the MatMul/Gemm fusions that absorb it as their activation
-EXTENDED_PASSES: list[tuple[str, Pass]] = [
-    ("conv_batchnorm_folding", fold_conv_batchnorm),
-    ("channel_affine_folding", fold_channel_affine),
-    ("pad_conv_fusion", fuse_pad_conv),
-    ("layer_norm_fusion", fuse_layer_norm),
-    ("gelu_fusion", fuse_gelu),
-    ("softmax_fusion", fuse_softmax),
-    ("attention_fusion", fuse_attention),
-    ("conv_activation_fusion", fuse_conv_activation),
-    ("sibling_conv_merging", merge_sibling_convs),
-    ("gemm_activation_fusion", fuse_gemm_activation),
-    ("matmul_bias_fusion", fuse_matmul_bias),
-    ("dead_code_elimination", eliminate_dead_code),
-]
+@dataclass(frozen=True)
+class OptimizerPass:
+    """A named pass and the lowest optimization level that runs it."""
+
+    name: str
+    run: Pass
+    level: GraphOptimizationLevel = EXTENDED
+
+
+DECLUTTER: tuple[OptimizerPass, ...] = (
+    OptimizerPass("identity_elimination", eliminate_identities, BASIC),
+    OptimizerPass("constant_folding", fold_constants, BASIC),
+    OptimizerPass("shape_folding", fold_shapes, BASIC),
+    OptimizerPass("common_subexpression_elimination", eliminate_common_subexpressions, BASIC),
+    OptimizerPass("dead_code_elimination", eliminate_dead_code, BASIC),
+    OptimizerPass("conv_affine_folding", fold_affine_into_conv),  # before Pad+Conv: folds need the Conv alone
+    OptimizerPass("pad_conv_fusion", fuse_pad_conv),
+    OptimizerPass("layer_norm_fusion", fuse_layer_norm),
+    OptimizerPass("gelu_fusion", fuse_gelu),  # before the MatMul/Gemm fusions that absorb it as their activation
+    OptimizerPass("softmax_fusion", fuse_softmax),
+)
+
+CPU_FUSIONS: tuple[OptimizerPass, ...] = (
+    OptimizerPass("channel_affine_folding", fold_channel_affine),
+    OptimizerPass("attention_fusion", fuse_attention),  # before MatMul+bias: its products must stay MatMul
+    OptimizerPass("conv_activation_fusion", fuse_conv_activation),
+    OptimizerPass("sibling_conv_merging", merge_sibling_convs),
+    OptimizerPass("gemm_activation_fusion", fuse_gemm_activation),
+    OptimizerPass("matmul_bias_fusion", fuse_matmul_bias),
+    OptimizerPass("dead_code_elimination", eliminate_dead_code),
+)
 
 
 @dataclass
 class PassReport:
+    phase: str
     name: str
     nodes_before: int
     nodes_after: int
 
 
-def passes_for(level: GraphOptimizationLevel) -> list[tuple[str, Pass]]:
-    """The passes a level runs, in order."""
-    if level <= GraphOptimizationLevel.ORT_DISABLE_ALL:
-        return []
-    if level == GraphOptimizationLevel.ORT_ENABLE_BASIC:
-        return list(BASIC_PASSES)
-    return BASIC_PASSES + EXTENDED_PASSES
+def run_passes(model: Model, passes: Sequence[OptimizerPass], level: GraphOptimizationLevel,
+               phase: str) -> list[PassReport]:
+    """Run the passes of ``level`` on ``model`` in place, in order; one report per pass run."""
+    reports: list[PassReport] = []
+    for p in passes:
+        if p.level <= level:
+            before = len(model.graph.nodes)
+            p.run(model)
+            reports.append(PassReport(phase, p.name, before, len(model.graph.nodes)))
+    return reports
 
 
-def optimize(model: Model, level: GraphOptimizationLevel) -> tuple[Model, list[PassReport]]:
-    """An optimized copy of ``model`` and one report per pass run."""
+def declutter(model: Model, level: GraphOptimizationLevel) -> tuple[Model, list[PassReport]]:
+    """A decluttered copy of ``model`` and one report per pass run (``model`` itself when
+    the level disables optimization)."""
     if level <= GraphOptimizationLevel.ORT_DISABLE_ALL:
         return model, []
     optimized = copy_model(model)
-    reports: list[PassReport] = []
-    for name, run_pass in passes_for(level):
-        before = len(optimized.graph.nodes)
-        run_pass(optimized)
-        reports.append(PassReport(name, before, len(optimized.graph.nodes)))
+    return optimized, run_passes(optimized, DECLUTTER, level, "declutter")
+
+
+def optimize(model: Model, level: GraphOptimizationLevel) -> tuple[Model, list[PassReport]]:
+    """An optimized copy of ``model`` for the CPU provider alone (declutter, then the CPU
+    provider's fusions on the whole graph) and one report per pass run."""
+    optimized, reports = declutter(model, level)
+    if optimized is not model:
+        reports += run_passes(optimized, CPU_FUSIONS, level, "codegen")
     return optimized, reports

@@ -1,7 +1,8 @@
 """Per-channel affine chains: inference BatchNormalization, and Mul/Add/Sub/Div by constants
 that vary only along the channel axis (axis 1), composed into one scale and shift.
 
-A chain right after a Conv is folded into the Conv's weights and bias. A chain ending in a
+A chain right after a Conv is folded into the Conv's weights and bias (fold_affine_into_conv,
+device-neutral). The CPU provider's fold_channel_affine rewrites the other chains: one ending in a
 Relu whose readers are all 1x1 Convs (DenseNet's BatchNormalization + Relu before each
 bottleneck) keeps only a per-channel clamp: relu(s*x + t) = s*max(x, -t/s) + t where s > 0
 (min where s < 0), with s folded into the readers' weights and t into their biases, one pass
@@ -12,11 +13,14 @@ chain's first constant, cast to x's type by the kernel where they differ).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from onyx.model.graph import Model, Node
+from onyx.model.graph import Node
 from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
 from onyx.optimizer.linear_fusion import take_activation
+from onyx.optimizer.rules import rule
 
 Affine = tuple[np.ndarray, np.ndarray]  # float64 scale and shift, each of length C or 1
 
@@ -77,9 +81,9 @@ def _batchnorm_affine(ed: GraphEditor, node: Node) -> Affine | None:
     return factor, bias - mean * factor
 
 
-def _affine_of(ed: GraphEditor, node: Node, x: str, rank: int) -> Affine | None:
+def _affine_of(ed: GraphEditor, node: Node, x: str, rank: int, pinned_ok: bool = False) -> Affine | None:
     """The (scale, shift) ``node`` applies to its input ``x``, if it is a per-channel affine map."""
-    if node.domain or node.outputs[0] in ed.pinned or len(node.outputs) < 1:
+    if node.domain or len(node.outputs) < 1 or node.outputs[0] in ed.pinned and not pinned_ok:
         return None
     if node.op_type == "BatchNormalization":
         return _batchnorm_affine(ed, node) if node.inputs[0] == x else None
@@ -167,42 +171,79 @@ def _clamp_into_readers(ed: GraphEditor, chain: list[Node], x: str, out: str, af
     return True
 
 
-def fold_channel_affine(model: Model) -> None:
-    """Per-channel affine chains -> the preceding Conv's weights, or one ChannelAffine (+ activation)."""
-    ed = GraphEditor(model)
-    ranks: dict[str, int | None] = {}
-    for head in list(model.graph.nodes):
-        if ed.removed(head) or head.domain or head.op_type not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
-            continue
-        x = head.inputs[0]
+@dataclass
+class _AffineChain:
+    """A maximal per-channel affine chain: it maps ``x`` (of rank ``rank``) to ``out``."""
+
+    x: str
+    rank: int
+    nodes: list[Node]
+    out: str
+    affine: Affine
+    attrs: dict = field(default_factory=dict)  # an activation it absorbs (ChannelAffine only)
+
+
+def _affine_chain(ed: GraphEditor, head: Node, pinned_end: bool) -> _AffineChain | None:
+    """The chain starting at ``head``; ``pinned_end``: it may end in a pinned value (a graph output)."""
+    ranks = ed.memo.setdefault("ranks", {})
+    x = head.inputs[0]
+    rank = _rank(ed, x, ranks)
+    affine = _affine_of(ed, head, x, rank, pinned_end) if rank else None
+    if affine is None and head.op_type in ("Mul", "Add") and len(head.inputs) == 2:
+        x = head.inputs[1]
         rank = _rank(ed, x, ranks)
-        affine = _affine_of(ed, head, x, rank) if rank else None
-        if affine is None and head.op_type in ("Mul", "Add") and len(head.inputs) == 2:
-            x = head.inputs[1]
-            rank = _rank(ed, x, ranks)
-            affine = _affine_of(ed, head, x, rank) if rank else None
-        if affine is None:
-            continue
-        chain, out = [head], head.outputs[0]
-        while (reader := ed.sole_consumer(out)) is not None and (step := _affine_of(ed, reader, out, rank)) is not None:
-            composed = _compose(affine, step)
-            if composed is None:
-                break
-            affine, out = composed, reader.outputs[0]
-            chain.append(reader)
-        conv = ed.made_by(x, "Conv")
-        if conv is not None and ed.sole_consumer(x) is head and _fold_into_conv(ed, conv, chain, affine):
-            continue
-        attrs: dict = {}
-        out = take_activation(ed, out, chain, attrs)
-        if len(chain) == 1 and head.op_type != "BatchNormalization":
-            continue
-        if attrs.get("activation") == "Relu" and _clamp_into_readers(ed, chain, x, out, affine, rank):
-            continue
-        shape = (-1,) + (1,) * (rank - 2)
-        dtype = next(c.dtype for c in map(ed.constant, head.inputs) if c is not None)
-        scale = ed.add_initializer(out + "_scale", affine[0].astype(dtype).reshape(shape))
-        shift = ed.add_initializer(out + "_shift", affine[1].astype(dtype).reshape(shape))
-        ed.replace(chain, [Node("ChannelAffine", [x, scale, shift], [out], attrs, domain=ONYX_DOMAIN, name=head.name)])
-        ed.use_onyx_domain()
-    ed.commit()
+        affine = _affine_of(ed, head, x, rank, pinned_end) if rank else None
+    if affine is None:
+        return None
+    chain, out = [head], head.outputs[0]
+    while (reader := ed.sole_consumer(out)) is not None \
+            and (step := _affine_of(ed, reader, out, rank, pinned_end)) is not None:
+        composed = _compose(affine, step)
+        if composed is None:
+            break
+        affine, out = composed, reader.outputs[0]
+        chain.append(reader)
+    return _AffineChain(x, rank, chain, out, affine)
+
+
+def _chain_after_conv(ed: GraphEditor, head: Node) -> tuple[Node, _AffineChain] | None:
+    chain = _affine_chain(ed, head, pinned_end=True)
+    conv = ed.made_by(chain.x, "Conv") if chain is not None else None
+    if conv is None or ed.sole_consumer(chain.x) is not head:
+        return None
+    return conv, chain
+
+
+def _into_conv(ed: GraphEditor, head: Node, match: tuple[Node, _AffineChain]) -> None:
+    conv, chain = match
+    _fold_into_conv(ed, conv, chain.nodes, chain.affine)
+
+
+def _chain_alone(ed: GraphEditor, head: Node) -> _AffineChain | None:
+    """A chain worth rewriting on its own: a BatchNormalization, or more than one node."""
+    chain = _affine_chain(ed, head, pinned_end=False)
+    if chain is None:
+        return None
+    chain.out = take_activation(ed, chain.out, chain.nodes, chain.attrs)
+    return chain if len(chain.nodes) > 1 or head.op_type == "BatchNormalization" else None
+
+
+def _clamp_or_channel_affine(ed: GraphEditor, head: Node, chain: _AffineChain) -> None:
+    if chain.attrs.get("activation") == "Relu" \
+            and _clamp_into_readers(ed, chain.nodes, chain.x, chain.out, chain.affine, chain.rank):
+        return
+    shape = (-1,) + (1,) * (chain.rank - 2)
+    dtype = next(c.dtype for c in map(ed.constant, head.inputs) if c is not None)
+    scale = ed.add_initializer(chain.out + "_scale", chain.affine[0].astype(dtype).reshape(shape))
+    shift = ed.add_initializer(chain.out + "_shift", chain.affine[1].astype(dtype).reshape(shape))
+    ed.replace(chain.nodes, [Node("ChannelAffine", [chain.x, scale, shift], [chain.out], chain.attrs,
+                                  domain=ONYX_DOMAIN, name=head.name)])
+    ed.use_onyx_domain()
+
+
+_HEADS = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+# Per-channel affine chains right after a Conv (BatchNormalization among them) -> the Conv's
+# weights and bias: the one place Conv+BatchNormalization is folded. Device-neutral.
+fold_affine_into_conv = rule(*_HEADS, guard=_chain_after_conv, action=_into_conv)
+# Other chains -> a clamp folded into the 1x1 Convs reading them, or one ChannelAffine (+ activation).
+fold_channel_affine = rule(*_HEADS, guard=_chain_alone, action=_clamp_or_channel_affine)

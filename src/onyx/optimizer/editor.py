@@ -72,6 +72,7 @@ class GraphEditor:
                 if name:
                     self.consumers[name].append(node)
         self._removed: set[int] = set()
+        self.memo: dict[str, Any] = {}  # what a pass computes once per graph (value ranks, ...)
         self._inserted: dict[int, list[Node]] = defaultdict(list)
         self._home: dict[int, int] = {}  # inserted node -> the original node it follows
         self._names = set(self.producer) | set(g.initializers) | self.graph_inputs

@@ -1,39 +1,16 @@
-"""Fusions around the linear operators: Conv+BatchNormalization folding, and
+"""Fusions around the linear operators: a zero Pad into the Conv after it, and
 Conv/Gemm/MatMul followed by a bias Add and an activation into one ai.onyx op."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from onyx.model.graph import Model, Node
+from onyx.model.graph import Node
 from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
-
-
-def fold_conv_batchnorm(model: Model) -> None:
-    """Conv -> BatchNormalization (inference) becomes a Conv with rescaled weights and bias."""
-    ed = GraphEditor(model)
-    for bn in list(model.graph.nodes):
-        if bn.op_type != "BatchNormalization" or bn.domain or any(bn.outputs[1:]) or ed.removed(bn):
-            continue
-        if bn.attrs.get("training_mode", 0) or bn.attrs.get("spatial", 1) != 1:
-            continue
-        conv = ed.made_by(bn.inputs[0], "Conv")
-        if conv is None or ed.sole_consumer(conv.outputs[0]) is not bn:
-            continue
-        constants = ed.conv_constants(conv)
-        stats = [ed.constant(n) for n in bn.inputs[1:5]]
-        if constants is None or any(s is None for s in stats):
-            continue
-        w, b = constants
-        scale, bias, mean, var = (s.astype(np.float64) for s in stats)
-        factor = scale / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
-        new_w = (w * factor.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
-        new_b = (((b.astype(np.float64) if b is not None else 0.0) - mean) * factor + bias).astype(w.dtype)
-        inputs = [conv.inputs[0], ed.add_initializer(conv.inputs[1] + "_bn", new_w),
-                  ed.add_initializer((conv.inputs[2] if b is not None else conv.outputs[0]) + "_bn_bias", new_b)]
-        fused = Node("Conv", inputs, [bn.outputs[0]], dict(conv.attrs), name=conv.name or bn.name)
-        ed.replace([conv, bn], [fused])
-    ed.commit()
+from onyx.optimizer.rules import rule
 
 
 def _constant_pads(ed: GraphEditor, pad: Node) -> list[int] | None:
@@ -50,28 +27,30 @@ def _constant_pads(ed: GraphEditor, pad: Node) -> list[int] | None:
     return list(pads) if pads is not None and value == 0.0 else None
 
 
-def fuse_pad_conv(model: Model) -> None:
-    """A zero Pad of the spatial axes in front of a Conv becomes the Conv's own padding."""
-    ed = GraphEditor(model)
-    for pad in list(model.graph.nodes):
-        if pad.op_type != "Pad" or pad.domain or ed.removed(pad):
-            continue
-        conv = ed.sole_consumer(pad.outputs[0])
-        pads = _constant_pads(ed, pad)
-        if conv is None or conv.op_type != "Conv" or conv.domain or conv.inputs[0] != pad.outputs[0] or pads is None:
-            continue
-        rank = len(pads) // 2
-        begin, end = pads[:rank], pads[rank:]
-        if conv.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or min(pads) < 0 or begin[:2] != [0, 0] \
-                or end[:2] != [0, 0]:
-            continue
-        spatial = rank - 2
-        old = list(conv.attrs.get("pads") or [0] * (2 * spatial))
-        attrs = dict(conv.attrs)
-        attrs["pads"] = [o + p for o, p in zip(old, begin[2:] + end[2:])]
-        fused = Node("Conv", [pad.inputs[0]] + conv.inputs[1:], list(conv.outputs), attrs, name=conv.name)
-        ed.replace([pad, conv], [fused])
-    ed.commit()
+def _pad_conv_match(ed: GraphEditor, pad: Node) -> tuple[Node, list[int]] | None:
+    """The Conv reading a zero Pad of the spatial axes alone, and the Conv's pads with it."""
+    conv = ed.sole_consumer(pad.outputs[0])
+    pads = _constant_pads(ed, pad)
+    if conv is None or conv.op_type != "Conv" or conv.domain or conv.inputs[0] != pad.outputs[0] or pads is None:
+        return None
+    rank = len(pads) // 2
+    begin, end = pads[:rank], pads[rank:]
+    if conv.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET") or min(pads) < 0 or begin[:2] != [0, 0] \
+            or end[:2] != [0, 0]:
+        return None
+    old = list(conv.attrs.get("pads") or [0] * (2 * (rank - 2)))
+    return conv, [o + p for o, p in zip(old, begin[2:] + end[2:])]
+
+
+def _pad_into_conv(ed: GraphEditor, pad: Node, match: tuple[Node, list[int]]) -> None:
+    conv, pads = match
+    attrs = dict(conv.attrs)
+    attrs["pads"] = pads
+    ed.replace([pad, conv], [Node("Conv", [pad.inputs[0]] + conv.inputs[1:], list(conv.outputs), attrs, name=conv.name)])
+
+
+# A zero Pad of the spatial axes in front of a Conv becomes the Conv's own padding.
+fuse_pad_conv = rule("Pad", guard=_pad_conv_match, action=_pad_into_conv)
 
 
 def activation_of(ed: GraphEditor, node: Node) -> tuple[str, list[float]] | None:
@@ -129,73 +108,88 @@ def _is_binary_add(node: Node) -> bool:
     return node.op_type == "Add" or node.op_type == "Sum" and len(node.inputs) == 2
 
 
-def fuse_conv_activation(model: Model) -> None:
-    """Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation -> FusedConv."""
-    ed = GraphEditor(model)
-    for conv in list(model.graph.nodes):
-        if conv.op_type != "Conv" or conv.domain or ed.removed(conv):
-            continue
-        w = ed.constant(conv.inputs[1])
-        inputs = list(conv.inputs) + [""] * (3 - len(conv.inputs))
-        chain, attrs, out = [conv], dict(conv.attrs), conv.outputs[0]
-        add = ed.sole_consumer(out)
-        if add is not None and add.op_type == "Add" and not add.domain and w is not None:
-            other = other_input(add, out)
-            bias = ed.constant(other) if other else None
-            bias = _per_channel(bias, w.shape[0], w.ndim - 2) if bias is not None and bias.dtype == w.dtype else None
-            current = ed.constant(inputs[2]) if inputs[2] else np.zeros((), w.dtype)
-            if bias is not None and current is not None:
-                inputs[2] = ed.add_initializer(other + "_conv_bias", current + bias)
-                chain.append(add)
-                out = add.outputs[0]
-                add = ed.sole_consumer(out)
-        if add is not None and _is_binary_add(add):
-            other = other_input(add, out)
-            if other and ed.constant(other) is None:
-                inputs.append(other)
-                chain.append(add)
-                out = add.outputs[0]
-        out = take_activation(ed, out, chain, attrs)
-        if len(chain) == 1:
-            continue
-        while not inputs[-1]:
-            inputs.pop()
-        ed.replace(chain, [Node("FusedConv", inputs, [out], attrs, domain=ONYX_DOMAIN, name=conv.name)])
-        ed.use_onyx_domain()
-    ed.commit()
+@dataclass
+class _Chain:
+    """A linear op and what follows it that a fused op absorbs."""
+
+    nodes: list[Node]
+    inputs: list[str]
+    attrs: dict
+    out: str
+    bias: tuple[str, np.ndarray] | None = None  # a new bias initializer to add: (base name, value)
 
 
-def fuse_gemm_activation(model: Model) -> None:
-    """Gemm + activation -> FusedGemm."""
-    ed = GraphEditor(model)
-    for gemm in list(model.graph.nodes):
-        if gemm.op_type != "Gemm" or gemm.domain or ed.removed(gemm) or ed.opset() < 7:
-            continue
-        chain, attrs = [gemm], dict(gemm.attrs)
-        out = take_activation(ed, gemm.outputs[0], chain, attrs)
-        if len(chain) > 1:
-            ed.replace(chain, [Node("FusedGemm", list(gemm.inputs), [out], attrs, domain=ONYX_DOMAIN, name=gemm.name)])
-            ed.use_onyx_domain()
-    ed.commit()
-
-
-def fuse_matmul_bias(model: Model) -> None:
-    """MatMul [+ Add of a 1-D constant] [+ activation] -> FusedMatMulBias."""
-    ed = GraphEditor(model)
-    for mm in list(model.graph.nodes):
-        if mm.op_type != "MatMul" or mm.domain or ed.removed(mm):
-            continue
-        chain, attrs, out, inputs = [mm], {}, mm.outputs[0], list(mm.inputs)
-        add = ed.sole_consumer(out)
-        other = other_input(add, out) if add is not None and add.op_type == "Add" and not add.domain else None
+def _conv_chain(ed: GraphEditor, conv: Node) -> _Chain | None:
+    """Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation, when more than the Conv."""
+    w = ed.constant(conv.inputs[1])
+    inputs = list(conv.inputs) + [""] * (3 - len(conv.inputs))
+    chain = _Chain([conv], inputs, dict(conv.attrs), conv.outputs[0])
+    add = ed.sole_consumer(chain.out)
+    if add is not None and add.op_type == "Add" and not add.domain and w is not None:
+        other = other_input(add, chain.out)
         bias = ed.constant(other) if other else None
-        b = ed.constant(mm.inputs[1])
-        if bias is not None and bias.ndim == 1 and (b is None or (b.ndim >= 1 and b.shape[-1] == bias.size and b.dtype == bias.dtype)):
+        bias = _per_channel(bias, w.shape[0], w.ndim - 2) if bias is not None and bias.dtype == w.dtype else None
+        current = ed.constant(inputs[2]) if inputs[2] else np.zeros((), w.dtype)
+        if bias is not None and current is not None:
+            chain.bias = (other + "_conv_bias", current + bias)
+            chain.nodes.append(add)
+            chain.out = add.outputs[0]
+            add = ed.sole_consumer(chain.out)
+    if add is not None and _is_binary_add(add):
+        other = other_input(add, chain.out)
+        if other and ed.constant(other) is None:
             inputs.append(other)
-            chain.append(add)
-            out = add.outputs[0]
-        out = take_activation(ed, out, chain, attrs)
-        if len(chain) > 1:
-            ed.replace(chain, [Node("FusedMatMulBias", inputs, [out], attrs, domain=ONYX_DOMAIN, name=mm.name)])
-            ed.use_onyx_domain()
-    ed.commit()
+            chain.nodes.append(add)
+            chain.out = add.outputs[0]
+    chain.out = take_activation(ed, chain.out, chain.nodes, chain.attrs)
+    return chain if len(chain.nodes) > 1 else None
+
+
+def _fuse_conv(ed: GraphEditor, conv: Node, chain: _Chain) -> None:
+    inputs = chain.inputs
+    if chain.bias is not None:
+        inputs[2] = ed.add_initializer(*chain.bias)
+    while not inputs[-1]:
+        inputs.pop()
+    ed.replace(chain.nodes, [Node("FusedConv", inputs, [chain.out], chain.attrs, domain=ONYX_DOMAIN, name=conv.name)])
+    ed.use_onyx_domain()
+
+
+def _gemm_chain(ed: GraphEditor, gemm: Node) -> _Chain | None:
+    """Gemm + activation."""
+    chain = _Chain([gemm], list(gemm.inputs), dict(gemm.attrs), gemm.outputs[0])
+    chain.out = take_activation(ed, chain.out, chain.nodes, chain.attrs)
+    return chain if len(chain.nodes) > 1 else None
+
+
+def _matmul_chain(ed: GraphEditor, mm: Node) -> _Chain | None:
+    """MatMul [+ Add of a 1-D constant] [+ activation]."""
+    chain = _Chain([mm], list(mm.inputs), {}, mm.outputs[0])
+    add = ed.sole_consumer(chain.out)
+    other = other_input(add, chain.out) if add is not None and add.op_type == "Add" and not add.domain else None
+    bias = ed.constant(other) if other else None
+    b = ed.constant(mm.inputs[1])
+    if bias is not None and bias.ndim == 1 and (b is None or (b.ndim >= 1 and b.shape[-1] == bias.size and b.dtype == bias.dtype)):
+        chain.inputs.append(other)
+        chain.nodes.append(add)
+        chain.out = add.outputs[0]
+    chain.out = take_activation(ed, chain.out, chain.nodes, chain.attrs)
+    return chain if len(chain.nodes) > 1 else None
+
+
+def _fused(op_type: str) -> Callable[[GraphEditor, Node, _Chain], None]:
+    """An action replacing a chain by one ai.onyx ``op_type`` node."""
+
+    def fuse(ed: GraphEditor, head: Node, chain: _Chain) -> None:
+        ed.replace(chain.nodes, [Node(op_type, chain.inputs, [chain.out], chain.attrs, domain=ONYX_DOMAIN, name=head.name)])
+        ed.use_onyx_domain()
+
+    return fuse
+
+
+# Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation -> FusedConv.
+fuse_conv_activation = rule("Conv", guard=_conv_chain, action=_fuse_conv)
+# Gemm + activation -> FusedGemm.
+fuse_gemm_activation = rule("Gemm", guard=_gemm_chain, action=_fused("FusedGemm"), min_opset=7)
+# MatMul [+ Add of a 1-D constant] [+ activation] -> FusedMatMulBias.
+fuse_matmul_bias = rule("MatMul", guard=_matmul_chain, action=_fused("FusedMatMulBias"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 
-from onyx.model.graph import Model, Node
+from onyx.model.graph import Node
 from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor, other_input
+from onyx.optimizer.rules import rule
 
 
 def _close(value: float | None, target: float, rtol: float = 1e-4) -> bool:
@@ -54,21 +55,12 @@ def _target_domain(ed: GraphEditor, op: str, since: int) -> str:
     return ONYX_DOMAIN
 
 
-def fuse_layer_norm(model: Model) -> None:
-    """ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul[/Add] -> LayerNormalization."""
-    ed = GraphEditor(model)
-    for sub in list(model.graph.nodes):
-        if sub.op_type != "Sub" or sub.domain or ed.removed(sub):
-            continue
-        found = _match_layer_norm(ed, sub)
-        if found is None:
-            continue
-        nodes, inputs, axis, eps = found
-        domain = _target_domain(ed, "LayerNormalization", 17)
-        fused = Node("LayerNormalization", inputs, [nodes[-1].outputs[0]], {"axis": axis, "epsilon": eps},
-                     domain=domain, name=nodes[-1].name)
-        ed.replace(nodes, [fused])
-    ed.commit()
+def _layer_norm(ed: GraphEditor, sub: Node, found) -> None:
+    nodes, inputs, axis, eps = found
+    domain = _target_domain(ed, "LayerNormalization", 17)
+    fused = Node("LayerNormalization", inputs, [nodes[-1].outputs[0]], {"axis": axis, "epsilon": eps},
+                 domain=domain, name=nodes[-1].name)
+    ed.replace(nodes, [fused])
 
 
 def _match_layer_norm(ed: GraphEditor, sub: Node):
@@ -132,30 +124,27 @@ def _plus_one(ed: GraphEditor, value: str) -> Node | None:
     return add
 
 
-def fuse_gelu(model: Model) -> None:
-    """x * 0.5 * (1 + erf(x / sqrt 2)) and its tanh approximation -> Gelu."""
-    ed = GraphEditor(model)
-    for node in list(model.graph.nodes):
-        if node.domain or ed.removed(node):
-            continue
-        if node.op_type == "Erf":
-            found, approximate = _match_erf_gelu(ed, node), "none"
-        elif node.op_type == "Tanh":
-            found, approximate = _match_tanh_gelu(ed, node), "tanh"
-        else:
-            continue
-        if found is None:
-            continue
-        x, head = found
-        one_plus = _plus_one(ed, node.outputs[0])
-        tail = _half_x_times(ed, x, one_plus.outputs[0]) if one_plus is not None else None
-        if tail is None:
-            continue
-        domain = _target_domain(ed, "Gelu", 20)
-        attrs = {"approximate": approximate} if approximate != "none" else {}
-        nodes = head + [node, one_plus] + tail
-        ed.replace(nodes, [Node("Gelu", [x], [tail[-1].outputs[0]], attrs, domain=domain, name=node.name)])
-    ed.commit()
+def _match_gelu(ed: GraphEditor, node: Node) -> tuple[str, list[Node], str] | None:
+    """(x, the pattern's nodes, approximate) of a GELU around this Erf or Tanh."""
+    if node.op_type == "Erf":
+        found, approximate = _match_erf_gelu(ed, node), "none"
+    else:
+        found, approximate = _match_tanh_gelu(ed, node), "tanh"
+    if found is None:
+        return None
+    x, head = found
+    one_plus = _plus_one(ed, node.outputs[0])
+    tail = _half_x_times(ed, x, one_plus.outputs[0]) if one_plus is not None else None
+    if tail is None:
+        return None
+    return x, head + [node, one_plus] + tail, approximate
+
+
+def _gelu(ed: GraphEditor, node: Node, found: tuple[str, list[Node], str]) -> None:
+    x, nodes, approximate = found
+    domain = _target_domain(ed, "Gelu", 20)
+    attrs = {"approximate": approximate} if approximate != "none" else {}
+    ed.replace(nodes, [Node("Gelu", [x], [nodes[-1].outputs[0]], attrs, domain=domain, name=node.name)])
 
 
 def _match_erf_gelu(ed: GraphEditor, erf: Node) -> tuple[str, list[Node]] | None:
@@ -187,44 +176,39 @@ def _match_tanh_gelu(ed: GraphEditor, tanh: Node) -> tuple[str, list[Node]] | No
     return None
 
 
-def fuse_softmax(model: Model) -> None:
-    """Exp -> ReduceSum -> Div -> Softmax over the reduced trailing axes."""
-    ed = GraphEditor(model)
-    for exp in list(model.graph.nodes):
-        if exp.op_type != "Exp" or exp.domain or ed.removed(exp):
-            continue
-        e = exp.outputs[0]
-        readers = ed.readers(e)
-        if len(readers) != 2 or {n.op_type for n in readers} != {"ReduceSum", "Div"}:
-            continue
-        total, div = sorted(readers, key=lambda n: n.op_type != "ReduceSum")
-        axis = _trailing_axis(_reduce_axes(ed, total))
-        if axis is None or (axis != -1 and ed.opset() >= 13) or div.inputs != [e, total.outputs[0]] \
-                or ed.sole_consumer(total.outputs[0]) is not div:
-            continue
-        fused = Node("Softmax", [exp.inputs[0]], [div.outputs[0]], {"axis": axis}, name=div.name)
-        ed.replace([exp, total, div], [fused])
-    ed.commit()
+def _match_softmax(ed: GraphEditor, exp: Node) -> tuple[Node, Node, int] | None:
+    """The ReduceSum and Div making a softmax of this Exp, and its axis."""
+    e = exp.outputs[0]
+    readers = ed.readers(e)
+    if len(readers) != 2 or {n.op_type for n in readers} != {"ReduceSum", "Div"}:
+        return None
+    total, div = sorted(readers, key=lambda n: n.op_type != "ReduceSum")
+    axis = _trailing_axis(_reduce_axes(ed, total))
+    if axis is None or (axis != -1 and ed.opset() >= 13) or div.inputs != [e, total.outputs[0]] \
+            or ed.sole_consumer(total.outputs[0]) is not div:
+        return None
+    return total, div, axis
 
 
-def fuse_attention(model: Model) -> None:
-    """MatMul(Q, K^T) [* scale] [+ mask] -> Softmax(last axis) -> MatMul(., V) -> FusedAttention.
+def _softmax(ed: GraphEditor, exp: Node, found: tuple[Node, Node, int]) -> None:
+    total, div, axis = found
+    ed.replace([exp, total, div], [Node("Softmax", [exp.inputs[0]], [div.outputs[0]], {"axis": axis}, name=div.name)])
 
-    Scalar Mul/Div on Q or K^T before the product fold into the scale as well. The inputs are
-    the operands of the two products, so any head layout (Reshape/Transpose) before stays.
-    """
-    ed = GraphEditor(model)
-    for sm in list(model.graph.nodes):
-        if sm.op_type != "Softmax" or sm.domain or ed.removed(sm) or sm.attrs.get("axis", -1 if ed.opset() >= 13 else 1) != -1:
-            continue
-        found = _match_attention(ed, sm)
-        if found is None:
-            continue
-        nodes, inputs, scale = found
-        ed.replace(nodes, [Node("FusedAttention", inputs, [nodes[-1].outputs[0]], {"scale": scale},
-                                domain=ONYX_DOMAIN, name=sm.name)])
-        ed.use_onyx_domain()
-    ed.commit()
+
+def _attention_match(ed: GraphEditor, sm: Node):
+    """MatMul(Q, K^T) [* scale] [+ mask] -> Softmax(last axis) -> MatMul(., V), when ``sm`` is
+    that Softmax. Scalar Mul/Div on Q or K^T before the product fold into the scale as well.
+    The inputs are the operands of the two products, so any head layout before stays."""
+    if sm.attrs.get("axis", -1 if ed.opset() >= 13 else 1) != -1:
+        return None
+    return _match_attention(ed, sm)
+
+
+def _attention(ed: GraphEditor, sm: Node, found) -> None:
+    nodes, inputs, scale = found
+    ed.replace(nodes, [Node("FusedAttention", inputs, [nodes[-1].outputs[0]], {"scale": scale},
+                            domain=ONYX_DOMAIN, name=sm.name)])
+    ed.use_onyx_domain()
 
 
 def _strip_scaling(ed: GraphEditor, name: str, reader: Node, nodes: list[Node]) -> tuple[str, float]:
@@ -273,3 +257,13 @@ def _match_attention(ed: GraphEditor, sm: Node):
     nodes.append(out)
     inputs = [q, kt, out.inputs[1]] + ([mask] if mask else [])
     return nodes, inputs, scale * q_scale * k_scale
+
+
+# ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul[/Add] -> LayerNormalization.
+fuse_layer_norm = rule("Sub", guard=_match_layer_norm, action=_layer_norm)
+# x * 0.5 * (1 + erf(x / sqrt 2)) and its tanh approximation -> Gelu.
+fuse_gelu = rule("Erf", "Tanh", guard=_match_gelu, action=_gelu)
+# Exp -> ReduceSum -> Div -> Softmax over the reduced trailing axes.
+fuse_softmax = rule("Exp", guard=_match_softmax, action=_softmax)
+# MatMul(Q, K^T) [* scale] [+ mask] -> Softmax(last axis) -> MatMul(., V) -> FusedAttention.
+fuse_attention = rule("Softmax", guard=_attention_match, action=_attention)

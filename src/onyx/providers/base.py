@@ -69,6 +69,11 @@ class ExecutionProvider:
         the values of ``partition.outputs`` (on this device)."""
         raise NotImplementedError
 
+    def fusions(self) -> Sequence[Any]:
+        """This provider's own optimizer passes (onyx.optimizer.OptimizerPass), run on its
+        partitions after the device-neutral phase (onyx.optimizer.codegen)."""
+        return ()
+
     def to_device(self, value: Any) -> Any:
         """``value`` (a host value) as this provider's device holds it."""
         return value

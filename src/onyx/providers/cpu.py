@@ -8,7 +8,7 @@ list the executor walks, so running on the CPU costs nothing for being a provide
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import onnx.defs
@@ -49,6 +49,11 @@ class CPUProvider(ExecutionProvider):
             if (version is None or registry.lookup(node.domain, node.op_type, version) is not None
                     or _has_schema_function(node, version)):
                 yield node
+
+    def fusions(self) -> Sequence[Any]:
+        from onyx.optimizer import CPU_FUSIONS
+
+        return CPU_FUSIONS
 
     def emit(self, partition: Partition, builder: PlanBuilder) -> None:  # type: ignore[override]
         for node in partition.nodes:

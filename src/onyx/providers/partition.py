@@ -25,8 +25,9 @@ class ProviderFallbackWarning(UserWarning):
 
 
 def partition_graph(graph: Graph, order: list[Node], providers: Sequence[ExecutionProvider],
-                    opset: dict[str, int]) -> list[Partition]:
-    """``order`` (a topological order of ``graph``'s nodes) cut into partitions, in execution order."""
+                    opset: dict[str, int], warn: bool = True) -> list[Partition]:
+    """``order`` (a topological order of ``graph``'s nodes) cut into partitions, in execution
+    order; ``warn``: name the nodes that fall back to the CPU in a ProviderFallbackWarning."""
     if len(providers) == 1:
         return [_with_boundaries(Partition(providers[0].name, list(order), [], []), graph, {}, 0)]
     owner = _assign(graph, order, providers, opset)
@@ -44,7 +45,8 @@ def partition_graph(graph: Graph, order: list[Node], providers: Sequence[Executi
         read_elsewhere.update(part.inputs)
     for part in partitions:
         part.outputs = [n for node in part.nodes for n in node.outputs if n and n in read_elsewhere]
-    _warn_fallback(graph, partitions, providers)
+    if warn:
+        _warn_fallback(graph, partitions, providers)
     return partitions
 
 
