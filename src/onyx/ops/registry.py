@@ -9,6 +9,11 @@ context it would not otherwise pass:
 * ``_outer``: a mapping of the outer-scope values the node's subgraphs read
   (If, Loop, Scan).
 
+A kernel registered with ``prepare=True`` does its per-node work once: it takes the
+attributes only (keyword-only, as above) and returns the callable that each run calls with
+the inputs (a forest compiled from tree attributes, support vectors laid out). The plan
+calls it once per node at session creation.
+
 A model gets, per node, the newest registration whose since-version is <= the
 model's opset for that domain.
 """
@@ -16,6 +21,7 @@ model's opset for that domain.
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -43,6 +49,14 @@ class KernelDef:
     accepts_any_attribute: bool
     wants_num_outputs: bool
     wants_outer: bool
+    prepare: bool = False
+
+    def bind(self, attrs: dict[str, Any]) -> Callable[..., Any]:
+        """The callable a node runs: the kernel with ``attrs`` bound, or what a preparing kernel
+        returns for them."""
+        if self.prepare:
+            return self.fn(**attrs)
+        return functools.partial(self.fn, **attrs) if attrs else self.fn
 
 
 # {(domain, op_type): sorted list of (since, KernelDef)}
@@ -50,8 +64,9 @@ _KERNELS: dict[tuple[str, str], list[tuple[int, KernelDef]]] = {}
 _loaded = False
 
 
-def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN) -> Callable:
-    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on."""
+def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool = False) -> Callable:
+    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on
+    (``prepare``: it takes the attributes and returns the per-run callable)."""
 
     def register(fn: Callable) -> Callable:
         params = inspect.signature(fn).parameters.values()
@@ -65,6 +80,7 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN) -> Callable:
             accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
             wants_num_outputs="_num_outputs" in keyword_only,
             wants_outer="_outer" in keyword_only,
+            prepare=prepare,
         )
         versions = _KERNELS.setdefault((kdef.domain, op_type), [])
         if any(v == since for v, _ in versions):

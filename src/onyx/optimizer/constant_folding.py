@@ -7,7 +7,6 @@ again (Shape -> Gather -> Concat -> Reshape chains collapse).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -56,7 +55,7 @@ def evaluate(node: Node, inputs: list[np.ndarray | None], opset: int,
         attrs["_num_outputs"] = len(node.outputs)
     try:
         with np.errstate(all="ignore"):
-            result = functools.partial(kdef.fn, **attrs)(*inputs)
+            result = kdef.bind(attrs)(*inputs)
     except Exception:  # noqa: BLE001 - the error surfaces when the model runs, as without folding
         return None
     results = list(result) if type(result) is tuple else [result]

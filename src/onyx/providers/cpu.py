@@ -7,13 +7,12 @@ list the executor walks, so running on the CPU costs nothing for being a provide
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import onnx.defs
 
-from onyx.errors import InvalidGraph, UnsupportedOperator
+from onyx.errors import InvalidGraph, OnyxError, UnsupportedOperator
 from onyx.model.graph import Function, Graph, Node
 from onyx.model.topology import subgraph_free_names
 from onyx.ops import registry
@@ -82,7 +81,7 @@ class CPUProvider(ExecutionProvider):
                 attrs[key] = builder.subplan(value)
         if kdef.wants_num_outputs:
             attrs["_num_outputs"] = len(node.outputs)
-        fn = functools.partial(kdef.fn, **attrs) if attrs else kdef.fn
+        fn = _prepared(kdef, attrs, node) if kdef.prepare else kdef.bind(attrs)
         implicit = sorted(subgraph_free_names(node)) if kdef.wants_outer else None
         builder.add_step(node, fn, node.inputs, node.outputs, HOST, implicit)
 
@@ -102,6 +101,16 @@ class CPUProvider(ExecutionProvider):
         body = builder.subplan(function_graph(function, node), {**builder.opset, **function.opset},
                                calling=builder.calling | {key}, nested=False)
         builder.add_step(node, call_function(body, len(function.inputs)), node.inputs, node.outputs, HOST)
+
+
+def _prepared(kdef: registry.KernelDef, attrs: dict[str, Any], node: Node) -> Any:
+    """What a preparing kernel makes of the node's attributes, its failures named as the node's."""
+    try:
+        return kdef.bind(attrs)
+    except OnyxError:
+        raise
+    except Exception as exc:
+        raise InvalidGraph(f"{node.describe()} cannot be prepared: {type(exc).__name__}: {exc}") from exc
 
 
 def _has_schema_function(node: Node, opset: int) -> bool:

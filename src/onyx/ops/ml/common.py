@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -120,28 +118,3 @@ def index_in(values: np.ndarray, keys: np.ndarray, last: bool = False, nan_match
     if nan_matches and sorted_keys.dtype.kind == "f":
         found |= np.isnan(hit) & np.isnan(values)
     return np.where(found, order[pos], -1)
-
-
-_CACHE: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
-_CACHE_SIZE = 64
-_CACHE_LOCK = threading.Lock()
-
-
-def cached(objects: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """``build()``, memoized on the identity of ``objects`` (a node's bound attribute values).
-
-    A node's attributes are the same objects on every run, so heavy preprocessing of
-    them (tree tables, support-vector matrices) happens once per session.
-    """
-    key = tuple(id(o) for o in objects)
-    with _CACHE_LOCK:
-        entry = _CACHE.get(key)
-        if entry is not None and all(a is b for a, b in zip(entry[0], objects)):
-            _CACHE.move_to_end(key)
-            return entry[1]
-    value = build()
-    with _CACHE_LOCK:
-        _CACHE[key] = (objects, value)
-        if len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value

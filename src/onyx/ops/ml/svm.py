@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onyx.ops.ml.common import as_2d, cached, class_labels, transform_scores
+from onyx.ops.ml.common import as_2d, class_labels, transform_scores
 from onyx.ops.ml.linear import binary_from_one_score
 from onyx.ops.registry import kernel
 
@@ -119,34 +119,42 @@ def svm_probabilities(decisions: np.ndarray, model: OneVsOne, n_classes: int, pr
     return pairwise_coupling(r)
 
 
-@kernel("SVMClassifier", since=1, domain=ML)
-def svm_classifier(X, *, classlabels_ints=None, classlabels_strings=None, coefficients=None, kernel_params=None,
+@kernel("SVMClassifier", since=1, domain=ML, prepare=True)
+def svm_classifier(*, classlabels_ints=None, classlabels_strings=None, coefficients=None, kernel_params=None,
                    kernel_type="LINEAR", post_transform="NONE", prob_a=None, prob_b=None, rho=None,
                    support_vectors=None, vectors_per_class=None):
     """One-vs-one voting over libsvm's pairwise decisions; Z holds probabilities when prob_a/prob_b are
-    given, else the pairwise decision values. Without support vectors, a linear one-vs-rest model."""
+    given, else the pairwise decision values. Without support vectors, a linear one-vs-rest model.
+    The pairwise model is laid out once per node."""
     labels = class_labels(classlabels_ints, classlabels_strings)
-    X = as_2d(X)
     if not vectors_per_class or not support_vectors:
-        scores = X @ np.asarray(coefficients, dtype=np.float64).reshape(-1, X.shape[1]).T
-        scores += np.asarray(rho, dtype=np.float64) if rho else 0.0
-        if scores.shape[1] == 1:
-            return binary_from_one_score(scores[:, 0], labels, post_transform)
-        return labels[np.argmax(scores, axis=1)], transform_scores(scores, post_transform).astype(np.float32)
-    model = cached((vectors_per_class, support_vectors, coefficients, rho), lambda: one_vs_one(
-        len(labels), vectors_per_class, support_vectors, coefficients, rho))
-    decisions = kernel_product(X, model.vectors, kernel_type, kernel_params, model.pair_weights) + model.rho
-    wins = np.where(decisions > 0, model.first, model.second)
-    votes = np.zeros((len(X), len(labels)), dtype=np.int64)
-    np.add.at(votes, (np.arange(len(X))[:, None], wins), 1)
-    winner = np.argmax(votes, axis=1)
-    if prob_a and prob_b:
-        scores = svm_probabilities(decisions, model, len(labels), prob_a, prob_b)
-    elif len(labels) == 2:
-        scores = np.stack([-decisions[:, 0], decisions[:, 0]], axis=1)
-    else:
-        scores = decisions
-    return labels[winner], transform_scores(scores, post_transform).astype(np.float32)
+        def linear(X):
+            X = as_2d(X)
+            scores = X @ np.asarray(coefficients, dtype=np.float64).reshape(-1, X.shape[1]).T
+            scores += np.asarray(rho, dtype=np.float64) if rho else 0.0
+            if scores.shape[1] == 1:
+                return binary_from_one_score(scores[:, 0], labels, post_transform)
+            return labels[np.argmax(scores, axis=1)], transform_scores(scores, post_transform).astype(np.float32)
+
+        return linear
+    model = one_vs_one(len(labels), vectors_per_class, support_vectors, coefficients, rho)
+
+    def vote(X):
+        X = as_2d(X)
+        decisions = kernel_product(X, model.vectors, kernel_type, kernel_params, model.pair_weights) + model.rho
+        wins = np.where(decisions > 0, model.first, model.second)
+        votes = np.zeros((len(X), len(labels)), dtype=np.int64)
+        np.add.at(votes, (np.arange(len(X))[:, None], wins), 1)
+        winner = np.argmax(votes, axis=1)
+        if prob_a and prob_b:
+            scores = svm_probabilities(decisions, model, len(labels), prob_a, prob_b)
+        elif len(labels) == 2:
+            scores = np.stack([-decisions[:, 0], decisions[:, 0]], axis=1)
+        else:
+            scores = decisions
+        return labels[winner], transform_scores(scores, post_transform).astype(np.float32)
+
+    return vote
 
 
 @kernel("SVMRegressor", since=1, domain=ML)

@@ -11,11 +11,11 @@ the deep branches of unbalanced trees thin out. Groups of trees walk on the run'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from onyx.ops.ml.common import cached, class_labels, logistic, transform_scores
+from onyx.ops.ml.common import class_labels, logistic, transform_scores
 from onyx.ops.registry import kernel
 from onyx.ops.threads import count as threads_count
 from onyx.ops.threads import parallel_map
@@ -374,8 +374,8 @@ def _pick(tensor: np.ndarray | None, values: Sequence[float] | None) -> np.ndarr
 
 
 def _attributes(scope: dict) -> dict:
-    """A kernel's attributes (its locals at entry, less the input X)."""
-    return {k: v for k, v in scope.items() if k != "X"}
+    """A preparing kernel's attributes (its locals at entry)."""
+    return dict(scope)
 
 
 def _matrix(X) -> np.ndarray:
@@ -401,28 +401,34 @@ def _compile(a: dict, prefix: str, n_targets: int) -> tuple[Forest, np.ndarray |
 # -- TreeEnsembleRegressor ------------------------------------------------------------
 
 
-def _regress(X, a: dict) -> np.ndarray:
+def _regressor(a: dict) -> Callable[[np.ndarray], np.ndarray]:
+    """The per-run TreeEnsembleRegressor of a node's attributes: its forest compiled once."""
     if a["n_targets"] is None:
         raise ValueError("TreeEnsembleRegressor needs n_targets")
-    forest, base, _ = cached(tuple(a.values()), lambda: _compile(a, "target", a["n_targets"]))
-    scores, _ = forest.aggregate(_matrix(X), a["aggregate_function"])
-    if base is not None:
-        scores = scores + base
-    return transform_scores(scores, a["post_transform"]).astype(np.float32)
+    forest, base, _ = _compile(a, "target", a["n_targets"])
+    aggregate, transform = a["aggregate_function"], a["post_transform"]
+
+    def regress(X) -> np.ndarray:
+        scores, _ = forest.aggregate(_matrix(X), aggregate)
+        if base is not None:
+            scores = scores + base
+        return transform_scores(scores, transform).astype(np.float32)
+
+    return regress
 
 
-@kernel("TreeEnsembleRegressor", since=1, domain=ML)
-def tree_ensemble_regressor_1(X, *, aggregate_function="SUM", base_values=None, n_targets=None,
+@kernel("TreeEnsembleRegressor", since=1, domain=ML, prepare=True)
+def tree_ensemble_regressor_1(*, aggregate_function="SUM", base_values=None, n_targets=None,
                               nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
                               nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
                               nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
                               post_transform="NONE", target_ids=None, target_nodeids=None,
                               target_treeids=None, target_weights=None):
-    return _regress(X, _attributes(locals()))
+    return _regressor(_attributes(locals()))
 
 
-@kernel("TreeEnsembleRegressor", since=3, domain=ML)
-def tree_ensemble_regressor_3(X, *, aggregate_function="SUM", base_values=None, base_values_as_tensor=None,
+@kernel("TreeEnsembleRegressor", since=3, domain=ML, prepare=True)
+def tree_ensemble_regressor_3(*, aggregate_function="SUM", base_values=None, base_values_as_tensor=None,
                               n_targets=None, nodes_falsenodeids=None, nodes_featureids=None,
                               nodes_hitrates=None, nodes_hitrates_as_tensor=None,
                               nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
@@ -430,7 +436,7 @@ def tree_ensemble_regressor_3(X, *, aggregate_function="SUM", base_values=None, 
                               nodes_values_as_tensor=None, post_transform="NONE", target_ids=None,
                               target_nodeids=None, target_treeids=None, target_weights=None,
                               target_weights_as_tensor=None):
-    return _regress(X, _attributes(locals()))
+    return _regressor(_attributes(locals()))
 
 
 # -- TreeEnsembleClassifier -----------------------------------------------------------
@@ -445,70 +451,78 @@ def _binary_scores(s: np.ndarray, transform: str, all_positive: bool) -> tuple[n
     return transform_scores(np.stack([-s, s], axis=1), transform), s > 0
 
 
-def _classify(X, a: dict) -> tuple[np.ndarray, np.ndarray]:
+def _classifier(a: dict) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The per-run TreeEnsembleClassifier of a node's attributes: its forest compiled once."""
     labels = class_labels(a["classlabels_int64s"], a["classlabels_strings"])
-    forest, base, all_positive = cached(tuple(a.values()), lambda: _compile(a, "class", len(labels)))
+    forest, base, all_positive = _compile(a, "class", len(labels))
     transform = a["post_transform"]
-    if len(labels) == 2 and not forest.leaf_present[:, 1].any():
-        # Binary trees that only score one class: that score is the second class's.
-        scores, _ = forest.aggregate(_matrix(X), "SUM")
-        s = scores[:, 0] + (base[0] if base is not None else 0.0)
-        all_positive = all_positive and (base is None or base[0] >= 0)
-        probabilities, second = _binary_scores(s, transform, all_positive)
-        return labels[second.astype(np.int64)], probabilities.astype(np.float32)
-    scores, voted = forest.aggregate(_matrix(X), "SUM", with_voted=base is None)
-    if base is not None:
-        if base.size != len(labels):
-            raise ValueError(f"base_values has {base.size} values for {len(labels)} classes")
-        scores = scores + base
-        winner = np.argmax(scores, axis=1)
-    else:
-        winner = np.argmax(np.where(voted, scores, -np.inf), axis=1)
-    return labels[winner], transform_scores(scores, transform).astype(np.float32)
+    binary = len(labels) == 2 and not forest.leaf_present[:, 1].any()
+
+    def classify(X) -> tuple[np.ndarray, np.ndarray]:
+        if binary:
+            # Binary trees that only score one class: that score is the second class's.
+            scores, _ = forest.aggregate(_matrix(X), "SUM")
+            s = scores[:, 0] + (base[0] if base is not None else 0.0)
+            positive = all_positive and (base is None or base[0] >= 0)
+            probabilities, second = _binary_scores(s, transform, positive)
+            return labels[second.astype(np.int64)], probabilities.astype(np.float32)
+        scores, voted = forest.aggregate(_matrix(X), "SUM", with_voted=base is None)
+        if base is not None:
+            if base.size != len(labels):
+                raise ValueError(f"base_values has {base.size} values for {len(labels)} classes")
+            scores = scores + base
+            winner = np.argmax(scores, axis=1)
+        else:
+            winner = np.argmax(np.where(voted, scores, -np.inf), axis=1)
+        return labels[winner], transform_scores(scores, transform).astype(np.float32)
+
+    return classify
 
 
-@kernel("TreeEnsembleClassifier", since=1, domain=ML)
-def tree_ensemble_classifier_1(X, *, base_values=None, class_ids=None, class_nodeids=None, class_treeids=None,
+@kernel("TreeEnsembleClassifier", since=1, domain=ML, prepare=True)
+def tree_ensemble_classifier_1(*, base_values=None, class_ids=None, class_nodeids=None, class_treeids=None,
                                class_weights=None, classlabels_int64s=None, classlabels_strings=None,
                                nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
                                nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
                                nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
                                post_transform="NONE"):
-    return _classify(X, _attributes(locals()))
+    return _classifier(_attributes(locals()))
 
 
-@kernel("TreeEnsembleClassifier", since=3, domain=ML)
-def tree_ensemble_classifier_3(X, *, base_values=None, base_values_as_tensor=None, class_ids=None,
+@kernel("TreeEnsembleClassifier", since=3, domain=ML, prepare=True)
+def tree_ensemble_classifier_3(*, base_values=None, base_values_as_tensor=None, class_ids=None,
                                class_nodeids=None, class_treeids=None, class_weights=None,
                                class_weights_as_tensor=None, classlabels_int64s=None, classlabels_strings=None,
                                nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
                                nodes_hitrates_as_tensor=None, nodes_missing_value_tracks_true=None,
                                nodes_modes=None, nodes_nodeids=None, nodes_treeids=None, nodes_truenodeids=None,
                                nodes_values=None, nodes_values_as_tensor=None, post_transform="NONE"):
-    return _classify(X, _attributes(locals()))
+    return _classifier(_attributes(locals()))
 
 
 # -- TreeEnsemble (ml opset 5) --------------------------------------------------------
 
 
-@kernel("TreeEnsemble", since=5, domain=ML)
-def tree_ensemble(X, *, aggregate_function=1, leaf_targetids=None, leaf_weights=None, membership_values=None,
+@kernel("TreeEnsemble", since=5, domain=ML, prepare=True)
+def tree_ensemble(*, aggregate_function=1, leaf_targetids=None, leaf_weights=None, membership_values=None,
                   n_targets=None, nodes_falseleafs=None, nodes_falsenodeids=None, nodes_featureids=None,
                   nodes_hitrates=None, nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_splits=None,
                   nodes_trueleafs=None, nodes_truenodeids=None, post_transform=0, tree_roots=None):
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"TreeEnsemble expects X of shape [N, F], got {list(X.shape)}")
     if n_targets is None:
         raise ValueError("TreeEnsemble needs n_targets")
     if not 0 <= aggregate_function < len(AGGREGATES):
         raise ValueError(f"aggregate_function {aggregate_function} is not one of 0..3")
-    attrs = (leaf_targetids, leaf_weights, membership_values, nodes_falseleafs, nodes_falsenodeids,
-             nodes_featureids, nodes_missing_value_tracks_true, nodes_modes, nodes_splits, nodes_trueleafs,
-             nodes_truenodeids, tree_roots)
-    forest = cached(attrs, lambda: forest_v5(
+    forest = forest_v5(
         nodes_featureids, nodes_splits, nodes_modes, nodes_truenodeids, nodes_trueleafs, nodes_falsenodeids,
         nodes_falseleafs, nodes_missing_value_tracks_true, membership_values, tree_roots, leaf_targetids,
-        leaf_weights, n_targets))
-    scores, _ = forest.aggregate(X, AGGREGATES[aggregate_function])
-    return transform_scores(scores, post_transform).astype(X.dtype)
+        leaf_weights, n_targets)
+    aggregate = AGGREGATES[aggregate_function]
+
+    def run(X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"TreeEnsemble expects X of shape [N, F], got {list(X.shape)}")
+        scores, _ = forest.aggregate(X, aggregate)
+        return transform_scores(scores, post_transform).astype(X.dtype)
+
+    return run
