@@ -26,6 +26,8 @@ def codegen(model: Model, level: GraphOptimizationLevel,
     """Run each provider's fusions on its partitions of ``model`` (a decluttered copy, edited in place)."""
     if level <= GraphOptimizationLevel.ORT_DISABLE_ALL or not any(p.fusions() for p in providers):
         return []
+    if len(providers) == 1:  # the CPU provider alone: its partition is the graph
+        return run_passes(model, providers[0].fusions(), level, "codegen")
     graph = model.graph
     order = topological_order(graph, {v.name for v in graph.inputs} | set(graph.initializers))
     partitions = partition_graph(graph, order, providers, model.opset, warn=False)
