@@ -25,7 +25,7 @@ class GraphOptimizationLevel(IntEnum):
 
 class ExecutionMode(IntEnum):
     ORT_SEQUENTIAL = 0
-    ORT_PARALLEL = 1  # accepted; onyx runs nodes sequentially
+    ORT_PARALLEL = 1  # independent nodes run side by side on inter_op_num_threads threads
 
 
 class ExecutionOrder(IntEnum):
@@ -107,11 +107,13 @@ class SessionOptions(_TypedOptions):
     enable_profiling and profile_file_prefix (see InferenceSession.end_profiling),
     enable_cpu_mem_arena (freed buffers kept for reuse, see onyx.runtime.arena; once a session
     turns it on, it stays on for the process),
+    execution_mode and inter_op_num_threads (ORT_PARALLEL: independent nodes run side by side on
+    that many threads, 0: one per CPU; see onyx.runtime.parallel; sequential is the default),
     the session config entries session.onyx.run_time_limit_ms and session.onyx.memory_limit_bytes
     (a run's time limit and the largest value it may make; see docs/security.md, "Limits").
     Accepted and stored, not acted on: other session config entries.
     Ignored (meaningless for onyx): enable_mem_pattern, enable_mem_reuse,
-    execution_mode, execution_order, inter_op_num_threads, log_severity_level,
+    execution_order, log_severity_level,
     log_verbosity_level, logid, use_deterministic_compute, use_per_session_threads.
     Values are typed as in onnxruntime (TypeError otherwise) and unknown attributes raise AttributeError.
     """

@@ -19,7 +19,7 @@ from onyx.model.save import model_to_proto
 from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import declutter
 from onyx.optimizer.codegen import codegen
-from onyx.options import GraphOptimizationLevel, RunOptions, SessionOptions
+from onyx.options import ExecutionMode, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
 from onyx.runtime import arena, pages
@@ -200,6 +200,11 @@ class InferenceSession(ValueRuns):
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions, providers=providers)
+        self._run_steps = self._plan.run
+        if self._sess_options.execution_mode == ExecutionMode.ORT_PARALLEL:
+            from onyx.runtime.parallel import ParallelRunner
+
+            self._run_steps = ParallelRunner(self._plan, self._sess_options.inter_op_num_threads).run
 
     def _apply_initializer_overrides(self) -> None:
         graph = self._model.graph
@@ -233,7 +238,7 @@ class InferenceSession(ValueRuns):
         """Run the plan on checked feeds, recording trace events when profiling is on."""
         inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
         if self._profiler is None:
-            return _owned_outputs(self._plan.run(inputs, observer=observer), feeds)
+            return _owned_outputs(self._run_steps(inputs, observer=observer), feeds)
         record = self._profiler.observer()
 
         def observe(node: Any, values: list[Any], seconds: float) -> None:
@@ -242,7 +247,7 @@ class InferenceSession(ValueRuns):
                 observer(node, values, seconds)
 
         started = time.perf_counter_ns()
-        results = _owned_outputs(self._plan.run(inputs, observer=observe), feeds)
+        results = _owned_outputs(self._run_steps(inputs, observer=observe), feeds)
         self._profiler.session_event("model_run", started, time.perf_counter_ns())
         return results
 

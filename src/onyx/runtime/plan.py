@@ -227,6 +227,20 @@ class Plan:
 
     # -- running -----------------------------------------------------------------
 
+    def initial_values(self, inputs: Sequence[Any], outer: Mapping[str, Any] | None) -> list[Any]:
+        """A run's value slots before the first step: constants, inputs, enclosing values."""
+        values = self._template.copy()
+        for slot, value in zip(self.input_slots, inputs):
+            values[slot] = value
+        if self.outer_slots:
+            for name, slot in self.outer_slots:
+                values[slot] = outer[name]
+        return values
+
+    def implicit_reads(self, index: int) -> tuple[int, ...]:
+        """The slots step ``index``'s subgraphs read (beside its inputs)."""
+        return self._implicit_reads[index]
+
     def run(
         self,
         inputs: Sequence[Any],
@@ -241,12 +255,7 @@ class Plan:
         """
         control = run_control.current()
         watching, check_all = control.watching, control.check_all
-        values = self._template.copy()
-        for slot, value in zip(self.input_slots, inputs):
-            values[slot] = value
-        if self.outer_slots:
-            for name, slot in self.outer_slots:
-                values[slot] = outer[name]
+        values = self.initial_values(inputs, outer)
         for step in self.steps:
             if watching:
                 control.check(step.node)
@@ -272,7 +281,7 @@ class Plan:
                 raise KernelError(
                     f"{step.node.describe()} failed: {type(exc).__name__}: {exc}"
                 ) from exc
-            _store(values, step.outputs, result)
+            store_result(values, step.outputs, result)
             result = None  # the values list holds the only reference, so a later step may take it over
             if step.grows or check_all:
                 for slot in step.outputs:
@@ -297,7 +306,7 @@ class _Scope:
         return name in self._slots or name in self._outer
 
 
-def _store(values: list[Any], slots: tuple[int, ...], result: Any) -> None:
+def store_result(values: list[Any], slots: tuple[int, ...], result: Any) -> None:
     """Put a kernel's result (one value or a tuple) into the output slots; NumPy scalars become arrays."""
     if type(result) is tuple:
         for slot, value in zip(slots, result):
