@@ -39,6 +39,10 @@ class UnsafeExternalData(ModelLoadError):
     """An external-data location points outside the model's folder."""
 
 
+class OptimizerError(Fail, RuntimeError):
+    """An optimizer pass failed on a model (the pass and the node are named); onnxruntime: Fail."""
+
+
 class UnsupportedOperator(OnyxError, NotImplementedError):
     """No kernel is registered for an operator at the model's opset."""
 

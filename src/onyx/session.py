@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TypeProto
 
-from onyx.errors import InvalidArgument
+from onyx.errors import InvalidArgument, InvalidGraph, KernelError
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
 from onyx.model.save import model_to_proto
@@ -127,7 +127,13 @@ def _owned(value: Any) -> Any:
     """An output the caller may keep and modify: views of feeds, initializers or
     read-only buffers are copied (as onnxruntime returns fresh arrays)."""
     if isinstance(value, np.ndarray) and not (value.flags.owndata and value.flags.writeable):
-        return value.copy()
+        try:
+            return value.copy()
+        except MemoryError:
+            raise KernelError(
+                f"an output of shape {list(value.shape)} and type {value.dtype} ({value.size * value.itemsize} bytes) "
+                "does not fit in memory"
+            ) from None
     return value
 
 
@@ -169,7 +175,10 @@ class InferenceSession(ValueRuns):
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._source = path_or_bytes
         with pages.regular_pages():
-            self._prepare(path_or_bytes)
+            try:
+                self._prepare(path_or_bytes)
+            except RecursionError:
+                raise InvalidGraph("the model nests subgraphs or function calls too deeply to be loaded") from None
         self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
         self._profiler = None
         if self._sess_options.enable_profiling:

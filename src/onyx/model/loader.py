@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 from pathlib import Path
 from typing import Union
@@ -13,7 +12,8 @@ from onnx import ModelProto
 from onyx.errors import InvalidGraph, InvalidProtobuf, ModelLoadError, NoSuchFile, OnyxError
 from onyx.model.convert import description, function_from_proto, graph_from_proto, opset_imports
 from onyx.model.graph import Model
-from onyx.model.wire import weights_as_file_references
+from onyx.model.validation import validate_model
+from onyx.model.wire import FileView, TruncatedModel, check_complete, weights_as_file_references
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
 
@@ -43,6 +43,8 @@ def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
 
         source = resolve(source)
     path = Path(source)
+    if "\0" in str(path):
+        raise NoSuchFile(f"model path {str(path)!r} contains a NUL byte")
     if not path.exists():
         raise NoSuchFile(f"model file '{path}' does not exist")
     if not path.is_file():
@@ -61,12 +63,15 @@ def read_proto(source: ModelSource) -> tuple[ModelProto, str | None, str]:
 def _without_weights(path: Path) -> bytes:
     """The model file's bytes with its weights turned into references to where they lie in
     the file (see onyx.model.wire), or the plain bytes if its protobuf is malformed (parsing
-    them then reports the problem)."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    them then reports the problem). A file cut short is refused before anything is parsed."""
+    with open(path, "rb") as f:
+        view = FileView(f, os.fstat(f.fileno()).st_size)
         try:
-            return weights_as_file_references(data, path.name)
+            return weights_as_file_references(view, path.name)
+        except TruncatedModel as exc:
+            raise InvalidProtobuf(f"{path}: the file is truncated: {exc}") from None
         except ValueError:
-            return data[:]
+            return view[0:len(view)]
 
 
 def _parse(data: bytes, label: str) -> ModelProto:
@@ -76,6 +81,10 @@ def _parse(data: bytes, label: str) -> ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
+        try:
+            check_complete(data)
+        except TruncatedModel as truncated:
+            raise InvalidProtobuf(f"{label}: the model is truncated: {truncated}") from None
         raise InvalidProtobuf(f"{label}: not a valid ONNX model, the protobuf cannot be parsed ({exc})") from None
     return proto
 
@@ -104,18 +113,20 @@ def load_model(source: ModelSource) -> Model:
         for func in proto.functions:
             f = function_from_proto(func, base_dir)
             functions[(f.domain, f.name)] = f
+        model = Model(
+            graph=graph,
+            opset=opset,
+            functions=functions,
+            ir_version=proto.ir_version,
+            producer_name=description(proto.producer_name),
+            producer_version=description(proto.producer_version),
+            domain=description(proto.domain),
+            model_version=proto.model_version,
+            doc_string=description(proto.doc_string),
+            metadata={description(p.key): description(p.value) for p in proto.metadata_props},
+            source=label,
+        )
+        validate_model(model)
     except OnyxError as exc:
         raise type(exc)(f"{label}: {exc}") from None
-    return Model(
-        graph=graph,
-        opset=opset,
-        functions=functions,
-        ir_version=proto.ir_version,
-        producer_name=description(proto.producer_name),
-        producer_version=description(proto.producer_version),
-        domain=description(proto.domain),
-        model_version=proto.model_version,
-        doc_string=description(proto.doc_string),
-        metadata={description(p.key): description(p.value) for p in proto.metadata_props},
-        source=label,
-    )
+    return model

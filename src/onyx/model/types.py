@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, TypeProto, helper
 
+from onyx.errors import InvalidGraph
+
 # ONNX element type -> name used in onnxruntime type strings such as "tensor(float)".
 _ELEM_NAMES = {
     TensorProto.FLOAT: "float",
@@ -43,7 +45,10 @@ def elem_type_name(elem_type: int) -> str:
 
 def np_dtype(elem_type: int) -> np.dtype:
     """NumPy dtype for an ONNX element type (ml_dtypes for the small floats and ints)."""
-    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    except KeyError:
+        raise InvalidGraph(f"{elem_type} is not an ONNX element type (the model is corrupt)") from None
 
 
 def elem_type_of(dtype: np.dtype) -> int:

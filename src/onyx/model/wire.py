@@ -5,10 +5,14 @@ the weights into NumPy arrays copies them again. For a large file, onyx instead 
 protobuf wire format of the top-level graph's initializers, removes each ``raw_data``
 payload and describes it as external data stored in the model file itself (its offset and
 length), then parses the much smaller remainder. The weights are then read from the file by
-the external-data loader, which memory-maps them.
+the external-data loader straight into their arrays. The walk reads the file through a small
+window (FileView), so the file is never held in memory whole, and a file cut short is
+recognised from its field lengths before anything is parsed.
 """
 
 from __future__ import annotations
+
+from typing import BinaryIO
 
 from onnx import GraphProto, ModelProto, StringStringEntryProto, TensorProto
 
@@ -19,6 +23,49 @@ _EXTERNAL_DATA = TensorProto.DESCRIPTOR.fields_by_name["external_data"].number
 _DATA_LOCATION = TensorProto.DESCRIPTOR.fields_by_name["data_location"].number
 
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
+
+
+class TruncatedModel(ValueError):
+    """A top-level field of the model declares more bytes than the file holds."""
+
+
+class FileView:
+    """Read-only random access to a file's bytes (``view[i]``, ``view[a:b]``, ``len(view)``)
+    through a window of ``window`` bytes, for walking the wire format of a large file."""
+
+    def __init__(self, file: BinaryIO, size: int, window: int = 1 << 20):
+        self._file, self._size, self._window = file, size, window
+        self._start, self._buffer = 0, b""
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _read(self, start: int, count: int) -> bytes:
+        self._file.seek(start)
+        data = self._file.read(count)
+        if len(data) != count:
+            raise TruncatedModel(f"the file ended at byte {start + len(data)} while reading; it changed while loading")
+        return data
+
+    def _cover(self, start: int, stop: int) -> bool:
+        """Move the window so it holds [start, stop) when that fits in a window."""
+        if self._start <= start and stop <= self._start + len(self._buffer):
+            return True
+        if stop - start > self._window:
+            return False
+        self._start = start
+        self._buffer = self._read(start, min(self._window, self._size - start))
+        return stop <= self._start + len(self._buffer)
+
+    def __getitem__(self, key: int | slice) -> int | bytes:
+        if isinstance(key, slice):
+            start, stop = key.start or 0, min(key.stop, self._size)
+            if self._cover(start, stop):
+                return self._buffer[start - self._start:stop - self._start]
+            return self._read(start, stop - start)
+        if not 0 <= key < self._size or not self._cover(key, key + 1):
+            raise IndexError(key)
+        return self._buffer[key - self._start]
 
 
 def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -107,8 +154,10 @@ def weights_as_file_references(data: bytes, file_name: str) -> bytes:
     """The serialized model ``data`` (the contents of ``file_name``) with every top-level
     initializer's raw_data replaced by an external-data reference to its place in that file.
 
-    Raises ValueError when the bytes are not a well-formed protobuf message.
+    Raises TruncatedModel when the file is cut short, ValueError when the bytes are not a
+    well-formed protobuf message.
     """
+    check_complete(data)
     parts = []
     for number, wire_type, field_start, payload_start, payload_end in _fields(data, 0, len(data)):
         if number == _GRAPH and wire_type == _LENGTH_DELIMITED:
@@ -116,3 +165,33 @@ def weights_as_file_references(data: bytes, file_name: str) -> bytes:
         else:
             parts.append(bytes(data[field_start:payload_end]))
     return b"".join(parts)
+
+
+def check_complete(data: bytes | FileView) -> None:
+    """Raise TruncatedModel when a top-level field of the serialized model runs past its end.
+
+    Only the top-level field headers are read (a handful for any model), so a cut-short
+    file of gigabytes is refused without reading its weights.
+    """
+    size, pos = len(data), 0
+    while pos < size:
+        try:
+            key, pos = _read_varint(data, pos, size)
+            if key & 7 == _VARINT:
+                _, pos = _read_varint(data, pos, size)
+                continue
+            if key & 7 == _LENGTH_DELIMITED:
+                length, pos = _read_varint(data, pos, size)
+            else:
+                length = {_FIXED64: 8, _FIXED32: 4}.get(key & 7)
+        except ValueError:
+            if size - pos <= 20:
+                raise TruncatedModel(f"the file ends inside a field header at byte {size}") from None
+            return  # an overlong varint: corrupt, which the parser reports
+        if length is None:
+            return  # not a wire type ModelProto uses: leave the verdict to the parser
+        if pos + length > size:
+            field = ModelProto.DESCRIPTOR.fields_by_number.get(key >> 3)
+            name = field.name if field is not None else f"field {key >> 3}"
+            raise TruncatedModel(f"its {name} declares {length} bytes from byte {pos}, but the file has {size} bytes")
+        pos += length

@@ -20,10 +20,12 @@ model is never modified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from onyx.model.graph import Model
+from onyx.errors import OnyxError, OptimizerError
+from onyx.model.graph import Model, Node
 from onyx.optimizer.channel_affine import fold_affine_into_conv, fold_channel_affine
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
 from onyx.optimizer.editor import copy_model
@@ -91,9 +93,26 @@ def run_passes(model: Model, passes: Sequence[OptimizerPass], level: GraphOptimi
     for p in passes:
         if p.level <= level:
             before = len(model.graph.nodes)
-            p.run(model)
+            try:
+                p.run(model)
+            except OnyxError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a pass meeting a model it does not expect
+                raise OptimizerError(
+                    f"optimizer pass '{p.name}' failed{_where(exc)}: {type(exc).__name__}: {exc} "
+                    "(graph_optimization_level=ORT_DISABLE_ALL skips the optimizer)"
+                ) from exc
             reports.append(PassReport(phase, p.name, before, len(model.graph.nodes)))
     return reports
+
+
+def _where(exc: BaseException) -> str:
+    """' at node "x" (Op)': the node the innermost frame of the failed pass was working on, if any."""
+    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+        nodes = [v for v in frame.f_locals.values() if isinstance(v, Node)]
+        if nodes:
+            return f" at {nodes[0].describe()}"
+    return ""
 
 
 def declutter(model: Model, level: GraphOptimizationLevel) -> tuple[Model, list[PassReport]]:

@@ -13,7 +13,8 @@ import numpy as np
 
 from onyx.model.graph import Model, Node
 from onyx.ops import registry
-from onyx.optimizer.editor import NONDETERMINISTIC, has_subgraph, infer_types, prune, static_shape
+from onyx.model.inference import infer_types
+from onyx.optimizer.editor import NONDETERMINISTIC, has_subgraph, prune, static_shape
 
 # results larger than this many elements are kept as nodes when they outgrow their inputs,
 # unless they are only read as the weights of a linear operator (a parameter, not a transient)

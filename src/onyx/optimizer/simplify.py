@@ -5,13 +5,13 @@ from __future__ import annotations
 from onnx import TypeProto
 
 from onyx.model.graph import Graph, Model, Node
+from onyx.model.inference import infer_types
 from onyx.model.types import elem_type_of
 from onyx.optimizer.constant_folding import foldable
 from onyx.optimizer.editor import (
     NONDETERMINISTIC,
     attrs_key,
     has_subgraph,
-    infer_types,
     prune,
     rename_inputs,
     resolve,

@@ -19,6 +19,9 @@ from onyx.ops import registry
 from onyx.providers.base import HOST, ExecutionProvider, Partition, StepBuilder
 from onyx.runtime.functions import call_function, function_graph, schema_function
 
+# functions calling functions: onnxruntime refuses more than 100 levels, and so does onyx
+MAX_FUNCTION_DEPTH = 100
+
 CPU = "CPUExecutionProvider"
 
 
@@ -90,6 +93,11 @@ class CPUProvider(ExecutionProvider):
         key = (node.domain, node.op_type)
         if key in builder.calling:
             raise InvalidGraph(f"function {node.domain}::{node.op_type} calls itself ({node.describe()})")
+        if len(builder.calling) >= MAX_FUNCTION_DEPTH:
+            raise InvalidGraph(
+                f"{node.describe()}: function calls nest deeper than {MAX_FUNCTION_DEPTH} "
+                f"(calling {node.domain or 'ai.onnx'}::{node.op_type})"
+            )
         function = builder.functions.get(key)
         if function is None:
             function = schema_function(node, opset, [builder.value_type(n) for n in node.inputs])

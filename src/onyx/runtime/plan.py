@@ -308,6 +308,8 @@ class _Scope:
 
 def store_result(values: list[Any], slots: tuple[int, ...], result: Any) -> None:
     """Put a kernel's result (one value or a tuple) into the output slots; NumPy scalars become arrays."""
+    if not slots:
+        return
     if type(result) is tuple:
         for slot, value in zip(slots, result):
             values[slot] = np.asarray(value) if isinstance(value, np.generic) else value
