@@ -64,7 +64,7 @@ class Node:
 
 @dataclass
 class Graph:
-    """A graph or subgraph. Initializers are NumPy arrays (possibly memory-mapped)."""
+    """A graph or subgraph. Initializers are NumPy arrays (read-only when loaded from the model)."""
 
     name: str
     nodes: list[Node]

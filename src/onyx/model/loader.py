@@ -17,8 +17,8 @@ from onyx.model.wire import FileView, TruncatedModel, check_complete, weights_as
 
 ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, ModelProto]
 
-# Model files at least this large have their weights memory-mapped from the file instead of
-# being copied by the protobuf parser and again into arrays.
+# Model files at least this large have their weights read from the file straight into their
+# arrays instead of being copied by the protobuf parser and again into arrays.
 SPLIT_WEIGHTS_BYTES = 32 << 20
 
 # "hub:NAME" and "hf://ORG/REPO/FILE" name models of the model hub (see onyx.hub)
