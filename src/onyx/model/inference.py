@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import onnx
-from onnx import TypeProto, helper
+from onnx import ModelProto, TensorProto, TypeProto, helper
 
 from onyx.model.graph import Model
 from onyx.model.save import array_to_tensor, function_to_proto, node_to_proto
@@ -13,12 +15,10 @@ from onyx.model.types import elem_type_of
 _INFERENCE_DATA_LIMIT = 4096
 
 
-def infer_types(model: Model, hints: bool = True) -> dict[str, TypeProto]:
+def infer_types(model: Model) -> dict[str, TypeProto]:
     """Value name -> TypeProto from onnx shape inference (with data propagation).
 
-    Large initializers travel as typed graph inputs, so no big tensor is serialized. The
-    graph outputs' declared types are not given to inference, nor, without ``hints``, those
-    of value_info, so what it returns for them is what the nodes compute.
+    Large initializers travel as typed graph inputs, so no big tensor is serialized.
     Returns what inference found; an empty dict when it fails.
     """
     g = model.graph
@@ -37,8 +37,7 @@ def infer_types(model: Model, hints: bool = True) -> dict[str, TypeProto]:
         graph = helper.make_graph(
             [node_to_proto(n) for n in g.nodes], g.name, typed_inputs,
             [onnx.ValueInfoProto(name=v.name) for v in g.outputs], small,
-            value_info=[helper.make_value_info(v.name, v.type) for v in g.value_info.values()
-                        if hints and v.type is not None],
+            value_info=[helper.make_value_info(v.name, v.type) for v in g.value_info.values() if v.type is not None],
         )
         proto = helper.make_model(
             graph, opset_imports=[helper.make_opsetid(d, v) for d, v in model.opset.items()],
@@ -53,3 +52,35 @@ def infer_types(model: Model, hints: bool = True) -> dict[str, TypeProto]:
         if info.HasField("type"):
             types[info.name] = info.type
     return types
+
+
+def computed_types(proto: ModelProto) -> dict[str, TypeProto]:
+    """Value name -> TypeProto that onnx shape inference derives for ``proto`` from its graph
+    inputs, initializers and nodes alone: the declared types of graph outputs and value_info
+    are left out, so those it returns are what the nodes compute. Large initializers travel
+    as typed inputs; an empty dict when inference fails."""
+    source = proto.graph
+    light = ModelProto(ir_version=max(proto.ir_version, 7))
+    light.opset_import.extend(proto.opset_import)
+    light.functions.extend(proto.functions)
+    graph = light.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.input.extend(source.input)
+    declared = {v.name for v in source.input}
+    for tensor in source.initializer:
+        if tensor.name in declared:
+            continue
+        if tensor.data_location != TensorProto.EXTERNAL and math.prod(tensor.dims) <= _INFERENCE_DATA_LIMIT:
+            graph.initializer.append(tensor)
+        else:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+    for sparse in source.sparse_initializer:
+        if sparse.values.name not in declared:
+            graph.input.append(helper.make_tensor_value_info(sparse.values.name, sparse.values.data_type, sparse.dims))
+    graph.output.extend(onnx.ValueInfoProto(name=v.name) for v in source.output)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light)
+    except Exception:  # noqa: BLE001 - inference is best effort
+        return {}
+    return {info.name: info.type for info in [*inferred.graph.value_info, *inferred.graph.output] if info.HasField("type")}

@@ -126,7 +126,7 @@ def load_model(source: ModelSource) -> Model:
             metadata={description(p.key): description(p.value) for p in proto.metadata_props},
             source=label,
         )
-        validate_model(model)
+        validate_model(model, proto)
     except OnyxError as exc:
         raise type(exc)(f"{label}: {exc}") from None
     return model
