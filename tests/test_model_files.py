@@ -119,3 +119,20 @@ def test_truncated_small_model_says_it_is_truncated(tmp_path):
     path.write_bytes(data[:-7])
     with pytest.raises(onyx.InvalidProtobuf, match="truncated"):
         onyx.InferenceSession(str(path))
+
+
+def test_file_view_reads_what_the_file_holds():
+    import io
+    import random
+
+    from onyx.model.wire import FileView
+
+    data = bytes(range(256)) * 64
+    view = FileView(io.BytesIO(data), len(data), window=100)
+    rng = random.Random(0)
+    for _ in range(500):
+        start = rng.randrange(len(data) + 10)
+        stop = start + rng.randrange(-5, 300)
+        assert view[start:stop] == data[start:stop]
+        if start < len(data):
+            assert view[start] == data[start]

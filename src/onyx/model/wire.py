@@ -60,6 +60,8 @@ class FileView:
     def __getitem__(self, key: int | slice) -> int | bytes:
         if isinstance(key, slice):
             start, stop = key.start or 0, min(key.stop, self._size)
+            if stop <= start:
+                return b""
             if self._cover(start, stop):
                 return self._buffer[start - self._start:stop - self._start]
             return self._read(start, stop - start)
