@@ -93,8 +93,10 @@ class Report:
         return "\n".join(lines)
 
 
-def run_campaign(cases: int, seed_value: int = 0, timeout_s: float = 20.0, keep: Path | None = None) -> Report:
-    """Run ``cases`` cases drawn with ``seed_value``; failing cases are saved under ``keep``."""
+def run_campaign(cases: int, seed_value: int = 0, timeout_s: float = 20.0, keep: Path | None = None,
+                 progress_every: int = 0) -> Report:
+    """Run ``cases`` cases drawn with ``seed_value``; failing cases are saved under ``keep``;
+    with ``progress_every``, the counts so far go to stderr every that many cases."""
     report = Report()
     worker = Worker(timeout_s)
 
@@ -105,6 +107,8 @@ def run_campaign(cases: int, seed_value: int = 0, timeout_s: float = 20.0, keep:
     def one_case(case: Case) -> None:
         verdict = worker.run(case)
         report.add(case, verdict)
+        if progress_every and sum(report.outcomes.values()) % progress_every == 0:
+            print(report.summary().split("\n")[0], file=sys.stderr, flush=True)
         if verdict.get("problem") and keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             number = len(report.failures)

@@ -20,7 +20,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"), help="folder for failing cases")
     args = parser.parse_args()
     started = time.monotonic()
-    report = run_campaign(args.cases, args.seed, args.timeout, args.keep)
+    report = run_campaign(args.cases, args.seed, args.timeout, args.keep, progress_every=500)
     print(report.summary())
     print(f"{time.monotonic() - started:.0f} s")
     return 1 if report.failures else 0
