@@ -99,8 +99,17 @@ def test_conv_batchnorm_folding_still_folds_valid_parameters():
 
 
 def test_expanding_to_a_huge_output_gives_an_onyx_error():
-    with pytest.raises(onyx.KernelError, match="1000000000000.*does not fit in memory"):
+    with pytest.raises(onyx.errors.MemoryLimitExceeded, match=r'"expand" \(Expand\).*\[1000000000000\]'):
         session(hm.expand_to(10**12)).run(None, {"x": np.ones(1, np.float32)})
+
+
+def test_an_output_too_large_to_copy_gives_an_onyx_error():
+    """The copy that gives the caller an array of its own can fail too."""
+    from onyx import session as session_module
+
+    view = np.broadcast_to(np.ones(1, np.float32), (10**12,))
+    with pytest.raises(onyx.errors.MemoryLimitExceeded, match=r"shape \[1000000000000\].*does not fit in memory"):
+        session_module._owned(view)
 
 
 def test_a_failing_optimizer_pass_becomes_an_optimizer_error_naming_pass_and_node(monkeypatch):

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TypeProto
 
-from onyx.errors import InvalidArgument, InvalidGraph, KernelError
+from onyx.errors import InvalidArgument, InvalidGraph, MemoryLimitExceeded
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
 from onyx.model.save import model_to_proto
@@ -130,7 +130,7 @@ def _owned(value: Any) -> Any:
         try:
             return value.copy()
         except MemoryError:
-            raise KernelError(
+            raise MemoryLimitExceeded(
                 f"an output of shape {list(value.shape)} and type {value.dtype} ({value.size * value.itemsize} bytes) "
                 "does not fit in memory"
             ) from None
