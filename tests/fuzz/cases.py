@@ -184,8 +184,7 @@ def proto_mutations(draw) -> Case:
         elif what == "external" and tensors:
             note, files = _point_to_external_data(draw, draw(st.sampled_from(tensors)))
             done.append(note)
-        elif what == "type":
-            values = list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
+        elif what == "type" and (values := [*model.graph.input, *model.graph.output, *model.graph.value_info]):
             value = draw(st.sampled_from(values))
             value.type.tensor_type.elem_type = draw(st.sampled_from([0, 1, 6, 7, 9, 11, 16, 99]))
             done.append(f"type of {value.name}")
