@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from .cases import Case, fuzz_cases
 
 TESTS = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 300  # a worker's imports on a loaded machine; not counted in a case's time
 
 
 class Worker:
@@ -43,8 +44,19 @@ class Worker:
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         code = f"import sys; sys.path[:0] = [{str(TESTS)!r}]; from fuzz.worker import main; main()"
-        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=env, cwd=TESTS.parent)
+        process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=env, cwd=TESTS.parent)
+        if self._receive(process, STARTUP_TIMEOUT_S) != "ready":  # imports are not a case's time
+            process.kill()
+            raise RuntimeError(f"the fuzz worker did not start within {STARTUP_TIMEOUT_S} s")
+        return process
+
+    @staticmethod
+    def _receive(process: subprocess.Popen, timeout_s: float):
+        """The worker's next message, or None when it sends none in time or dies."""
+        ready, _, _ = select.select([process.stdout], [], [], timeout_s)
+        header = process.stdout.read(8) if ready else b""
+        return pickle.loads(process.stdout.read(struct.unpack("<Q", header)[0])) if len(header) == 8 else None
 
     def run(self, case: Case) -> dict:
         if self.process is None or self.process.poll() is not None:
@@ -55,14 +67,14 @@ class Worker:
             self.process.stdin.flush()
         except BrokenPipeError:
             pass
-        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout_s)
-        header = self.process.stdout.read(8) if ready else b""
-        if len(header) == 8:
-            return pickle.loads(self.process.stdout.read(struct.unpack("<Q", header)[0]))
-        if not ready:
+        verdict = self._receive(self.process, self.timeout_s)
+        if verdict is not None:
+            return verdict
+        try:
+            code = self.process.wait(timeout=5)  # it died (its output closed), or it is still busy
+        except subprocess.TimeoutExpired:
             self.close()
             return {"outcome": "timeout", "problem": f"no verdict within {self.timeout_s:.0f} s (a hang)"}
-        code = self.process.wait()
         self.process = None
         return {"outcome": "crash", "problem": f"the worker died (exit status {code})"}
 

@@ -1,7 +1,7 @@
 """The fuzz worker: a child process that loads and runs cases and checks the invariants.
 
-It reads pickled cases (dicts of Case's fields) from stdin and writes one pickled verdict per case to stdout
-(8-byte length, then the pickle). A crash or a hang is seen by the parent, not here.
+It says "ready" once imported, then reads pickled cases (dicts of Case's fields) from stdin
+and writes one pickled verdict per case to stdout (8-byte length, then the pickle). A crash or a hang is seen by the parent, not here.
 Invariants checked here: only OnyxError subclasses escape, no file opened inside the fuzz
 root but outside the model's folder, feeds unchanged by a run, outputs that share memory
 with no other output or feed.
@@ -150,21 +150,28 @@ def check(case, root: Path) -> dict:
     return verdict
 
 
+def _send(protocol, message) -> None:
+    data = pickle.dumps(message)
+    protocol.write(struct.pack("<Q", len(data)) + data)
+    protocol.flush()
+
+
 def main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
     sys.addaudithook(_audit)
     root = Path(tempfile.mkdtemp(prefix="onyx-fuzz-"))
+    import onyx  # noqa: F401 - imported before saying ready, so no case's time limit pays for it
+
+    _send(protocol, "ready")
     try:
         while True:
             header = sys.stdin.buffer.read(8)
             if len(header) < 8:
                 return
             case = SimpleNamespace(**pickle.loads(sys.stdin.buffer.read(struct.unpack("<Q", header)[0])))
-            reply = pickle.dumps(check(case, root))
-            protocol.write(struct.pack("<Q", len(reply)) + reply)
-            protocol.flush()
+            _send(protocol, check(case, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
