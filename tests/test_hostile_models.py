@@ -119,7 +119,7 @@ def test_a_failing_optimizer_pass_becomes_an_optimizer_error_naming_pass_and_nod
         for node in model.graph.nodes:
             raise IndexError("list index out of range")
 
-    monkeypatch.setattr(optimizer, "BASIC_PASSES", [("broken", broken_pass)])
+    monkeypatch.setattr(optimizer, "DECLUTTER", (optimizer.OptimizerPass("broken", broken_pass, optimizer.BASIC),))
     with pytest.raises(onyx.OptimizerError, match=r"pass 'broken' failed at node \"n\" \(Relu\): IndexError"):
         session(hm.unary())
 
