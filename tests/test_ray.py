@@ -42,7 +42,7 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 @pytest.fixture(scope="module")
 def cluster():
-    with RayCluster(num_cpus_per_node=1) as started:
+    with RayCluster(num_cpus_per_node=2) as started:  # two actors and the reading tasks beside them
         ray.init(address=started.address, log_to_driver=False)
         try:
             started.wait_for_nodes(2)
@@ -103,7 +103,6 @@ def read_output(folder):
 
 def test_predict_digits_on_two_nodes_equals_local_session(cluster, digits):
     dataset = ray.data.from_items([{"row": i, "image": image} for i, image in enumerate(digits)])
-    # two actors of one CPU each on two one-CPU nodes: one actor runs on each node
     predicted = onyx.ray.predict(dataset, DIGITS_MODEL, batch_size=32, concurrency=2, index_column="row")
     frame = by_row(predicted.to_pandas())
     assert set(frame.columns) == {"row", "label", "probabilities"}
@@ -134,7 +133,7 @@ def test_batch_cli_parquet_folder_of_tensor_rows(cluster, digits, tmp_path):
     args = ["--debug", "batch", DIGITS_MODEL, source, "--output", tmp_path / "out", "--batch-size", 50,
             "--concurrency", 2, "--address", cluster.address]
     result = subprocess.run([sys.executable, "-m", "onyx.cli", *map(str, args)], env={**os.environ, **ENV}, capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(rf"^\s*{len(digits)}\s+[\d.]+\s+[\d.]+\s+0\s+0$", result.stdout, re.M), result.stdout
     frame = read_output(tmp_path / "out")
@@ -165,7 +164,7 @@ def test_batch_cli_folder_of_images_resized_as_onyx_run(cluster, tmp_path):
 def test_batch_cli_malformed_csv_rows_raise_or_are_skipped(cluster, iris_model, tmp_path):
     model, x = iris_model
     table = pd.DataFrame(x, columns=FEATURES).astype(object)
-    table.loc[57, "petal_width"] = "n/a"
+    table.loc[57, "petal_width"] = "wide"
     table.to_csv(tmp_path / "iris.csv", index=False)
 
     code, out, err = run_cli(cluster, model, tmp_path / "iris.csv", "--output", tmp_path / "raise",
@@ -173,7 +172,7 @@ def test_batch_cli_malformed_csv_rows_raise_or_are_skipped(cluster, iris_model, 
     assert code == 2, out + err[-3000:]
     message = err.strip().splitlines()[-1]
     first, last = map(int, re.search(r"rows (\d+)-(\d+): input 'X'", message).groups())
-    assert first <= 57 <= last and "'n/a'" in message, message
+    assert first <= 57 <= last and "'wide'" in message, message
 
     code, out, err = run_cli(cluster, model, tmp_path / "iris.csv", "--output", tmp_path / "skip",
                              "--batch-size", 20, "--on-error", "skip")
@@ -191,16 +190,22 @@ def _slow_copy(batch):
     return batch
 
 
-def _predictor_processes(cluster):
-    found = []
-    for pid in _descendants([p.pid for p in cluster.processes]):
-        try:
-            title = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if title.startswith(b"ray::MapWorker(MapBatches(Predictor))"):
-            found.append(pid)
-    return found
+def _predictor_processes(cluster, count, timeout=120):
+    """{pid: parent pid (its node's raylet)} of the predictor actors, once ``count`` are up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {}
+        for pid in _descendants([p.pid for p in cluster.processes]):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if title.startswith(b"ray::MapWorker(MapBatches(Predictor))"):
+                found[pid] = parent
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def test_actor_killed_mid_job_loses_and_duplicates_no_row(cluster, digits):
@@ -211,7 +216,9 @@ def test_actor_killed_mid_job_loses_and_duplicates_no_row(cluster, digits):
     for batch in predicted.iter_batches(batch_size=None, batch_format="pandas"):
         batches.append(batch)
         if killed is None:
-            killed = _predictor_processes(cluster)[0]
+            actors = _predictor_processes(cluster, 2)
+            assert len(set(actors.values())) == 2, actors  # one actor under each node's raylet
+            killed = min(actors)
             os.kill(killed, signal.SIGKILL)
         else:
             after_kill += 1

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.dataset
 import ray
+import ray.data
 
 from onyx.errors import InvalidArgument, OnyxError
 from onyx.ray.inference import predict
@@ -46,22 +48,40 @@ def run_batch(model: str, input_path: str, output: str, *, batch_size: int, conc
     image_input = _image_input(model) if kind == "images" else None
     skipped = SkippedBatches() if on_error == "skip" else None
     started = time.perf_counter()
-    data = read_input(input_path, image_input, image_options)
-    if image_input is not None:
-        input_columns = {image_input.name: [image_input.name]}
-    predictions = predict(data, model, input_columns=input_columns, batch_size=batch_size,
-                          concurrency=concurrency, num_cpus=num_cpus, on_error=on_error,
-                          skipped=skipped, index_column=ROW)
-    try:
-        predictions.write_parquet(str(out.resolve()))
-    except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
-        cause = onyx_cause(exc)
-        if cause is None:
-            raise
-        raise type(cause)(str(cause)) from None
+    with _job_settings():
+        data = read_input(input_path, image_input, image_options)
+        if image_input is not None:
+            input_columns = {image_input.name: [image_input.name]}
+        predictions = predict(data, model, input_columns=input_columns, batch_size=batch_size,
+                              concurrency=concurrency, num_cpus=num_cpus, on_error=on_error,
+                              skipped=skipped, index_column=ROW)
+        try:
+            predictions.write_parquet(str(out.resolve()))
+        except Exception as exc:  # noqa: BLE001 - Ray wraps what the actors raised
+            cause = onyx_cause(exc)
+            if cause is None:
+                raise
+            # Ray Data appends its retry advice to the message: the first line is onyx's
+            raise type(cause)(str(cause).splitlines()[0]) from None
     seconds = time.perf_counter() - started
     rows = pyarrow.dataset.dataset(str(out), format="parquet").count_rows() if out.exists() else 0
     return BatchSummary(rows, seconds, skipped.batches() if skipped else [])
+
+
+@contextmanager
+def _job_settings() -> Iterator[None]:
+    """Blocks keep the input's order (row numbers pair up with rows by position, and the
+    output is written in input order), and an actor's BatchError reaches this process as
+    itself rather than inside Ray Data's UserCodeException; the process's previous settings
+    come back after."""
+    context = ray.data.DataContext.get_current()
+    previous = context.execution_options.preserve_order, context.raise_original_map_exception
+    context.execution_options.preserve_order = True
+    context.raise_original_map_exception = True
+    try:
+        yield
+    finally:
+        context.execution_options.preserve_order, context.raise_original_map_exception = previous
 
 
 def onyx_cause(exc: BaseException) -> OnyxError | None:
