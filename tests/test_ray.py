@@ -185,11 +185,6 @@ def test_batch_cli_malformed_csv_rows_raise_or_are_skipped(cluster, iris_model, 
     assert_rows_equal(read_output(tmp_path / "skip"), expected, kept)
 
 
-def _slow_copy(batch):
-    time.sleep(0.1)
-    return batch
-
-
 def _predictor_processes(cluster, count, timeout=120):
     """{pid: parent pid (its node's raylet)} of the predictor actors, once ``count`` are up."""
     deadline = time.monotonic() + timeout
@@ -201,7 +196,7 @@ def _predictor_processes(cluster, count, timeout=120):
                 parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-            if title.startswith(b"ray::MapWorker(MapBatches(Predictor))"):
+            if title.startswith(b"ray::MapWorker(") and b"Predictor" in title.split(b"\0")[0]:
                 found[pid] = parent
         if len(found) >= count or time.monotonic() > deadline:
             return found
@@ -209,8 +204,12 @@ def _predictor_processes(cluster, count, timeout=120):
 
 
 def test_actor_killed_mid_job_loses_and_duplicates_no_row(cluster, digits):
+    def slow_copy(batch):  # nested, so that Ray ships it by value; fused into the actors' work
+        time.sleep(0.1)
+        return batch
+
     dataset = ray.data.from_items([{"row": i, "image": image} for i, image in enumerate(digits)])
-    slowly = dataset.map_batches(_slow_copy, batch_size=10)  # rows arrive over a few seconds
+    slowly = dataset.map_batches(slow_copy, batch_size=10)  # each batch keeps an actor busy 0.1 s
     predicted = onyx.ray.predict(slowly, DIGITS_MODEL, batch_size=10, concurrency=2, index_column="row")
     batches, killed, after_kill = [], None, 0
     for batch in predicted.iter_batches(batch_size=None, batch_format="pandas"):

@@ -84,3 +84,17 @@ def test_outputs_become_columns_and_need_a_batch_axis():
         output_columns_of(["total"], [np.ones((3, 2), np.float32)], {}, 2)
     with pytest.raises(InvalidArgument, match="zipmap"):
         output_columns_of(["probabilities"], [[{0: 0.5}]], {}, 1)
+
+
+def test_batch_command_without_the_ray_extra_says_how_to_install(monkeypatch, tmp_path):
+    import sys
+
+    from click.testing import CliRunner
+
+    from onyx.cli import EXIT_USER_ERROR, main
+
+    for name in ("ray", "ray.data", "onyx.ray.batch"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if Ray were not installed
+    result = CliRunner().invoke(main, ["batch", "model.onnx", str(tmp_path), "--output", str(tmp_path / "out")])
+    assert result.exit_code == EXIT_USER_ERROR
+    assert "onyx batch needs Ray Data: pip install 'onyx-runtime[ray]'" in result.stderr
