@@ -49,7 +49,8 @@ def run_batch(model: str, input_path: str, output: str, *, batch_size: int, conc
     skipped = SkippedBatches() if on_error == "skip" else None
     started = time.perf_counter()
     with _job_settings():
-        data = read_input(input_path, image_input, image_options)
+        # one block per batch, so that every actor gets work even when the input is one file
+        data = read_input(input_path, image_input, image_options).repartition(target_num_rows_per_block=batch_size)
         if image_input is not None:
             input_columns = {image_input.name: [image_input.name]}
         predictions = predict(data, model, input_columns=input_columns, batch_size=batch_size,

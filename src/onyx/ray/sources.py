@@ -24,7 +24,7 @@ TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 def input_files(path: str) -> tuple[str, list[str]]:
     """('parquet' | 'csv' | 'images', the files in name order) for a file or a folder."""
-    root = Path(path)
+    root = Path(path).resolve()  # the workers' current folders are not this process's
     if not root.exists():
         raise NoSuchFile(f"input '{path}' does not exist")
     files = [root] if root.is_file() else sorted(p for p in root.iterdir() if p.is_file()
@@ -55,7 +55,9 @@ def read_input(path: str, image_input: NodeArg | None, image_options: ImageOptio
         rows = data.count()
     if ROW in data.columns():
         raise InvalidArgument(f"input '{path}' has a column '{ROW}', the name onyx batch gives row numbers")
-    return data.zip(ray.data.range(rows).rename_columns({"id": ROW}))  # rows pair up by position
+    # rows pair up by position (run_batch keeps blocks in order); Dataset.zip is deprecated from
+    # Ray 2.60 on and goes in 2.64: the [ray] extra pins 2.60
+    return data.zip(ray.data.range(rows).rename_columns({"id": ROW}))
 
 
 def _load_images(batch: dict[str, Any], arg: NodeArg, options: ImageOptions) -> dict[str, Any]:
