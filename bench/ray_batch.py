@@ -40,7 +40,8 @@ def plain_loop(model: str, data: np.ndarray, batch_size: int) -> float:
 
 
 def on_ray(model: str, data: np.ndarray, batch_size: int, actors: int) -> tuple[float, float]:
-    dataset = ray.data.from_numpy(data).rename_columns({"data": "image"}).materialize()
+    blocks = np.array_split(data, max(1, len(data) // batch_size))  # one block per batch, spread over actors
+    dataset = ray.data.from_numpy(blocks).rename_columns({"data": "image"}).materialize()
     started = time.perf_counter()
     first, rows, rows_after_first = None, 0, 0
     for batch in onyx.ray.predict(dataset, model, batch_size=batch_size, concurrency=actors).iter_batches(
