@@ -101,6 +101,18 @@ def read_output(folder):
     return by_row(pq.read_table(folder).to_pandas())
 
 
+def test_predict_refuses_bad_options_and_models_before_using_the_cluster(tmp_path):
+    with pytest.raises(onyx.InvalidArgument, match="on_error must be one of"):
+        onyx.ray.predict(None, DIGITS_MODEL, on_error="ignore")
+    with pytest.raises(onyx.InvalidArgument, match=r"output_columns names \['logits'\]"):
+        onyx.ray.predict(None, DIGITS_MODEL, output_columns={"logits": "scores"})
+    with pytest.raises(onyx.NoSuchFile):
+        onyx.ray.predict(None, tmp_path / "missing.onnx")
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(onyx.InvalidProtobuf):
+        onyx.ray.predict(None, tmp_path / "broken.onnx")
+
+
 def test_predict_digits_on_two_nodes_equals_local_session(cluster, digits):
     dataset = ray.data.from_items([{"row": i, "image": image} for i, image in enumerate(digits)])
     predicted = onyx.ray.predict(dataset, DIGITS_MODEL, batch_size=32, concurrency=2, index_column="row")

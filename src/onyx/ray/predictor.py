@@ -45,11 +45,7 @@ class Predictor:
         self.session = InferenceSession(ray.get(model_ref[0]), sess_options, providers=providers)
         self.inputs = self.session.get_inputs()
         all_outputs = [o.name for o in self.session.get_outputs()]
-        self.renames = dict(output_columns or {name: name for name in all_outputs})
-        unknown = sorted(set(self.renames) - set(all_outputs))
-        if unknown:
-            raise InvalidArgument(f"output_columns names {unknown}, which the model does not have; "
-                                  f"its outputs are {all_outputs}")
+        self.renames = dict(output_columns or {name: name for name in all_outputs})  # checked by predict()
         self.output_names = [name for name in all_outputs if name in self.renames]
         self.input_columns = input_columns
         self.on_error = on_error
