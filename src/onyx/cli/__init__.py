@@ -55,7 +55,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-from onyx.cli.bench import bench  # noqa: E402 - the commands register on the group above
+from onyx.cli.batch import batch  # noqa: E402 - the commands register on the group above
+from onyx.cli.bench import bench  # noqa: E402
 from onyx.cli.compare import compare  # noqa: E402
 from onyx.cli.exec import exec_  # noqa: E402
 from onyx.cli.hub import hub  # noqa: E402
@@ -65,7 +66,7 @@ from onyx.cli.profile import profile  # noqa: E402
 from onyx.cli.run import run  # noqa: E402
 from onyx.cli.view import view  # noqa: E402
 
-for _command in (run, inspect, bench, profile, optimize, compare, hub, view):
+for _command in (run, inspect, bench, profile, optimize, compare, hub, view, batch):
     main.add_command(_command)
 main.add_command(exec_, name="exec")
 

@@ -16,15 +16,9 @@ import click
 LARGE_MODEL_BYTES = 100 * 1024 * 1024
 
 
-def feed_options(command: Callable) -> Callable:
-    """--input/--dim/--seed and the image options, for commands that run a model."""
+def image_options(command: Callable) -> Callable:
+    """--resize/--scale/--mean/--std: how image files become model inputs."""
     options = [
-        click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=FILE",
-                     help="Feed input NAME from a .npy, .npz, .json or image file. Repeatable. "
-                          "Inputs not given are generated."),
-        click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE",
-                     help="Size of a symbolic dimension (default 1). Repeatable."),
-        click.option("--seed", default=0, show_default=True, help="Seed for generated inputs."),
         click.option("--resize", metavar="HxW", help="Image files: resize to H x W (default: the input's shape)."),
         click.option("--scale", type=float, default=1 / 255, show_default="1/255",
                      help="Image files: multiply pixels (0..255) by this."),
@@ -36,6 +30,21 @@ def feed_options(command: Callable) -> Callable:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def feed_options(command: Callable) -> Callable:
+    """--input/--dim/--seed and the image options, for commands that run a model."""
+    options = [
+        click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=FILE",
+                     help="Feed input NAME from a .npy, .npz, .json or image file. Repeatable. "
+                          "Inputs not given are generated."),
+        click.option("--dim", "dims", multiple=True, metavar="NAME=VALUE",
+                     help="Size of a symbolic dimension (default 1). Repeatable."),
+        click.option("--seed", default=0, show_default=True, help="Seed for generated inputs."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return image_options(command)
 
 
 def parse_dims(dims: Sequence[str]) -> dict[str, int]:
@@ -62,9 +71,16 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
 def make_feeds(session: Any, inputs: Sequence[str], dims: Sequence[str], seed: int, resize: str | None,
                scale: float, mean: str, std: str) -> dict[str, Any]:
     """Feeds for ``session`` from the feed options."""
+    from onyx.tools.inputs import parse_assignments, prepare_feeds
+
+    return prepare_feeds(session.get_inputs(), parse_assignments(tuple(inputs), "--input"),
+                         parse_dims(dims), seed, parse_image_options(resize, scale, mean, std))
+
+
+def parse_image_options(resize: str | None, scale: float, mean: str, std: str) -> Any:
+    """The ImageOptions the image options describe."""
     from onyx.errors import InvalidArgument
     from onyx.tools.images import ImageOptions
-    from onyx.tools.inputs import parse_assignments, prepare_feeds
 
     size = None
     if resize:
@@ -72,9 +88,7 @@ def make_feeds(session: Any, inputs: Sequence[str], dims: Sequence[str], seed: i
         if not (sep and h.isdigit() and w.isdigit()):
             raise InvalidArgument(f"--resize '{resize}' must look like HxW, e.g. 224x224")
         size = (int(h), int(w))
-    image = ImageOptions(size, scale, _floats(mean, "--mean"), _floats(std, "--std"))
-    return prepare_feeds(session.get_inputs(), parse_assignments(tuple(inputs), "--input"),
-                         parse_dims(dims), seed, image)
+    return ImageOptions(size, scale, _floats(mean, "--mean"), _floats(std, "--std"))
 
 
 @contextmanager
