@@ -22,6 +22,7 @@ from onyx.optimizer.codegen import codegen
 from onyx.options import ExecutionMode, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
+from onyx.optimizer.nchwc import unblock_nchwc
 from onyx.runtime import arena, pages
 from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
@@ -190,7 +191,7 @@ class InferenceSession(ValueRuns):
     def _prepare(self, path_or_bytes: ModelSource) -> None:
         """Load, optimize for the providers (and save where asked) the model, and compile its plan:
         declutter, partition, each provider's fusions on its partitions, then the plan."""
-        self._model = load_model(path_or_bytes)
+        self._model = unblock_nchwc(load_model(path_or_bytes))
         self._apply_initializer_overrides()
         _freeze_ir3_initializers(self._model)
         level = self._sess_options.graph_optimization_level

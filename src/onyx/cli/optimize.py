@@ -29,9 +29,10 @@ def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     from onyx.model.loader import load_model
     from onyx.model.save import model_to_proto
     from onyx.optimizer import optimize as run_passes
+    from onyx.optimizer.nchwc import unblock_nchwc
 
     with loading(model):
-        graph_model = load_model(model)
+        graph_model = unblock_nchwc(load_model(model))
     before = len(graph_model.graph.nodes)
     optimized, reports = run_passes(graph_model, optimization_level(level))
     proto = model_to_proto(optimized)

@@ -9,6 +9,7 @@ residual and activation in place on the product's fresh output buffer:
 * ChannelAffine(X, scale, shift): activation(X * scale + shift), scale and shift cast to X's type
 * FusedAttention(Q, KT, V, mask?): Softmax(scale * Q @ KT + mask) @ V over the last axis
 * Gelu, LayerNormalization: the standard operators for models whose opset predates them
+* PadChannels(X): X with zero channels up to a multiple of ``multiple`` (onnxruntime's ReorderInput)
 
 ``activation`` names a standard operator (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, Tanh,
 Gelu, GeluTanh) and ``activation_params`` its numeric attributes (alpha, [alpha, beta],
@@ -142,3 +143,16 @@ def gelu(X, *, approximate="none"):
 def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     """The opset-17 LayerNormalization for models importing an older opset (Y only)."""
     return _layer_normalization(X, Scale, B, axis=axis, epsilon=epsilon, stash_type=stash_type)[0]
+
+
+@kernel("PadChannels", since=1, domain=DOMAIN)
+def pad_channels(X, *, multiple=1, channels_last=0):
+    """X with zero channels appended up to a multiple of ``multiple``; a channels_last (NHWC)
+    input is first moved to NCHW. onnxruntime's ReorderInput on onyx's layout (onyx.optimizer.nchwc)."""
+    x = np.moveaxis(X, -1, 1) if channels_last else X
+    missing = -x.shape[1] % multiple
+    if not missing:
+        return np.ascontiguousarray(x)
+    widths = [(0, 0)] * x.ndim
+    widths[1] = (0, missing)
+    return np.pad(x, widths)

@@ -1,13 +1,19 @@
-"""Fused matmul and activation contrib operators: FusedMatMul, the Gelu family, BiasAdd, BiasSoftmax."""
+"""Fused contrib operators: FusedConv, FusedGemm, FusedMatMul, the Gelu family, BiasAdd, BiasSoftmax."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from onyx.ops.activations import gelu as standard_gelu
+from onyx.ops.fused import fused_conv as onyx_fused_conv
+from onyx.ops.fused import fused_gemm as onyx_fused_gemm
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 def _batch_transposed(x: np.ndarray, trans_batch: int, trans: int) -> np.ndarray:
     """Move dim 0 behind the batch dims (transBatch), then swap the last two dims (trans)."""
@@ -71,3 +77,29 @@ def bias_softmax(data, bias, *, axis=1, is_inner_broadcast=None):
         lead = bias.ndim - (data.ndim - axis)
         bias = bias.reshape(bias.shape[:lead] + (1,) * (data.ndim - bias.ndim) + bias.shape[lead:])
     return _softmax_from(data + bias, axis)
+
+
+@kernel("FusedConv", since=1, domain=MS)
+def ms_fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+                  pads=None, strides=None, activation="", activation_params=()):
+    """activation(Conv(X, W, B) + Z): onnxruntime's name for onyx's own FusedConv."""
+    return onyx_fused_conv(X, W, B, Z, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                           pads=pads, strides=strides, activation=_str(activation),
+                           activation_params=activation_params)
+
+
+def gemm_activation_params(activation: str, activation_alpha, activation_beta, activation_gamma) -> list[float]:
+    """FusedGemm's separate activation attributes as onyx's activation_params list."""
+    defaults = {"LeakyRelu": [0.01], "HardSigmoid": [0.2, 0.5], "Clip": [-np.inf, np.inf]}.get(activation, [])
+    given = [activation_alpha, activation_beta, activation_gamma][: len(defaults)]
+    return [float(d if v is None else v) for v, d in zip(given, defaults)]
+
+
+@kernel("FusedGemm", since=1, domain=MS)
+def ms_fused_gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activation="", activation_alpha=None,
+                  activation_beta=None, activation_gamma=None):
+    """activation(Gemm(A, B, C)); activation_alpha/beta are LeakyRelu's alpha, HardSigmoid's alpha and beta."""
+    activation = _str(activation)
+    params = gemm_activation_params(activation, activation_alpha, activation_beta, activation_gamma)
+    return onyx_fused_gemm(A, B, C, alpha=alpha, beta=beta, transA=transA, transB=transB, activation=activation,
+                           activation_params=params)

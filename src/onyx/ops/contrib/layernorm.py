@@ -1,9 +1,10 @@
-"""Layer-normalization contrib operators: the Skip*, Simplified (RMS) and Embed* fusions."""
+"""Layer-normalization contrib operators: the Skip*, Simplified (RMS) and Embed* fusions, LayerNormalization before opset 17."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from onyx.ops.normalization import layer_normalization as standard_layer_normalization
 from onyx.ops.registry import kernel
 
 MS = "com.microsoft"
@@ -56,6 +57,13 @@ def simplified_layer_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_typ
     inv_std = 1.0 / np.sqrt(np.mean(w * w, axis=reduce_axes, keepdims=True) + stash(epsilon))
     y = (w * inv_std * scale).astype(scale.dtype, copy=False)
     return (y, inv_std) if _num_outputs > 1 else y
+
+
+@kernel("LayerNormalization", since=1)
+def layer_normalization_1(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime
+    registers it and writes it into the models it optimizes): the opset-17 operator."""
+    return standard_layer_normalization(x, scale, b, axis=axis, epsilon=epsilon, stash_type=stash_type)
 
 
 @kernel("EmbedLayerNormalization", since=1, domain=MS)
