@@ -411,11 +411,12 @@ def test_attention_fusion(style, tmp_path):
     assert counts["FusedMatMulBias"] == 3 and "Softmax" not in counts and "Mul" not in counts and "Div" not in counts
 
 
-def test_saved_model_imports_onyx_domain(tmp_path):
+def test_saved_model_is_valid_without_onyx_domain(tmp_path):
+    """onyx's fused operators are saved as operators other runtimes know (onyx.optimizer.portable)."""
     path = str(tmp_path / "m.onnx")
-    session(_attention_model("gpt"), path=path)
+    assert session(_attention_model("gpt"), path=path)._model.opset.get("ai.onyx") == 1
     saved = onnx.load(path)
-    assert {o.domain: o.version for o in saved.opset_import}.get("ai.onyx") == 1
+    assert "ai.onyx" not in {o.domain for o in saved.opset_import}
     onnx.checker.check_model(saved, full_check=True)
 
 

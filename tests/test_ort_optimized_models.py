@@ -168,10 +168,7 @@ def test_cnn_saved_by_onnxruntime(level, tmp_path):
 
 @pytest.mark.parametrize("level", ["extended", "all"])
 def test_transformer_saved_by_onnxruntime(level, tmp_path):
-    rng = np.random.default_rng(3)
-    feeds = {"x": rng.standard_normal((1, 8, 32)).astype(np.float32),
-             "mask": np.where(rng.random((1, 1, 1, 8)) < 0.2, -1e4, 0).astype(np.float32)}
-    custom = assert_runs_like_onnxruntime(transformer_model(), feeds, level, tmp_path)
+    custom = assert_runs_like_onnxruntime(transformer_model(), transformer_feeds(), level, tmp_path)
     assert {("com.microsoft", "SkipLayerNormalization"), ("com.microsoft", "FusedMatMul"),
             ("com.microsoft", "Gelu")} <= custom
 
@@ -197,3 +194,29 @@ def test_blocked_filters_unblock_to_oihw(layout, group, block):
     else:  # [group, out block, in block, kh, kw, in lane, out lane]
         blocked = w.reshape(group, out // group // block, block, cin // block, block, 3, 3).transpose(0, 1, 3, 5, 6, 4, 2)
     np.testing.assert_array_equal(unblock_filter(np.ascontiguousarray(blocked).reshape(w.shape), layout, group, block), w)
+
+
+def transformer_feeds() -> dict:
+    rng = np.random.default_rng(3)
+    return {"x": rng.standard_normal((1, 8, 32)).astype(np.float32),
+            "mask": np.where(rng.random((1, 1, 1, 8)) < 0.2, -1e4, 0).astype(np.float32)}
+
+
+@pytest.mark.parametrize("level", ["ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"])
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_onyx_saves_files_onnxruntime_runs(name, level, tmp_path):
+    """Every level of onyx's writes a file without onyx's own operators, which onnxruntime
+    loads and runs to onnxruntime's results on the original."""
+    model, feeds = (cnn_model(), {"x": np.ones((1, 3, 32, 32), np.float32)}) if name == "cnn" else \
+        (transformer_model(), transformer_feeds())
+    options = onyx.SessionOptions()
+    options.graph_optimization_level = getattr(onyx.GraphOptimizationLevel, level)
+    options.optimized_model_filepath = str(tmp_path / "onyx.onnx")
+    onyx.InferenceSession(model, options)
+    saved = onnx.load(options.optimized_model_filepath)
+    assert not [n.op_type for n in saved.graph.node if n.domain == "ai.onyx"]
+    assert "ai.onyx" not in {o.domain for o in saved.opset_import}
+    expected = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = onnxruntime.InferenceSession(options.optimized_model_filepath, providers=["CPUExecutionProvider"]).run(None, feeds)
+    for ours, theirs in zip(got, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(theirs).max())))

@@ -19,10 +19,11 @@ from onyx.model.save import model_to_proto
 from onyx.ops import threads as intra_op_threads
 from onyx.optimizer import declutter
 from onyx.optimizer.codegen import codegen
+from onyx.optimizer.nchwc import unblock_nchwc
+from onyx.optimizer.portable import portable
 from onyx.options import ExecutionMode, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
-from onyx.optimizer.nchwc import unblock_nchwc
 from onyx.runtime import arena, pages
 from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
@@ -200,7 +201,7 @@ class InferenceSession(ValueRuns):
             self._model, _ = declutter(self._model, level)
             codegen(self._model, level, providers)
         if self._sess_options.optimized_model_filepath:
-            onnx.save(model_to_proto(self._model), self._sess_options.optimized_model_filepath)
+            onnx.save(model_to_proto(portable(self._model)), self._sess_options.optimized_model_filepath)
         graph = self._model.graph
         overrides = self._sess_options._free_dimension_overrides
         initializers = graph.initializers

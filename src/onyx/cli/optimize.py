@@ -17,8 +17,8 @@ _PROTOBUF_LIMIT = 2**31 - 1
 def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     """Save an optimized copy of MODEL and show what each pass changed.
 
-    The result is a valid ONNX model that onyx (and, for standard and com.microsoft
-    operators, other runtimes) can load.
+    The result is a valid ONNX model that onyx and onnxruntime can load: onyx's own fused
+    operators are written as onnxruntime's com.microsoft ones or as standard operators.
 
     \b
     Example:
@@ -30,12 +30,13 @@ def optimize(model: str, output_file: str, level: str, as_json: bool) -> None:
     from onyx.model.save import model_to_proto
     from onyx.optimizer import optimize as run_passes
     from onyx.optimizer.nchwc import unblock_nchwc
+    from onyx.optimizer.portable import portable
 
     with loading(model):
         graph_model = unblock_nchwc(load_model(model))
     before = len(graph_model.graph.nodes)
     optimized, reports = run_passes(graph_model, optimization_level(level))
-    proto = model_to_proto(optimized)
+    proto = model_to_proto(portable(optimized))
     onnx.save(proto, output_file, save_as_external_data=proto.ByteSize() > _PROTOBUF_LIMIT)
     after = len(optimized.graph.nodes)
     if as_json:
