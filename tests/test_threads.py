@@ -7,6 +7,7 @@ import pytest
 
 import onyx
 from onyx.ops import threads
+from models import mlp_model
 
 
 def test_parallel_map_keeps_order_and_uses_the_run_threads():
@@ -73,3 +74,49 @@ def test_tree_ensemble_gives_the_same_result_on_one_and_two_threads(tmp_path):
 def test_the_default_is_one_thread_per_usable_cpu():
     with threads.limit(0):
         assert threads.count() == threads._usable_cpus() >= 1
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_concurrent_limited_runs_leave_the_blas_thread_count_as_they_found_it():
+    """Runs with intra_op_num_threads=1 in several threads at once overlap: each used to restore
+    the count it saw on entry, which another run had lowered to 1, and the process kept 1."""
+    before = _blas_threads()
+    options = onyx.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onyx.InferenceSession(mlp_model().SerializeToString(), options)
+    feed = {"x": np.ones((4, 16), np.float32)}
+    start = threading.Barrier(4)
+
+    def runs():
+        start.wait()
+        for _ in range(200):
+            session.run(None, feed)
+
+    workers = [threading.Thread(target=runs) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert _blas_threads() == before
+
+
+def test_overlapping_blas_limits_hold_the_smallest_and_restore_once_the_last_ends():
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("needs a BLAS library with at least 2 threads")
+    first, second = threads.limit_blas(controller, 2), threads.limit_blas(controller, 1)
+    first.__enter__()
+    second.__enter__()
+    assert set(_blas_threads()) == {1}
+    first.__exit__(None, None, None)  # the first run ends while the second still runs
+    assert set(_blas_threads()) == {1}
+    second.__exit__(None, None, None)
+    assert _blas_threads() == before

@@ -109,7 +109,7 @@ def _thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
 
     @contextlib.contextmanager
     def limited():
-        with controller.limit(limits=threads, user_api="blas"), intra_op_threads.limit(threads):
+        with intra_op_threads.limit_blas(controller, threads), intra_op_threads.limit(threads):
             yield
 
     return limited

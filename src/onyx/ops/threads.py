@@ -6,7 +6,8 @@ Not where BLAS products come just before: OpenBLAS's workers spin-wait on the ot
 while after each product, and im2col copies or a bidirectional GRU's two directions split over
 threads there measured no faster, or slower. How many threads: the session's
 ``intra_op_num_threads`` (0: one per CPU the process may use), set around each run with
-:func:`limit`; the session limits the BLAS library's own threads to the same number.
+:func:`limit`; the session limits the BLAS library's own threads to the same number with
+:func:`limit_blas`, which restores the process's setting once the last limited run ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _requested = contextvars.ContextVar("onyx_intra_op_threads", default=0)
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _worker = threading.local()
+_blas_lock = threading.Lock()
+_blas_requests: list[int] = []  # the limits of the runs now inside limit_blas
+_blas_before: Any = None  # threadpoolctl's record of the BLAS settings from before the first of them
 
 
 def _usable_cpus() -> int:
@@ -47,6 +51,35 @@ def limit(threads: int) -> Iterator[None]:
         yield
     finally:
         _requested.reset(token)
+
+
+@contextlib.contextmanager
+def limit_blas(controller: Any, threads: int) -> Iterator[None]:
+    """The BLAS libraries (found by threadpoolctl's ``controller``) use at most ``threads``
+    threads inside the block.
+
+    The setting is process-wide, so overlapping blocks (runs in several threads) share it: the
+    smallest limit asked for holds while they overlap, and the last block to end restores the
+    setting the process had before the first began.
+    """
+    global _blas_before
+    with _blas_lock:
+        if not _blas_requests:
+            _blas_before = controller.limit(limits=threads, user_api="blas")
+        elif threads < min(_blas_requests):
+            controller.limit(limits=threads, user_api="blas")
+        _blas_requests.append(threads)
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            before = min(_blas_requests)
+            _blas_requests.remove(threads)
+            if not _blas_requests:
+                _blas_before.restore_original_limits()
+                _blas_before = None
+            elif min(_blas_requests) != before:
+                controller.limit(limits=min(_blas_requests), user_api="blas")
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
