@@ -1,4 +1,5 @@
-"""Session creation switches NumPy's huge-page hint off, and always restores it."""
+"""NumPy's huge-page hint: left alone by default; a session that opts in creates without it
+and always restores it."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 
 import onyx
 from onyx.errors import OnyxError
+from onyx.options import PROCESS_REGULAR_PAGES
 from onyx.runtime import pages
 
 DIGITS = str(Path(__file__).parents[1] / "examples" / "digits" / "digits.onnx")
@@ -26,11 +28,22 @@ def hint_calls(monkeypatch) -> list:
     return calls
 
 
-def test_creation_runs_without_the_hint_and_restores_it(hint_calls, monkeypatch):
+def opted_in() -> onyx.SessionOptions:
+    options = onyx.SessionOptions()
+    options.add_session_config_entry(PROCESS_REGULAR_PAGES, "1")
+    return options
+
+
+def test_by_default_creation_leaves_the_hint_alone(hint_calls):
+    onyx.InferenceSession(DIGITS)
+    assert hint_calls == []
+
+
+def test_creation_opted_in_runs_without_the_hint_and_restores_it(hint_calls, monkeypatch):
     seen_during_load = []
     real_load = onyx.session.load_model
     monkeypatch.setattr(onyx.session, "load_model", lambda source: seen_during_load.append(hint_calls[-1]) or real_load(source))
-    session = onyx.InferenceSession(DIGITS)
+    session = onyx.InferenceSession(DIGITS, opted_in())
     assert seen_during_load == [False]
     assert hint_calls == [False, True]
     session.run(None, {"image": np.zeros((1, 64), np.float32)})
@@ -38,7 +51,7 @@ def test_creation_runs_without_the_hint_and_restores_it(hint_calls, monkeypatch)
 
 def test_a_failed_creation_restores_the_hint(hint_calls):
     with pytest.raises(OnyxError):
-        onyx.InferenceSession(b"not a model")
+        onyx.InferenceSession(b"not a model", opted_in())
     assert hint_calls == [False, True]
 
 

@@ -95,6 +95,16 @@ def _config_value(key: Any, value: Any) -> tuple[str, str]:
     return key, value
 
 
+# Session config entries (value "1") that let onyx change settings of the whole process
+# (docs/process.md says what each costs to leave off):
+# glibc's malloc keeps freed buffers under 32 MiB for reuse (onyx.runtime.arena), from this
+# session's creation until the process ends
+PROCESS_MALLOC_TUNING = "onyx.process.malloc_tuning"
+# NumPy's huge-page hint is off while the session is created (onyx.runtime.pages): large
+# arrays any thread allocates meanwhile get none
+PROCESS_REGULAR_PAGES = "onyx.process.regular_pages_at_creation"
+
+
 class SessionOptions(_TypedOptions):
     """Options for :class:`onyx.InferenceSession`.
 
@@ -105,14 +115,14 @@ class SessionOptions(_TypedOptions):
     intra_op_num_threads (threads of a run: the BLAS library's and those of onyx's parallel kernels;
     0: one per CPU),
     enable_profiling and profile_file_prefix (see InferenceSession.end_profiling),
-    enable_cpu_mem_arena (freed buffers kept for reuse, see onyx.runtime.arena; once a session
-    turns it on, it stays on for the process),
     execution_mode and inter_op_num_threads (ORT_PARALLEL: independent nodes run side by side on
     that many threads, 0: one per CPU; see onyx.runtime.parallel; sequential is the default),
     the session config entries session.onyx.run_time_limit_ms and session.onyx.memory_limit_bytes
-    (a run's time limit and the largest value it may make; see docs/security.md, "Limits").
+    (a run's time limit and the largest value it may make; see docs/security.md, "Limits"),
+    the session config entries PROCESS_MALLOC_TUNING and PROCESS_REGULAR_PAGES above (opt-ins
+    to process-wide settings; onyx changes none by default).
     Accepted and stored, not acted on: other session config entries.
-    Ignored (meaningless for onyx): enable_mem_pattern, enable_mem_reuse,
+    Ignored (meaningless for onyx): enable_cpu_mem_arena, enable_mem_pattern, enable_mem_reuse,
     execution_order, log_severity_level,
     log_verbosity_level, logid, use_deterministic_compute, use_per_session_threads.
     Values are typed as in onnxruntime (TypeError otherwise) and unknown attributes raise AttributeError.

@@ -21,7 +21,14 @@ from onyx.optimizer import declutter
 from onyx.optimizer.codegen import codegen
 from onyx.optimizer.nchwc import unblock_nchwc
 from onyx.optimizer.portable import portable
-from onyx.options import ExecutionMode, GraphOptimizationLevel, RunOptions, SessionOptions
+from onyx.options import (
+    PROCESS_MALLOC_TUNING,
+    PROCESS_REGULAR_PAGES,
+    ExecutionMode,
+    GraphOptimizationLevel,
+    RunOptions,
+    SessionOptions,
+)
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
 from onyx.runtime import arena, pages
@@ -172,11 +179,12 @@ class InferenceSession(ValueRuns):
         started_ns = time.perf_counter_ns()
         self._sess_options = sess_options if sess_options is not None else SessionOptions()
         self._limits = run_control.RunLimits(self._sess_options._config)
-        if self._sess_options.enable_cpu_mem_arena:
+        config = self._sess_options._config
+        if config.get(PROCESS_MALLOC_TUNING) == "1":
             arena.enable()
         self._providers, self._provider_options = _choose_providers(providers, provider_options)
         self._source = path_or_bytes
-        with pages.regular_pages():
+        with pages.regular_pages() if config.get(PROCESS_REGULAR_PAGES) == "1" else contextlib.nullcontext():
             try:
                 self._prepare(path_or_bytes)
             except RecursionError:

@@ -1,4 +1,5 @@
-"""The CPU memory arena (SessionOptions.enable_cpu_mem_arena): freed buffers kept for reuse.
+"""glibc malloc tuning, a process-wide opt-in (session config entry
+onyx.options.PROCESS_MALLOC_TUNING = "1"): freed buffers kept for reuse.
 
 NumPy allocates arrays with malloc. glibc gives freed memory back to the OS once the free
 space at the top of its heap passes a threshold that adapts to the sizes it has seen, so a
@@ -7,7 +8,10 @@ run whose buffers of a few hundred KB come and go can pay page faults on every n
 an arena of freed blocks; onyx gets the same effect by setting glibc's mmap threshold to its
 maximum (32 MiB) and its trim threshold to 1 GiB, once per process: buffers under 32 MiB are
 reused from the heap, larger ones still come from and go back to the OS. Other C libraries
-are left alone.
+are left alone. glibc cannot report the values these replace, so they stay for the life of
+the process and apply to every allocation of the host application: onyx does this only when
+asked. The same effect without onyx: start the process with
+GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Session creation allocates its weights with regular pages, not transparent huge pages.
+"""Session creation with regular pages, not transparent huge pages: a process-wide opt-in
+(session config entry onyx.options.PROCESS_REGULAR_PAGES = "1").
 
 NumPy asks Linux for transparent huge pages (madvise) on every array of 4 MB and more. Where
 the kernel's THP defrag policy is "madvise" (the default of many distributions), a fault in
@@ -7,7 +8,7 @@ such an array may stall on memory compaction: on this project's virtual machines
 VGG-19's session (550 MB of weights) 0.7-0.8 s instead of 0.19 s. Runs measured the same
 with weights on either kind of page, so the hint is switched off only while a session is
 created, and restored after. NumPy's setting is process-wide: large arrays other threads
-allocate meanwhile get no hint either.
+allocate meanwhile get no hint either, which is why onyx leaves it alone unless asked.
 """
 
 from __future__ import annotations
