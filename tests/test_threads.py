@@ -73,7 +73,7 @@ def test_tree_ensemble_gives_the_same_result_on_one_and_two_threads(tmp_path):
 
 def test_the_default_is_one_thread_per_usable_cpu():
     with threads.limit(0):
-        assert threads.count() == threads._usable_cpus() >= 1
+        assert threads.count() == threads.usable_cpus() >= 1
 
 
 def _blas_threads() -> list[int]:

@@ -4,6 +4,9 @@
 ``onyx.install_as_onnxruntime()`` (or ``onyx exec -- python app.py``) runs code that imports
 onnxruntime on onyx unchanged. ``__version__`` is onyx's; ``ONNXRUNTIME_API_VERSION`` (and
 ``get_version_string()``) the onnxruntime release whose API onyx follows.
+
+InferenceSession and the classes it returns are imported at first use (see __getattr__), so
+that ``import onyx`` and ``onyx -h`` do not import onnx, ml_dtypes and NumPy.
 """
 
 __version__ = "0.1.0"
@@ -42,7 +45,6 @@ from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, 
 from onyx.ortvalue import OrtAllocatorType, OrtDevice, OrtMemType, OrtValue
 from onyx.plugins import custom_op
 from onyx.providers import get_all_providers, get_available_providers, get_device
-from onyx.session import InferenceSession, ModelMetadata, NodeArg
 from onyx.iobinding import IOBinding
 from onyx.sparse import OrtSparseFormat, SparseTensor
 from onyx import alias
@@ -50,6 +52,20 @@ from onyx.alias import install_as_onnxruntime, uninstall_as_onnxruntime
 from onyx import capi
 
 SessionIOBinding = IOBinding
+
+_FROM_SESSION = frozenset({"InferenceSession", "ModelMetadata", "NodeArg"})
+
+
+def __getattr__(name: str):
+    """onyx.session's public classes, imported on first access."""
+    if name not in _FROM_SESSION:
+        raise AttributeError(f"module 'onyx' has no attribute {name!r}")
+    from onyx import session
+
+    value = getattr(session, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "__version__",

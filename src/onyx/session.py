@@ -31,7 +31,7 @@ from onyx.options import (
 )
 from onyx.providers import CPU, create_providers, get_available_providers
 from onyx.providers.base import PartitionSummary
-from onyx.runtime import arena, pages
+from onyx.runtime import arena, contention, pages
 from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
 from onyx.runtime.plan import Plan
@@ -106,10 +106,10 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int], by_denotation: dict[st
 
 
 def _thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
-    """A context factory limiting a run to ``threads`` threads (0: one per CPU): the BLAS
-    library's and those of onyx's parallel kernels (see onyx.ops.threads)."""
+    """A context factory limiting a run to ``threads`` threads: the BLAS library's and those of
+    onyx's parallel kernels (see onyx.ops.threads). 0: the CPUs that other processes leave free."""
     if threads <= 0:
-        return lambda: intra_op_threads.limit(0)
+        return _free_cpus_limit()
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()
@@ -117,6 +117,29 @@ def _thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
     @contextlib.contextmanager
     def limited():
         with intra_op_threads.limit_blas(controller, threads), intra_op_threads.limit(threads):
+            yield
+
+    return limited
+
+
+def _free_cpus_limit() -> Callable[[], ContextManager[Any]]:
+    """A context factory giving a run the CPUs this process may use that other processes leave
+    free (onyx.runtime.contention): all of them on an idle machine, where nothing is limited."""
+    controllers: list[Any] = []
+
+    @contextlib.contextmanager
+    def limited():
+        usable = intra_op_threads.usable_cpus()
+        free = contention.free_cpus(usable)
+        if free >= usable:
+            with intra_op_threads.limit(0):
+                yield
+            return
+        if not controllers:
+            from threadpoolctl import ThreadpoolController
+
+            controllers.append(ThreadpoolController())
+        with intra_op_threads.limit_blas(controllers[0], free), intra_op_threads.limit(free):
             yield
 
     return limited

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import numpy as np
 
 from onyx.cli.common import echo_json, feed_options, json_option, make_feeds, open_session
 
 
 def _preview(value: Any) -> str:
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         text = np.array2string(value.reshape(-1)[:8], precision=4, separator=", ", threshold=8)
         return text[:-1] + (", ...]" if value.size > 8 else "]")
@@ -18,6 +19,8 @@ def _preview(value: Any) -> str:
 
 
 def describe(value: Any) -> dict[str, Any]:
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return {"dtype": str(value.dtype), "shape": list(value.shape), "preview": _preview(value)}
     return {"type": type(value).__name__, "preview": _preview(value)}
@@ -37,6 +40,8 @@ def run(model: str, output_file: str | None, as_json: bool, **feed: Any) -> None
     Example:
       onyx run examples/digits/digits.onnx --input image=examples/digits/sample.npy
     """
+    import numpy as np  # here, so that `onyx -h` does not import it
+
     session = open_session(model)
     feeds = make_feeds(session, **feed)
     names = [o.name for o in session.get_outputs()]

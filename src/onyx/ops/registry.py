@@ -69,7 +69,10 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool
     (``prepare``: it takes the attributes and returns the per-run callable)."""
 
     def register(fn: Callable) -> Callable:
-        params = inspect.signature(fn).parameters.values()
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except ValueError:  # a NumPy ufunc before NumPy 2.4 has no signature: inputs only
+            params = ()
         keyword_only = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
         kdef = KernelDef(
             op_type=op_type,

@@ -31,7 +31,7 @@ _blas_requests: list[int] = []  # the limits of the runs now inside limit_blas
 _blas_before: Any = None  # threadpoolctl's record of the BLAS settings from before the first of them
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
@@ -40,7 +40,7 @@ def _usable_cpus() -> int:
 
 def count() -> int:
     """Threads a kernel may use in the current run (at least 1)."""
-    return _requested.get() or _usable_cpus()
+    return _requested.get() or usable_cpus()
 
 
 @contextlib.contextmanager
