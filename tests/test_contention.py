@@ -10,7 +10,11 @@ from models import mlp_model
 
 
 def write_stat(path, busy_ticks: int, idle_ticks: int) -> None:
-    path.write_text(f"cpu  {busy_ticks} 0 0 {idle_ticks} 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n")
+    """Two CPUs this process may use sharing the work; a third outside its affinity, busier."""
+    half, rest = busy_ticks // 2, busy_ticks - busy_ticks // 2
+    path.write_text(f"cpu  {busy_ticks + 10 ** 6} 0 0 {idle_ticks} 0 0 0 0 0 0\n"
+                    f"cpu0 {half} 0 0 {idle_ticks // 2} 0 0 0 0 0 0\ncpu1 {rest} 0 0 {idle_ticks // 2} 0 0 0 0 0 0\n"
+                    f"cpu2 {10 * busy_ticks} 0 0 0 0 0 0 0 0 0\nintr 5\n")
 
 
 def test_busy_cpus_is_the_time_other_processes_used(tmp_path, monkeypatch):
@@ -19,6 +23,7 @@ def test_busy_cpus_is_the_time_other_processes_used(tmp_path, monkeypatch):
     monkeypatch.setattr(contention.time, "monotonic", lambda: clock["wall"])
     monkeypatch.setattr(contention.time, "process_time", lambda: clock["own"])
     monkeypatch.setattr(contention, "_TICKS_PER_SECOND", 100)
+    monkeypatch.setattr(contention.os, "sched_getaffinity", lambda pid: {0, 1})
     load = contention.OtherProcessesLoad(str(stat))
     write_stat(stat, 1000, 5000)
     assert load.busy_cpus() == 0.0  # the first sample has nothing to compare with

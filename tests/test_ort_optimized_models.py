@@ -220,3 +220,26 @@ def test_onyx_saves_files_onnxruntime_runs(name, level, tmp_path):
     got = onnxruntime.InferenceSession(options.optimized_model_filepath, providers=["CPUExecutionProvider"]).run(None, feeds)
     for ours, theirs in zip(got, expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(theirs).max())))
+
+
+def test_activations_onnxruntime_does_not_fuse_are_saved_as_their_own_operators(tmp_path):
+    """Conv + Gelu and Gemm + Clip, which onyx fuses and onnxruntime's fused operators cannot
+    express, and MatMul + Add + Relu, are saved as standard or com.microsoft operators."""
+    b = GraphBuilder(5)
+    y = b.node("Gelu", [b.conv("c", "x", 3, 8, 3)], "gelu")
+    y = b.node("Flatten", [b.node("GlobalAveragePool", [y], "gap")], "flat")
+    y = b.node("Gemm", [y, b.const("gw", b.rng.standard_normal((8, 6))), b.const("gb", np.zeros(6))], "gemm")
+    y = b.node("Clip", [y, b.const("lo", -0.5), b.const("hi", 0.5)], "clip")
+    y = b.node("Add", [b.node("MatMul", [y, b.const("mw", b.rng.standard_normal((6, 4)))], "mm"),
+                       b.const("mb", np.ones(4))], "mm_b")
+    b.node("Relu", [y], "out")
+    model = b.model([helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])], ["out"], 20)
+    options = onyx.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "onyx.onnx")
+    session = onyx.InferenceSession(model, options)
+    assert {n.op_type for n in session._model.graph.nodes if n.domain == "ai.onyx"} >= {"FusedConv", "FusedGemm",
+                                                                                         "FusedMatMulBias"}
+    feeds = {"x": np.random.default_rng(6).standard_normal((2, 3, 8, 8)).astype(np.float32)}
+    saved = onnxruntime.InferenceSession(options.optimized_model_filepath, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(saved.run(None, feeds)[0], session.run(None, feeds)[0], rtol=1e-5, atol=1e-5)
+    assert "ai.onyx" not in {n.domain for n in onnx.load(options.optimized_model_filepath).graph.node}

@@ -12,6 +12,8 @@ PadChannels, which only comes from onnxruntime's own layout-optimized files, sta
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from onyx.model.graph import Model, Node
@@ -123,7 +125,9 @@ def portable(model: Model) -> Model:
     """``model`` with its ai.onyx operators replaced by ones onnxruntime runs (a copy), or
     ``model`` itself when it has none."""
     if not any(n.domain == ONYX_DOMAIN for n in model.graph.nodes):
-        return model
+        if ONYX_DOMAIN not in model.opset:
+            return model
+        return dataclasses.replace(model, opset={d: v for d, v in model.opset.items() if d != ONYX_DOMAIN})
     model = copy_model(model)
     ed = GraphEditor(model)
     kept_onyx = False

@@ -9,8 +9,8 @@ SqueezeNet with the two CPUs of this project's machines crowded by other work, a
 So a session left at intra_op_num_threads=0 uses only the CPUs that other processes leave
 free (at least one), which changes nothing on an idle machine.
 
-The estimate is the CPU time all processes used (Linux's /proc/stat) less this process's own,
-over the time since the last estimate, taken at most every SAMPLE_SECONDS; elsewhere, and
+The estimate is the CPU time all processes used on the CPUs this process may run on (Linux's
+/proc/stat, per CPU) less this process's own, over the time since the last estimate, taken at most every SAMPLE_SECONDS; elsewhere, and
 where /proc/stat cannot be read, no CPU counts as busy.
 """
 
@@ -34,16 +34,23 @@ class OtherProcessesLoad:
         self._busy = 0.0
 
     def _sample(self) -> tuple[float, float, float] | None:
+        """(now, busy CPU seconds of the CPUs this process may use, this process's CPU seconds)."""
         try:
             with open(self._stat_path, "rb") as f:
-                fields = f.readline().split()
+                lines = f.read().splitlines()
         except OSError:
             return None
-        if len(fields) < 6 or fields[0] != b"cpu":
-            return None
-        ticks = [int(v) for v in fields[1:]]
-        idle = ticks[3] + ticks[4]  # idle and iowait
-        return time.monotonic(), (sum(ticks[:8]) - idle) / _TICKS_PER_SECOND, time.process_time()
+        mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        busy = 0
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 6 or not fields[0].startswith(b"cpu") or fields[0] == b"cpu":
+                continue
+            if mine is not None and int(fields[0][3:]) not in mine:
+                continue
+            ticks = [int(v) for v in fields[1:9]]
+            busy += sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+        return time.monotonic(), busy / _TICKS_PER_SECOND, time.process_time()
 
     def busy_cpus(self) -> float:
         """CPUs (a fraction of one at most per CPU) that other processes used lately."""
