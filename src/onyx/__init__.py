@@ -5,8 +5,9 @@
 onnxruntime on onyx unchanged. ``__version__`` is onyx's; ``ONNXRUNTIME_API_VERSION`` (and
 ``get_version_string()``) the onnxruntime release whose API onyx follows.
 
-InferenceSession and the classes it returns are imported at first use (see __getattr__), so
-that ``import onyx`` and ``onyx -h`` do not import onnx, ml_dtypes and NumPy.
+InferenceSession and the classes around it (OrtValue, IOBinding, SparseTensor, capi) are
+imported at first use (see _LAZY), so that ``import onyx`` and ``onyx -h`` import neither
+onnx, ml_dtypes nor NumPy.
 """
 
 __version__ = "0.1.0"
@@ -42,27 +43,37 @@ from onyx.environment import (
     set_seed,
 )
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
-from onyx.ortvalue import OrtAllocatorType, OrtDevice, OrtMemType, OrtValue
 from onyx.plugins import custom_op
 from onyx.providers import get_all_providers, get_available_providers, get_device
-from onyx.iobinding import IOBinding
-from onyx.sparse import OrtSparseFormat, SparseTensor
 from onyx import alias
 from onyx.alias import install_as_onnxruntime, uninstall_as_onnxruntime
-from onyx import capi
 
-SessionIOBinding = IOBinding
-
-_FROM_SESSION = frozenset({"InferenceSession", "ModelMetadata", "NodeArg"})
+# name -> (module, attribute; None: the module itself), imported at first access
+_LAZY = {
+    "InferenceSession": ("onyx.session", "InferenceSession"),
+    "ModelMetadata": ("onyx.session", "ModelMetadata"),
+    "NodeArg": ("onyx.session", "NodeArg"),
+    "OrtAllocatorType": ("onyx.ortvalue", "OrtAllocatorType"),
+    "OrtDevice": ("onyx.ortvalue", "OrtDevice"),
+    "OrtMemType": ("onyx.ortvalue", "OrtMemType"),
+    "OrtValue": ("onyx.ortvalue", "OrtValue"),
+    "IOBinding": ("onyx.iobinding", "IOBinding"),
+    "SessionIOBinding": ("onyx.iobinding", "IOBinding"),
+    "OrtSparseFormat": ("onyx.sparse", "OrtSparseFormat"),
+    "SparseTensor": ("onyx.sparse", "SparseTensor"),
+    "capi": ("onyx.capi", None),
+}
 
 
 def __getattr__(name: str):
-    """onyx.session's public classes, imported on first access."""
-    if name not in _FROM_SESSION:
+    """The names of _LAZY, imported on first access."""
+    if name not in _LAZY:
         raise AttributeError(f"module 'onyx' has no attribute {name!r}")
-    from onyx import session
+    import importlib
 
-    value = getattr(session, name)
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
 

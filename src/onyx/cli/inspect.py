@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from onyx.cli.common import count, echo_json, json_option, loading, parse_dims, table
-from onyx.model.loader import read_proto
-from onyx.tools.inspect import ModelSummary, summarize
-from onyx.tools.layers import Layer, Port, list_layers
+
+if TYPE_CHECKING:  # imported where used, so that `onyx -h` does not import onnx
+    from onyx.tools.inspect import ModelSummary
+    from onyx.tools.layers import Layer, Port
 
 
 def _shape(shape: list | None) -> str:
@@ -44,6 +47,10 @@ def inspect(model: str, dims: tuple[str, ...], show_layers: bool, show_providers
     if show_providers or providers_list:
         _show_providers(model, providers_list, as_json)
         return
+    from onyx.model.loader import read_proto
+    from onyx.tools.inspect import summarize
+    from onyx.tools.layers import list_layers
+
     with loading(model):
         info = summarize(model, parse_dims(dims))
         layers = list_layers(read_proto(model)[0], parse_dims(dims)) if show_layers else None
