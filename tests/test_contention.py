@@ -1,9 +1,11 @@
-"""onyx.runtime.contention: runs left at intra_op_num_threads=0 count only on the CPUs other
-processes leave free."""
+"""onyx.runtime.contention: runs left at intra_op_num_threads=0 that ask for it count only on
+the CPUs other processes leave free."""
 
 import numpy as np
+import pytest
 
 import onyx
+from onyx.options import ADAPT_THREADS_TO_LOAD
 from onyx.ops import threads
 from onyx.runtime import contention
 from models import mlp_model
@@ -47,6 +49,11 @@ def test_free_cpus_leaves_at_least_one(monkeypatch):
     assert contention.free_cpus(2) == 2
 
 
+def test_by_default_runs_do_not_look_at_the_load(monkeypatch):
+    monkeypatch.setattr(contention, "free_cpus", lambda usable: pytest.fail("the load was read"))
+    onyx.InferenceSession(mlp_model().SerializeToString()).run(None, {"x": np.ones((2, 16), np.float32)})
+
+
 def test_a_contended_run_uses_the_free_cpus_and_restores_the_blas_setting(monkeypatch):
     from threadpoolctl import threadpool_info
 
@@ -56,7 +63,9 @@ def test_a_contended_run_uses_the_free_cpus_and_restores_the_blas_setting(monkey
     before = blas_threads()
     monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
     monkeypatch.setattr(contention, "free_cpus", lambda usable: 1)
-    session = onyx.InferenceSession(mlp_model().SerializeToString())
+    options = onyx.SessionOptions()
+    options.add_session_config_entry(ADAPT_THREADS_TO_LOAD, "1")
+    session = onyx.InferenceSession(mlp_model().SerializeToString(), options)
     seen = []
     step = session._plan.steps[0]
     original = step.fn

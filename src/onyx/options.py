@@ -103,6 +103,10 @@ PROCESS_MALLOC_TUNING = "onyx.process.malloc_tuning"
 # NumPy's huge-page hint is off while the session is created (onyx.runtime.pages): large
 # arrays any thread allocates meanwhile get none
 PROCESS_REGULAR_PAGES = "onyx.process.regular_pages_at_creation"
+# With intra_op_num_threads=0, runs use only the CPUs other processes leave free
+# (onyx.runtime.contention): much faster on a crowded machine, but results then vary in their
+# last bits with the machine's load (BLAS sums in another order), so it is asked for
+ADAPT_THREADS_TO_LOAD = "onyx.intra_op.adapt_to_load"
 
 
 class SessionOptions(_TypedOptions):
@@ -120,7 +124,7 @@ class SessionOptions(_TypedOptions):
     the session config entries session.onyx.run_time_limit_ms and session.onyx.memory_limit_bytes
     (a run's time limit and the largest value it may make; see docs/security.md, "Limits"),
     the session config entries PROCESS_MALLOC_TUNING and PROCESS_REGULAR_PAGES above (opt-ins
-    to process-wide settings; onyx changes none by default).
+    to process-wide settings; onyx changes none by default) and ADAPT_THREADS_TO_LOAD.
     Accepted and stored, not acted on: other session config entries.
     Ignored (meaningless for onyx): enable_cpu_mem_arena, enable_mem_pattern, enable_mem_reuse,
     execution_order, log_severity_level,

@@ -22,6 +22,7 @@ from onyx.optimizer.codegen import codegen
 from onyx.optimizer.nchwc import unblock_nchwc
 from onyx.optimizer.portable import portable
 from onyx.options import (
+    ADAPT_THREADS_TO_LOAD,
     PROCESS_MALLOC_TUNING,
     PROCESS_REGULAR_PAGES,
     ExecutionMode,
@@ -105,11 +106,12 @@ def _fix_dims(info: ValueInfo, overrides: dict[str, int], by_denotation: dict[st
     return ValueInfo(info.name, tp)
 
 
-def _thread_limit(threads: int) -> Callable[[], ContextManager[Any]]:
+def _thread_limit(threads: int, adapt_to_load: bool) -> Callable[[], ContextManager[Any]]:
     """A context factory limiting a run to ``threads`` threads: the BLAS library's and those of
-    onyx's parallel kernels (see onyx.ops.threads). 0: the CPUs that other processes leave free."""
+    onyx's parallel kernels (see onyx.ops.threads). 0: one per CPU, or with ``adapt_to_load``
+    the CPUs that other processes leave free."""
     if threads <= 0:
-        return _free_cpus_limit()
+        return _free_cpus_limit() if adapt_to_load else (lambda: intra_op_threads.limit(0))
     from threadpoolctl import ThreadpoolController
 
     controller = ThreadpoolController()
@@ -212,7 +214,8 @@ class InferenceSession(ValueRuns):
                 self._prepare(path_or_bytes)
             except RecursionError:
                 raise InvalidGraph("the model nests subgraphs or function calls too deeply to be loaded") from None
-        self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads)
+        self._thread_limit = _thread_limit(self._sess_options.intra_op_num_threads,
+                                           config.get(ADAPT_THREADS_TO_LOAD) == "1")
         self._profiler = None
         if self._sess_options.enable_profiling:
             from onyx.runtime.profiling import TraceRecorder

@@ -6,8 +6,12 @@ process keeps a CPU busy, the thread sharing that CPU finishes its part late, ev
 waits for it, and the spinning threads take turns with the run's own thread: measured on
 SqueezeNet with the two CPUs of this project's machines crowded by other work, a run took
 2.3-3.2 s with two BLAS threads and 0.40-0.49 s with one (onnxruntime: 0.24 s either way).
-So a session left at intra_op_num_threads=0 uses only the CPUs that other processes leave
-free (at least one), which changes nothing on an idle machine.
+So a session left at intra_op_num_threads=0 that asks for it (session config entry
+onyx.options.ADAPT_THREADS_TO_LOAD = "1") uses only the CPUs that other processes leave free
+(at least one), which changes nothing on an idle machine. It is not the default because
+results then depend on the machine's load: BLAS products on one thread sum in another order
+than on two, which moves the last bits (and flips the light SqueezeNet's softmax over logits
+that are equal only up to float32 steps, a backend-suite test).
 
 The estimate is the CPU time all processes used on the CPUs this process may run on (Linux's
 /proc/stat, per CPU) less this process's own, over the time since the last estimate, taken at most every SAMPLE_SECONDS; elsewhere, and
