@@ -99,14 +99,14 @@ def _config_value(key: Any, value: Any) -> tuple[str, str]:
 # (docs/process.md says what each costs to leave off):
 # glibc's malloc keeps freed buffers under 32 MiB for reuse (onyx.runtime.arena), from this
 # session's creation until the process ends
-PROCESS_MALLOC_TUNING = "onyx.process.malloc_tuning"
+PROCESS_MALLOC_TUNING = "session.onyx.malloc_tuning"
 # NumPy's huge-page hint is off while the session is created (onyx.runtime.pages): large
 # arrays any thread allocates meanwhile get none
-PROCESS_REGULAR_PAGES = "onyx.process.regular_pages_at_creation"
+PROCESS_REGULAR_PAGES = "session.onyx.regular_pages_at_creation"
 # With intra_op_num_threads=0, runs use only the CPUs other processes leave free
 # (onyx.runtime.contention): much faster on a crowded machine, but results then vary in their
 # last bits with the machine's load (BLAS sums in another order), so it is asked for
-ADAPT_THREADS_TO_LOAD = "onyx.intra_op.adapt_to_load"
+ADAPT_THREADS_TO_LOAD = "session.onyx.adapt_threads_to_load"
 
 
 class SessionOptions(_TypedOptions):
