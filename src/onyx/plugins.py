@@ -27,7 +27,6 @@ import importlib.util
 import sys
 import warnings
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +114,8 @@ def load_kernel_plugins() -> list[str]:
     A plugin that fails to load is skipped with a warning naming it, so that one broken
     package does not stop every session.
     """
+    from importlib.metadata import entry_points  # here, not at the top: it costs `import onyx` ~20 ms
+
     loaded = []
     for entry in entry_points(group=KERNELS_GROUP):
         try:
@@ -132,6 +133,8 @@ def load_kernel_plugins() -> list[str]:
 def discover_providers() -> dict[str, Any]:
     """The objects that installed packages declare in the ``onyx.providers`` entry-point group,
     by entry-point name. Pending the execution-provider architecture, onyx does not use them."""
+    from importlib.metadata import entry_points
+
     found = {}
     for entry in entry_points(group=PROVIDERS_GROUP):
         try:
