@@ -5,7 +5,7 @@
 onnxruntime on onyx unchanged. ``__version__`` is onyx's; ``ONNXRUNTIME_API_VERSION`` (and
 ``get_version_string()``) the onnxruntime release whose API onyx follows.
 
-InferenceSession and the classes around it (OrtValue, IOBinding, SparseTensor, capi) are
+InferenceSession and the classes around it (OrtValue, IOBinding, SparseTensor, capi, the provider functions) are
 imported at first use (see _LAZY), so that ``import onyx`` and ``onyx -h`` import neither
 onnx, ml_dtypes nor NumPy.
 """
@@ -44,7 +44,6 @@ from onyx.environment import (
 )
 from onyx.options import ExecutionMode, ExecutionOrder, GraphOptimizationLevel, RunOptions, SessionOptions
 from onyx.plugins import custom_op
-from onyx.providers import get_all_providers, get_available_providers, get_device
 from onyx import alias
 from onyx.alias import install_as_onnxruntime, uninstall_as_onnxruntime
 
@@ -62,6 +61,9 @@ _LAZY = {
     "OrtSparseFormat": ("onyx.sparse", "OrtSparseFormat"),
     "SparseTensor": ("onyx.sparse", "SparseTensor"),
     "capi": ("onyx.capi", None),
+    "get_all_providers": ("onyx.providers", "get_all_providers"),
+    "get_available_providers": ("onyx.providers", "get_available_providers"),
+    "get_device": ("onyx.providers", "get_device"),
 }
 
 
