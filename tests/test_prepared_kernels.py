@@ -44,3 +44,56 @@ def test_a_forest_is_compiled_once_per_node_at_session_creation(monkeypatch):
 def test_a_node_that_cannot_be_prepared_fails_at_creation_naming_it():
     with pytest.raises(onyx.InvalidGraph, match='"trees0".*n_targets'):
         onyx.InferenceSession(regressor(**TREE))
+
+
+def _probe_model(fed_weight: bool) -> bytes:
+    """x + w through a test-domain Probe node; w is an initializer, also a graph input when ``fed_weight``."""
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])]
+    if fed_weight:
+        inputs.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, [2]))
+    graph = helper.make_graph([helper.make_node("Probe", ["x", "w"], ["y"], domain="test.context")], "g", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor("w", TensorProto.FLOAT, [2], [1, 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("test.context", 1)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def probe_contexts(monkeypatch):
+    """A preparing kernel Probe(x, w) = x + w that records the NodeContext it was prepared with."""
+    from onyx.ops import registry
+
+    contexts = []
+    monkeypatch.setitem(registry._KERNELS, ("test.context", "Probe"), [])
+
+    @registry.kernel("Probe", 1, domain="test.context", prepare=True)
+    def probe(*, _node):
+        contexts.append(_node)
+        return lambda x, w: x + w
+
+    return contexts
+
+
+def test_a_preparing_kernel_sees_its_constant_inputs_and_their_types(probe_contexts):
+    session = onyx.InferenceSession(_probe_model(fed_weight=False))
+    (context,) = probe_contexts
+    assert context.constant(0) is None  # a graph input
+    np.testing.assert_array_equal(context.constant(1), [1, 2])
+    assert context.input_types[0].tensor_type.elem_type == TensorProto.FLOAT
+    np.testing.assert_array_equal(session.run(None, {"x": np.ones(2, np.float32)})[0], [2, 3])
+
+
+def test_an_initializer_a_feed_can_override_is_not_a_constant(probe_contexts):
+    onyx.InferenceSession(_probe_model(fed_weight=True))
+    assert probe_contexts[0].constant(1) is None
+
+
+def test_the_session_config_can_refuse_compiled_kernels(probe_contexts):
+    options = onyx.SessionOptions()
+    options.add_session_config_entry("session.onyx.compiled_kernels", "0")
+    onyx.InferenceSession(_probe_model(fed_weight=False), options)
+    assert probe_contexts[0].compiled is False
+    options.add_session_config_entry("session.onyx.compiled_kernels", "yes")
+    with pytest.raises(onyx.InvalidArgument, match="compiled_kernels"):
+        onyx.InferenceSession(_probe_model(fed_weight=False), options)

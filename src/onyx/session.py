@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 from onnx import TypeProto
 
+from onyx import compiled
 from onyx.errors import InvalidArgument, InvalidGraph, MemoryLimitExceeded
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
@@ -230,7 +231,8 @@ class InferenceSession(ValueRuns):
         self._apply_initializer_overrides()
         _freeze_ir3_initializers(self._model)
         level = self._sess_options.graph_optimization_level
-        providers = create_providers(self._providers, self._provider_options)
+        compiled_kernels = compiled.wanted(self._sess_options._config.get(compiled.COMPILED_KERNELS_KEY))
+        providers = create_providers(self._providers, self._provider_options, compiled_kernels)
         if level > GraphOptimizationLevel.ORT_DISABLE_ALL:
             self._model, _ = declutter(self._model, level)
             codegen(self._model, level, providers)

@@ -12,7 +12,10 @@ context it would not otherwise pass:
 A kernel registered with ``prepare=True`` does its per-node work once: it takes the
 attributes only (keyword-only, as above) and returns the callable that each run calls with
 the inputs (a forest compiled from tree attributes, support vectors laid out). The plan
-calls it once per node at session creation.
+calls it once per node at session creation. A preparing kernel that also declares the
+keyword-only ``_node`` receives a ``NodeContext``: its constant inputs (weights to re-lay out),
+its inputs' declared types (to choose an algorithm for the geometry) and whether compiled
+kernels (the ``[fast]`` extra, onyx.compiled) may be used.
 
 A model gets, per node, the newest registration whose since-version is <= the
 model's opset for that domain.
@@ -38,6 +41,19 @@ def normalize_domain(domain: str) -> str:
 
 
 @dataclass(frozen=True)
+class NodeContext:
+    """What a preparing kernel asking for ``_node`` knows of its node at session creation."""
+
+    constants: tuple[Any, ...] = ()  # per input: its initializer (read-only) when constant, else None
+    input_types: tuple[Any, ...] = ()  # per input: its declared onnx TypeProto, or None
+    compiled: bool = False  # compiled kernels (onyx.compiled) may be used for this node
+
+    def constant(self, index: int) -> Any:
+        """The constant value of input ``index``, or None (absent, computed or fed)."""
+        return self.constants[index] if index < len(self.constants) else None
+
+
+@dataclass(frozen=True)
 class KernelDef:
     """One registered kernel and what its signature asks for."""
 
@@ -50,11 +66,14 @@ class KernelDef:
     wants_num_outputs: bool
     wants_outer: bool
     prepare: bool = False
+    wants_node: bool = False
 
-    def bind(self, attrs: dict[str, Any]) -> Callable[..., Any]:
+    def bind(self, attrs: dict[str, Any], node: NodeContext | None = None) -> Callable[..., Any]:
         """The callable a node runs: the kernel with ``attrs`` bound, or what a preparing kernel
-        returns for them."""
+        returns for them (and for ``node``, when it asks for it)."""
         if self.prepare:
+            if self.wants_node:
+                return self.fn(**attrs, _node=node or NodeContext())
             return self.fn(**attrs)
         return functools.partial(self.fn, **attrs) if attrs else self.fn
 
@@ -84,7 +103,10 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool
             wants_num_outputs="_num_outputs" in keyword_only,
             wants_outer="_outer" in keyword_only,
             prepare=prepare,
+            wants_node="_node" in keyword_only,
         )
+        if kdef.wants_node and not prepare:
+            raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type}: only a preparing kernel takes _node")
         versions = _KERNELS.setdefault((kdef.domain, op_type), [])
         if any(v == since for v, _ in versions):
             raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type} since {since} registered twice")

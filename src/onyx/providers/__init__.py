@@ -61,8 +61,10 @@ def get_device() -> str:
     return "CPU"
 
 
-def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]]) -> list[ExecutionProvider]:
-    """Provider instances for registered ``names`` with their ``options``, the CPU provider last."""
+def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]],
+                     compiled_kernels: bool = False) -> list[ExecutionProvider]:
+    """Provider instances for registered ``names`` with their ``options``, the CPU provider last
+    (with compiled kernels where ``compiled_kernels``)."""
     created = [_REGISTERED[name](opts) for name, opts in zip(names, options) if name != CPU]
     cpu_options = next((opts for name, opts in zip(names, options) if name == CPU), None)
-    return created + [CPUProvider(cpu_options)]
+    return created + [CPUProvider(cpu_options, compiled_kernels)]

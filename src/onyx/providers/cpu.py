@@ -43,6 +43,10 @@ class CPUProvider(ExecutionProvider):
     name = CPU
     device = HOST
 
+    def __init__(self, options: Mapping[str, Any] | None = None, compiled_kernels: bool = False):
+        super().__init__(options)
+        self.compiled_kernels = compiled_kernels  # preparing kernels may choose compiled code
+
     def capability(self, graph: Graph, opset: Mapping[str, int]) -> Iterable[Node]:
         """Nodes with a kernel for the model's opset or a standard function body, and nodes of
         domains the model does not import (model-local functions, which the plan checks)."""
@@ -84,9 +88,19 @@ class CPUProvider(ExecutionProvider):
                 attrs[key] = builder.subplan(value)
         if kdef.wants_num_outputs:
             attrs["_num_outputs"] = len(node.outputs)
-        fn = _prepared(kdef, attrs, node) if kdef.prepare else kdef.bind(attrs)
+        context = self._node_context(node, builder) if kdef.wants_node else None
+        fn = _prepared(kdef, attrs, node, context) if kdef.prepare else kdef.bind(attrs)
         implicit = sorted(subgraph_free_names(node)) if kdef.wants_outer else None
         builder.add_step(node, fn, node.inputs, node.outputs, HOST, implicit)
+
+    def _node_context(self, node: Node, builder: PlanBuilder) -> registry.NodeContext:
+        """What a preparing kernel may know of ``node``: its constant inputs (initializers that
+        no feed can override), their declared types, and whether compiled kernels are allowed."""
+        graph = builder.graph
+        fed = {v.name for v in graph.inputs}
+        constants = tuple(graph.initializers.get(n) if n and n not in fed else None for n in node.inputs)
+        types = tuple(builder.value_type(n) if n else None for n in node.inputs)
+        return registry.NodeContext(constants, types, self.compiled_kernels)
 
     def _emit_function(self, node: Node, opset: int, builder: PlanBuilder) -> None:
         """A step running the body of a model-local or standard function (no kernel exists)."""
@@ -111,10 +125,11 @@ class CPUProvider(ExecutionProvider):
         builder.add_step(node, call_function(body, len(function.inputs)), node.inputs, node.outputs, HOST)
 
 
-def _prepared(kdef: registry.KernelDef, attrs: dict[str, Any], node: Node) -> Any:
+def _prepared(kdef: registry.KernelDef, attrs: dict[str, Any], node: Node,
+              context: registry.NodeContext | None) -> Any:
     """What a preparing kernel makes of the node's attributes, its failures named as the node's."""
     try:
-        return kdef.bind(attrs)
+        return kdef.bind(attrs, context)
     except OnyxError:
         raise
     except Exception as exc:
