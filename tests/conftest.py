@@ -16,3 +16,16 @@ def _deterministic_module_rng(request):
     for name in ("RNG", "rng"):
         if isinstance(getattr(module, name, None), np.random.Generator):
             setattr(module, name, np.random.default_rng(zlib.crc32(request.node.nodeid.encode())))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--numpy-kernels", action="store_true",
+                     help="sessions use the NumPy kernels only (ONYX_COMPILED_KERNELS=0): the path of "
+                          "installs without the [fast] extra")
+
+
+def pytest_configure(config):
+    if config.getoption("--numpy-kernels"):
+        import os
+
+        os.environ["ONYX_COMPILED_KERNELS"] = "0"

@@ -1,4 +1,4 @@
-"""Start-up: ``import onyx`` and ``onyx -h`` import neither onnx nor ml_dtypes nor NumPy (which
+"""Start-up: ``import onyx`` and ``onyx -h`` import neither onnx nor ml_dtypes nor NumPy nor Numba (which
 command-line applications would pay on every start); InferenceSession imports them on first use."""
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("onnx", "ml_dtypes", "numpy")
+HEAVY = ("onnx", "ml_dtypes", "numpy", "numba")
 SRC = str(Path(__file__).parents[1] / "src")
 
 

@@ -24,7 +24,8 @@ def _shape(shape: list | None) -> str:
 @click.option("--layers", "show_layers", is_flag=True,
               help="Also list every node: inputs, outputs, their shapes and the attributes.")
 @click.option("--providers", "show_providers", is_flag=True,
-              help="Show which execution provider runs each partition of the optimized model.")
+              help="Show which execution provider runs each partition of the optimized model, "
+                   "and which kernel each node got.")
 @click.option("--providers-list", metavar="NAME[,NAME...]",
               help="With --providers: the providers to partition for, in priority order "
                    "(default: CPUExecutionProvider).")
@@ -37,7 +38,8 @@ def inspect(model: str, dims: tuple[str, ...], show_layers: bool, show_providers
     files. FLOPs per operator type are estimated where shapes are known (--dim fixes
     symbolic dimensions; a multiply-add counts two). --layers lists every node. --providers
     shows instead how a session places the optimized model on execution providers,
-    partition by partition.
+    partition by partition, and the kernel each node got (numpy, or a compiled one with
+    the [fast] extra).
 
     \b
     Example:
@@ -128,6 +130,9 @@ def _show_providers(model: str, providers_list: str | None, as_json: bool) -> No
     click.echo("providers: " + ", ".join(session.get_providers()))
     rows = [[p.graph, p.index, p.provider, len(p.nodes), _node_list(p.nodes)] for p in partitions]
     click.echo(table(["graph", "partition", "provider", "nodes", "names"], rows))
+    click.echo("\nkernels:")
+    rows = [[p.graph, name, op, kernel] for p in partitions for name, op, kernel in zip(p.nodes, p.op_types, p.kernels)]
+    click.echo(table(["graph", "node", "op", "kernel"], rows))
 
 
 def _node_list(names: tuple[str, ...], shown: int = 6) -> str:

@@ -103,3 +103,4 @@ class PartitionSummary:
     provider: str
     nodes: tuple[str, ...]  # node names; an unnamed node shows as its op type in brackets
     op_types: tuple[str, ...]
+    kernels: tuple[str, ...] = ()  # per node: the kernel its step runs ("numpy", a compiled one, ...)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import onnx.helper
 
+from onyx import compiled
 from onyx.errors import InvalidGraph, KernelError, MemoryLimitExceeded, OnyxError
 from onyx.model.graph import Function, Graph, Node
 from onyx.model.topology import subgraph_free_names, topological_order
@@ -216,9 +217,11 @@ class Plan:
     def assignment(self, path: str = "") -> list[PartitionSummary]:
         """The partitions of this plan and of its subgraph and function-body plans, in order."""
         path = f"{path}/{self.graph.name}" if path else self.graph.name
+        kernels = {id(step.node): compiled.kernel_name(step.fn) for step in self.steps}
         summaries = [
             PartitionSummary(path, part.index, part.provider,
-                             tuple(n.name or f"[{n.op_type}]" for n in part.nodes), tuple(n.op_type for n in part.nodes))
+                             tuple(n.name or f"[{n.op_type}]" for n in part.nodes), tuple(n.op_type for n in part.nodes),
+                             tuple(kernels.get(id(n), part.provider) for n in part.nodes))
             for part in self.partitions
         ]
         for plan in self.subplans:
