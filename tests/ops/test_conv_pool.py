@@ -10,7 +10,7 @@ from onnx import TensorProto
 import onyx
 import oracle
 from oracle import single_node_model
-import onyx.ops.conv
+import onyx.ops.conv_algorithms
 
 OPSET = 19
 
@@ -67,8 +67,8 @@ def test_conv_random(rank, group, seed):
 )
 def test_conv_chunked_windows(monkeypatch, channels, out_channels, group, kernel, strides, dilations):
     """Tiny im2col chunks split the product over several groups and positions."""
-    monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", 64)
-    monkeypatch.setattr(onyx.ops.conv, "MIN_COLUMNS", 1)
+    monkeypatch.setattr(onyx.ops.conv_algorithms, "COLUMN_CHUNK", 64)
+    monkeypatch.setattr(onyx.ops.conv_algorithms, "MIN_COLUMNS", 1)
     rng = np.random.default_rng(len(kernel) + group)
     x = rng.standard_normal([2, channels] + [9] * len(kernel)).astype(np.float32)
     w = rng.standard_normal([out_channels, channels // group, *kernel]).astype(np.float32)
@@ -84,8 +84,8 @@ def test_conv_chunked_windows(monkeypatch, channels, out_channels, group, kernel
 def test_conv_narrowing_unit_stride(monkeypatch, rank, group, seed, chunk):
     """Convolutions with far fewer outputs than inputs per group take shifted_product."""
     if chunk:
-        monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", chunk)
-        monkeypatch.setattr(onyx.ops.conv, "MIN_COLUMNS", 1)
+        monkeypatch.setattr(onyx.ops.conv_algorithms, "COLUMN_CHUNK", chunk)
+        monkeypatch.setattr(onyx.ops.conv_algorithms, "MIN_COLUMNS", 1)
     rng = np.random.default_rng(seed * 10 + rank)
     kernel, _, dilations, pads, size = random_geometry(rng, rank)
     kernel[0] = 3  # never 1x1
@@ -107,7 +107,7 @@ def test_conv_narrowing_unit_stride(monkeypatch, rank, group, seed, chunk):
 def test_conv_depthwise_by_rows(monkeypatch, kernel, size, multiplier, dilations, chunk):
     """Unit-stride 2-D depthwise convolutions with large kernels or images take depthwise_rows."""
     if chunk:
-        monkeypatch.setattr(onyx.ops.conv, "COLUMN_CHUNK", chunk)
+        monkeypatch.setattr(onyx.ops.conv_algorithms, "COLUMN_CHUNK", chunk)
     rng = np.random.default_rng(sum(kernel) + multiplier)
     channels = 5
     x = rng.standard_normal([2, channels, *size]).astype(np.float32)
@@ -160,18 +160,6 @@ def test_conv_1x1_widening_with_initializer_weights_across_sessions():
             np.testing.assert_allclose(y, np.einsum("mc,nchw->nmhw", w[:, :, 0, 0], x) + b.reshape(1, -1, 1, 1),
                                        rtol=1e-5, atol=1e-5)
         del session
-
-
-def test_prepared_weights_follow_their_arrays():
-    from onyx.ops.prepared import prepared
-
-    w = np.ones(3, np.float32)
-    w.flags.writeable = False
-    assert prepared((w,), "k", lambda: w.sum()) == 3
-    assert prepared((w,), "k", lambda: -1) == 3  # cached while w lives
-    assert prepared((w,), "other", lambda: -1) == -1
-    writable = np.ones(3, np.float32)
-    assert prepared((writable,), "k", lambda: 1) == 1 and prepared((writable,), "k", lambda: 2) == 2
 
 
 def test_conv_1x1_strided():

@@ -1,9 +1,9 @@
-"""Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose and Col2Im.
+"""Convolutions: Conv, ConvInteger, QLinearConv, ConvTranspose, Col2Im, DeformConv.
 
-Conv is im2col from strided window views of the padded input (read flat over its stride
-phases for depthwise-like convolutions), copied a cache-sized chunk at a time, each chunk
-followed by one batched matmul over groups (depthwise included); 1x1 kernels skip im2col.
-ConvTranspose is a matmul followed by a col2im scatter-add, one kernel position at a time.
+Conv is prepared once per node (PreparedConv): its algorithm (onyx.ops.conv_algorithms: 1x1
+products, im2col, shifted products, depthwise rows, Winograd) is chosen from the node's
+geometry and its weights re-laid out for it at session creation. ConvTranspose is a matmul
+followed by a col2im scatter-add, one kernel position at a time.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from onyx.ops.prepared import prepared
-from onyx.ops.registry import kernel
-from onyx.ops.window import (
-    col2im,
-    effective_kernel,
-    output_shape,
-    padded_for_windows,
-    resolve_pads,
-    spatial_attr,
-    stride_phases,
-    window_taps,
+from onyx.model.types import np_dtype, shape_of
+from onyx.ops.conv_algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    ConvGeometry,
+    PreparedWeights,
+    add_bias,
+    choose_algorithm,
+    run_algorithm,
 )
+from onyx.ops.registry import NodeContext, kernel
+from onyx.ops.window import col2im, effective_kernel, output_shape, resolve_pads, spatial_attr
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
@@ -34,258 +34,93 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def conv_geometry(x: np.ndarray, w: np.ndarray, group: int, kernel_shape, strides, dilations, pads, auto_pad):
-    """Kernel, strides, dilations, (begin, end) pads and output size of a convolution of ``x`` by ``w``."""
-    rank = x.ndim - 2
-    if rank < 1 or w.ndim != x.ndim:
-        raise ValueError(f"Conv expects X and W of the same rank >= 3, got {x.shape} and {w.shape}")
-    if x.shape[1] != w.shape[1] * group or w.shape[0] % group:
-        raise ValueError(f"channels of X {x.shape} and W {w.shape} do not match group={group}")
-    kern = tuple(w.shape[2:])
-    if kernel_shape and tuple(kernel_shape) != kern:
-        raise ValueError(f"kernel_shape {list(kernel_shape)} does not match W shape {w.shape}")
-    strides = spatial_attr(strides, rank, 1, "strides")
-    dilations = spatial_attr(dilations, rank, 1, "dilations")
-    begin, end = resolve_pads(auto_pad, pads, x.shape[2:], kern, strides, dilations)
-    out = output_shape(x.shape[2:], kern, strides, dilations, begin, end)
-    return kern, strides, dilations, begin, out
+def conv_core(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry, bias: np.ndarray | None = None,
+              exact: bool = False) -> np.ndarray:
+    """Conv's (N, M, *out) result of float ``x`` by ``w`` of its type, plus ``bias``, by the
+    algorithm chosen for ``geometry``, its weights prepared on the spot (``exact``: integer sums,
+    see choose_algorithm)."""
+    algorithm = ALGORITHMS[choose_algorithm(geometry, exact=exact)]
+    bias = None if bias is None else np.asarray(bias, dtype=w.dtype)
+    return run_algorithm(algorithm, x, algorithm.prepare(w, bias, geometry), geometry)
 
 
-COLUMN_CHUNK = 1 << 20  # elements of im2col columns materialized per product (4 MB: measured best
-# with NumPy's default two BLAS threads here; 1 << 17 suits one thread but starves two)
-MIN_COLUMNS = 512  # but at least this many columns per product, for the BLAS's sake
+class PreparedConv:
+    """One Conv node's convolution: the geometry resolved and the algorithm chosen once per
+    input shape (at session creation when the model declares the input's channels and spatial
+    sizes, else at the first run of each), the weights re-laid out once per algorithm when W
+    (and B) are constants, on every run otherwise (a fed or computed weight may change).
 
-
-def conv_core(
-    x: np.ndarray, w: np.ndarray, group: int, kern, strides, dilations, begin, out, bias: np.ndarray | None = None,
-    cropped_view: bool = False,
-) -> np.ndarray:
-    """Convolution of float ``x`` (N, C, *in) by ``w`` (M, C/group, *kern), plus ``bias``, as a fresh
-    C-contiguous (N, M, *out) array; with ``cropped_view``, possibly as a strided view of a fresh
-    buffer instead (a caller finishing the output in one more pass crops it then)."""
-    n, c = x.shape[:2]
-    m = w.shape[0]
-    wmat = w.reshape(group, m // group, -1)
-    if math.prod(kern) == 1:
-        xp = padded_for_windows(x, begin, out, kern, strides, dilations)
-        cols = xp[(..., *(slice(None, None, s) for s in strides))].reshape(n, group, c // group, -1)
-        if group == 1 and bias is not None and c < m:
-            return widening_product_with_bias(cols[:, 0], w, bias).reshape((n, m) + out)
-        y = np.matmul(wmat[0], cols[:, 0]) if group == 1 else np.matmul(wmat, cols)
-        return add_bias(y.reshape((n, m) + out), bias)
-    unit_strides = all(s == 1 for s in strides)
-    if unit_strides and 2 * (m // group) < c // group:
-        y, grid = shifted_product(x, w, group, kern, out, dilations, begin)
-    elif unit_strides and len(kern) == 2 and c == group and (math.prod(kern) >= 25 or math.prod(out) >= 3000):
-        y, grid = depthwise_rows(x, w, kern, out, dilations, begin)
-    else:
-        flat = flat_windows(kern, out, strides, dilations, m // group, c // group)
-        taps, grid = window_taps(x, kern, out, strides, dilations, begin, flat)
-        if bias is not None:  # the bias as a column of the product
-            weights = weights_with_bias_column(w, bias).reshape(group, m // group, -1)
-            y = windowed_product(taps, weights, len(kern), math.prod(grid), True)
-            bias = None
-        else:
-            y = windowed_product(taps, wmat, len(kern), math.prod(grid))
-    y = y.reshape((n, m) + grid)
-    if grid == tuple(out):
-        return add_bias(y, bias)
-    y = y[(..., *(slice(0, o) for o in out))]
-    if bias is not None:
-        return np.add(y, channel_bias(bias, y))
-    return y if cropped_view else np.ascontiguousarray(y)
-
-
-def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_per_group: int) -> bool:
-    """Whether to read windows flat over the padded image or its stride phases (see window_taps):
-    when few outputs per group make the product cheap next to the im2col copy (depthwise); for
-    strided convolutions, unless the columns have so few rows (3-channel 3x3 stems) that one
-    strided copy beats one copy per kernel position; for unit strides, when the padded rows add
-    few wasted columns to the product."""
-    if outputs_per_group <= 16:
-        return True
-    if any(s != 1 for s in strides):
-        return inputs_per_group * math.prod(kern) >= 64
-    wasted = math.prod(o + (k - 1) * d for o, k, d in zip(out[1:], kern[1:], dilations[1:])) / math.prod(out[1:])
-    return wasted <= 1.1
-
-
-def windowed_product(taps: list[np.ndarray], wmat: np.ndarray, rank: int, size: int, ones_row: bool = False
-                     ) -> np.ndarray:
-    """Products (N, group, M/group, size) of ``wmat`` (group, M/group, C/group * K) with the windows
-    of a ``rank``-D convolution, given as one view (N, C, *kernel, *positions) or K views
-    (N, C, *positions), one per kernel position (see window_taps). With ``ones_row``, ``wmat``
-    has one more column, multiplied by a row of ones: the bias.
-
-    The windows are copied (im2col) a cache-sized chunk of groups and leading positions at a
-    time; entries past the positions are left unset.
+    ``algorithm`` forces one of ALGORITHMS (tests); ``cropped_view`` as in conv_algorithms.finish.
     """
-    group, mg, depth = wmat.shape
-    depth -= ones_row
-    n, c = taps[0].shape[:2]
-    cg, kernel_axes = c // group, rank if len(taps) == 1 else 0
-    positions = taps[0].shape[2 + kernel_axes :]
-    rows, inner = positions[0], math.prod(positions[1:])
-    per_row = n * (depth + ones_row) * inner
-    row_step = min(rows, max(COLUMN_CHUNK // per_row, -(-MIN_COLUMNS // inner)))
-    group_step = min(group, max(1, COLUMN_CHUNK // (per_row * row_step)))
-    y = np.empty((n, group, mg, size), dtype=wmat.dtype)
-    buffer = np.empty(per_row * row_step * group_step, dtype=wmat.dtype)
-    lead = (slice(None),) * kernel_axes
-    for g0 in range(0, group, group_step):
-        g1 = min(group, g0 + group_step)
-        for r0 in range(0, rows, row_step):
-            r1 = min(rows, r0 + row_step)
-            width = (r1 - r0) * inner
-            product_input = buffer[: n * (g1 - g0) * (depth + ones_row) * width].reshape(n, g1 - g0, -1, width)
-            if ones_row:
-                product_input[:, :, depth] = 1
-            # (N, groups, C/group, K or 1, rows, inner): only splits axes, so always a view
-            cols = product_input[:, :, :depth].reshape(n, g1 - g0, cg, -1, r1 - r0, inner)
-            block = cols.shape[3] // len(taps)
-            for k, tap in enumerate(taps):
-                src = tap[(slice(None), slice(g0 * cg, g1 * cg), *lead, slice(r0, r1))]
-                src = src.reshape((n, g1 - g0, cg) + src.shape[2:])
-                np.copyto(cols[:, :, :, k * block : (k + 1) * block].reshape(src.shape), src)
-            np.matmul(wmat[g0:g1], product_input, out=y[:, g0:g1, :, r0 * inner : r1 * inner])
-    return y
+
+    def __init__(self, node: NodeContext, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
+                 kernel_shape=None, pads=None, strides=None, cropped_view: bool = False,
+                 algorithm: str | None = None):
+        self.attrs = dict(group=group, kernel_shape=kernel_shape, strides=strides, dilations=dilations, pads=pads,
+                          auto_pad=auto_pad)
+        self.compiled = node.compiled
+        self.cropped_view = cropped_view
+        self.forced = ALGORITHMS[algorithm] if algorithm is not None else None
+        self.weight, self.bias = node.constant(1), node.constant(2)
+        self._plans: dict[tuple, tuple[ConvGeometry, Algorithm]] = {}
+        self._weights: dict[tuple[str, np.dtype], PreparedWeights] = {}
+        types = node.input_types
+        x_shape = shape_of(types[0]) if types and types[0] is not None else None
+        w_shape = self.weight.shape if self.weight is not None else None
+        if x_shape is None or w_shape is None or len(x_shape) < 3 or not all(isinstance(d, int) for d in x_shape[1:]):
+            return
+        geometry, algorithm = self._plan((1, *x_shape[1:]), w_shape)
+        declared = types[0].tensor_type.elem_type
+        dtype = compute_dtype(np_dtype(declared) if declared else self.weight.dtype)
+        self._prepared(algorithm, geometry, self.weight, self.bias, dtype)
+
+    @property
+    def kernel_name(self) -> str:
+        """The algorithms this node runs (one per input shape seen), e.g. 'conv:winograd-2x2'."""
+        names = sorted({algorithm.kernel_name for _, algorithm in self._plans.values()})
+        return ", ".join(names) if names else "conv:(chosen at the first run)"
+
+    def __call__(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        plan = self._plans.get((x.shape[1:], w.shape))
+        geometry, algorithm = plan if plan is not None else self._plan(x.shape, w.shape)
+        ct = compute_dtype(x.dtype)
+        weights = self._prepared(algorithm, geometry, w, b, ct)
+        y = run_algorithm(algorithm, x.astype(ct, copy=False), weights, geometry, self.cropped_view and ct == x.dtype)
+        return y.astype(x.dtype, copy=False)
+
+    def _plan(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[ConvGeometry, Algorithm]:
+        geometry = ConvGeometry.of(x_shape, w_shape, **self.attrs)
+        algorithm = self.forced or ALGORITHMS[choose_algorithm(geometry, self.compiled)]
+        if not algorithm.applies(geometry):
+            raise ValueError(f"convolution algorithm '{algorithm.name}' does not apply to {geometry}")
+        self._plans[(tuple(x_shape[1:]), tuple(w_shape))] = plan = (geometry, algorithm)
+        return plan
+
+    def _prepared(self, algorithm: Algorithm, geometry: ConvGeometry, w: np.ndarray, b: np.ndarray | None,
+                  dtype: np.dtype) -> PreparedWeights:
+        """``algorithm``'s weights, from the node's constants once per type, else from ``w`` and ``b`` now."""
+        constant = w is self.weight and b is self.bias
+        if constant:
+            weights = self._weights.get((algorithm.name, dtype))
+            if weights is not None:
+                return weights
+        bias = None if b is None else np.asarray(b, dtype=dtype).reshape(-1)
+        weights = algorithm.prepare(w.astype(dtype, copy=False), bias, geometry)
+        if constant:
+            self._weights[(algorithm.name, dtype)] = weights
+        return weights
 
 
-def shifted_product(x: np.ndarray, w: np.ndarray, group: int, kern, out, dilations, begin
-                    ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """A unit-stride convolution as one product per kernel position, shifted and summed: the
-    products (K * M/group, C/group) @ (C/group, positions) of all K kernel positions at once over
-    the flat padded input, then each position's rows added at its offset. It moves K * M values
-    per position where im2col moves K * C, so it wins when a convolution narrows its channels.
-
-    Returns the products (N, group, M/group, size) over the flat grid (out[0], *padded[1:]) and
-    that grid (see window_taps), entries past the last position left unset.
-    """
-    n, c = x.shape[:2]
-    m, cg = w.shape[:2]
-    mg, k = m // group, math.prod(kern)
-    flat, padded = flat_padded(x, begin, out, kern, dilations)
-    steps = [math.prod(padded[axis + 1 :]) for axis in range(len(kern))]
-    offsets = [sum(i * d * st for i, d, st in zip(index, dilations, steps)) for index in np.ndindex(*kern)]
-    count = sum((o - 1) * st for o, st in zip(out, steps)) + 1
-    grid = (out[0], *padded[1:])
-    wall = w.reshape(group, mg, cg, k).transpose(0, 3, 1, 2).reshape(group, k * mg, cg)
-    y = np.empty((n, group, mg, math.prod(grid)), dtype=w.dtype)
-    span = offsets[-1]
-    step = max(span, MIN_COLUMNS, COLUMN_CHUNK // (n * k * m) - span)
-    products = np.empty(n * group * k * mg * (min(step, count) + span), dtype=w.dtype)  # reused: one allocation
-    for p0 in range(0, count, step):
-        p1 = min(count, p0 + step)
-        source = flat[:, :, p0 : p1 + span].reshape(n, group, cg, -1)
-        z = products[: n * group * k * mg * (p1 - p0 + span)].reshape(n, group, k * mg, -1)
-        np.matmul(wall, source, out=z)
-        z = z.reshape(n, group, k, mg, -1)
-        sum_into(y[..., p0:p1], [z[:, :, i, :, offset : offset + p1 - p0] for i, offset in enumerate(offsets)])
-    return y, grid
-
-
-def depthwise_rows(x: np.ndarray, w: np.ndarray, kern, out, dilations, begin) -> tuple[np.ndarray, tuple[int, ...]]:
-    """A unit-stride 2-D depthwise convolution (one input channel per group) by kernel rows.
-
-    Over the flat padded input, im2col copies only the kw horizontal taps; one product per
-    channel, (M/C * kh, kw) @ (kw, positions), gives every kernel row's partial sums, and each
-    output adds its kh rows' sums at their vertical offsets. That moves about 2*kw + kh values
-    per position where full im2col moves 2*kh*kw (a 7x7 depthwise convolution at 56x56: 1.45
-    -> 0.79 ms). Returns the products (N, C, M/C, size) over the flat grid (out[0], padded[1])
-    and that grid, entries past the last position left unset (see window_taps).
-    """
-    n, c = x.shape[:2]
-    mg = w.shape[0] // c
-    (kh, kw), (dh, dw) = kern, dilations
-    flat, padded = flat_padded(x, begin, out, kern, dilations)
-    row = padded[1]
-    count = (out[0] - 1) * row + out[1]
-    rows_span = (kh - 1) * dh * row
-    length = count + rows_span
-    weights = w.reshape(c, mg, kh, kw).reshape(c, mg * kh, kw)
-    y = np.empty((n, c, mg, out[0] * row), dtype=w.dtype)
-    step = max(1, min(c, COLUMN_CHUNK // (n * (kw + mg * kh) * length)))
-    columns = np.empty((n, step, kw, length), dtype=w.dtype)
-    sums = np.empty((n, step, mg * kh, length), dtype=w.dtype)
-    for c0 in range(0, c, step):
-        c1 = min(c, c0 + step)
-        cols, partial = columns[:, : c1 - c0], sums[:, : c1 - c0]
-        for a in range(kw):
-            np.copyto(cols[:, :, a], flat[:, c0:c1, a * dw : a * dw + length])
-        np.matmul(weights[c0:c1], cols, out=partial)
-        partial = partial.reshape(n, c1 - c0, mg, kh, length)
-        sum_into(y[:, c0:c1, :, :count], [partial[:, :, :, b, b * dh * row : b * dh * row + count] for b in range(kh)])
-    return y, (out[0], row)
-
-
-def flat_padded(x: np.ndarray, begin, out, kern, dilations) -> tuple[np.ndarray, list[int]]:
-    """``x`` zero-padded to the extent its unit-stride windows read, as (N, C, flat positions),
-    and that extent per spatial axis."""
-    padded = [o + e - 1 for o, e in zip(out, effective_kernel(kern, dilations))]
-    return stride_phases(x, begin, (1,) * len(kern), padded)[:, :, 0], padded
-
-
-def sum_into(target: np.ndarray, parts: list[np.ndarray]) -> None:
-    """``target`` = the sum of ``parts`` (at least one), without temporaries."""
-    if len(parts) == 1:
-        np.copyto(target, parts[0])
-        return
-    np.add(parts[0], parts[1], out=target)
-    for part in parts[2:]:
-        target += part
-
-
-def weights_with_bias_column(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[W | b]: the (M, C/group * K) weight matrix with the bias as a last column (row i is output
-    channel i, so it reshapes to (group, M/group, C/group * K + 1)), built once per session for
-    initializers."""
-    m = w.shape[0]
-    return prepared((w, bias), ("bias column", w.dtype), lambda: np.concatenate(
-        [w.reshape(m, -1), np.asarray(bias, dtype=w.dtype).reshape(m, 1)], axis=1))
-
-
-def widening_product_with_bias(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """[W | b] @ [x; 1] for a 1x1 convolution ``w`` (M, C, 1...) of ``x`` (N, C, positions) with
-    M > C: copying the narrower input once beside a row of ones costs less than a broadcast
-    bias pass over the wider output (MobileNetV2's and ResNet's expanding 1x1 convolutions)."""
-    n, c, size = x.shape
-    weights = weights_with_bias_column(w, bias)
-    extended = np.empty((n, c + 1, size), dtype=w.dtype)
-    extended[:, :c] = x
-    extended[:, c] = 1
-    return np.matmul(weights, extended)
-
-
-def channel_bias(b: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bias ``b`` (M,) shaped to broadcast over ``y`` (N, M, ...)."""
-    return np.asarray(b, dtype=y.dtype).reshape((-1,) + (1,) * (y.ndim - 2))
-
-
-def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """``y`` (N, M, ...) plus a per-channel bias, in place."""
-    if b is not None:
-        y += channel_bias(b, y)
-    return y
-
-
-@kernel("Conv", since=1)
-def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
-    """N-D convolution with groups, strides, dilations and padding."""
-    return convolve(x, w, b, auto_pad, dilations, group, kernel_shape, pads, strides)
-
-
-def convolve(x, w, b, auto_pad, dilations, group, kernel_shape, pads, strides, cropped_view: bool = False):
-    """Conv's result in x's type; ``cropped_view`` as in conv_core (float32/float64 inputs only)."""
-    ct = compute_dtype(x.dtype)
-    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
-    y = conv_core(x.astype(ct, copy=False), w.astype(ct, copy=False), group, *geometry, bias=b,
-                  cropped_view=cropped_view and ct == x.dtype)
-    return y.astype(x.dtype, copy=False)
+@kernel("Conv", since=1, prepare=True)
+def conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None, _node):
+    """N-D convolution with groups, strides, dilations and padding, prepared once per node."""
+    return PreparedConv(_node, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+                        pads=pads, strides=strides)
 
 
 def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad):
     """Exact sum of (x - x_zero_point) * (w - w_zero_point) products, as float64 (N, M, *out)."""
-    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, auto_pad)
+    geometry = ConvGeometry.of(x.shape, w.shape, group, kernel_shape, strides, dilations, pads, auto_pad)
     xf = x.astype(np.float64)
     wf = w.astype(np.float64)
     if x_zero_point is not None:
@@ -294,7 +129,7 @@ def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides,
         xf -= float(np.asarray(x_zero_point).reshape(-1)[0])
     if w_zero_point is not None:
         wf -= np.asarray(w_zero_point, dtype=np.float64).reshape((-1,) + (1,) * (w.ndim - 1))
-    return conv_core(xf, wf, group, *geometry)
+    return conv_core(xf, wf, geometry, exact=True)
 
 
 @kernel("ConvInteger", since=10)
@@ -436,10 +271,10 @@ def deform_conv(
 ):
     """Deformable convolution: each kernel tap samples X at its own learned offset, scaled by mask."""
     ct = compute_dtype(x.dtype)
-    geometry = conv_geometry(x, w, group, kernel_shape, strides, dilations, pads, "NOTSET")
-    kern, strides, dilations, begin, out = geometry
+    g = ConvGeometry.of(x.shape, w.shape, group, kernel_shape, strides, dilations, pads)
+    out = g.out
     cols = deformed_columns(x.astype(ct, copy=False), offset.astype(ct, copy=False), mask, offset_group,
-                            kern, strides, dilations, begin, out)
+                            g.kernel, g.strides, g.dilations, g.begin, out)
     n, m = x.shape[0], w.shape[0]
     cols = cols.reshape(n, group, -1, cols.shape[-1])
     y = np.matmul(w.astype(ct, copy=False).reshape(group, m // group, -1), cols).reshape((n, m) + out)
@@ -457,7 +292,7 @@ def causal_conv_with_state(x, weight, bias=None, past_state=None, *, activation=
     if past_state is None:
         past_state = np.zeros((n, c, k - 1), dtype=x.dtype)
     seq = np.concatenate([past_state, x], axis=2).astype(ct, copy=False)
-    y = conv_core(seq, weight.astype(ct, copy=False).reshape(c, 1, k), c, (k,), (1,), (1,), (0,), (length,))
+    y = conv_core(seq, weight.astype(ct, copy=False).reshape(c, 1, k), ConvGeometry.of(seq.shape, (c, 1, k), c))
     y = add_bias(y, bias)
     if activation != "none":
         y = y / (1 + np.exp(-y))

@@ -22,10 +22,10 @@ import numpy as np
 
 from onyx.ops.activations import gelu as _gelu
 from onyx.ops.activations import gelu_float32, leaky_relu, relu
-from onyx.ops.conv import convolve
+from onyx.ops.conv import PreparedConv
 from onyx.ops.linalg import gemm, mat_mul
 from onyx.ops.normalization import layer_normalization as _layer_normalization
-from onyx.ops.registry import kernel
+from onyx.ops.registry import NodeContext, kernel
 
 DOMAIN = "ai.onyx"
 
@@ -80,16 +80,32 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
     raise ValueError(f"unknown fused activation '{activation}'")
 
 
-@kernel("FusedConv", since=1, domain=DOMAIN)
-def fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-               pads=None, strides=None, activation="", activation_params=()):
-    """activation(Conv(X, W, B) + Z) on the convolution's fresh output. When that output is a
-    cropped view of a padded grid, the pass that makes it contiguous adds Z or applies a
-    clipping activation (see apply_activation)."""
-    y = convolve(X, W, B, auto_pad, dilations, group, kernel_shape, pads, strides, cropped_view=True)
-    if Z is not None:
-        y = _add(y, Z) if y.flags.c_contiguous else np.add(y, Z.astype(y.dtype, copy=False))
-    return apply_activation(y, activation, list(activation_params))
+class PreparedFusedConv:
+    """activation(Conv(X, W, B) + Z) for one node, its convolution prepared once (PreparedConv).
+    When the convolution's output is a cropped view of a padded grid, the pass that makes it
+    contiguous adds Z or applies a clipping activation (see apply_activation)."""
+
+    def __init__(self, node: NodeContext, activation: str = "", activation_params=(), **conv_attrs):
+        self.conv = PreparedConv(node, cropped_view=True, **conv_attrs)
+        self.activation, self.params = activation, list(activation_params)
+
+    @property
+    def kernel_name(self) -> str:
+        return self.conv.kernel_name
+
+    def __call__(self, X, W, B=None, Z=None):
+        y = self.conv(X, W, B)
+        if Z is not None:
+            y = _add(y, Z) if y.flags.c_contiguous else np.add(y, Z.astype(y.dtype, copy=False))
+        return apply_activation(y, self.activation, self.params)
+
+
+@kernel("FusedConv", since=1, domain=DOMAIN, prepare=True)
+def fused_conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+               activation="", activation_params=(), _node):
+    """activation(Conv(X, W, B) + Z) on the convolution's fresh output."""
+    return PreparedFusedConv(_node, activation, activation_params, auto_pad=auto_pad, dilations=dilations,
+                             group=group, kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 @kernel("FusedGemm", since=1, domain=DOMAIN)

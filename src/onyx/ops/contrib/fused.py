@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ops.activations import gelu as standard_gelu
-from onyx.ops.fused import fused_conv as onyx_fused_conv
+from onyx.ops.fused import PreparedFusedConv
 from onyx.ops.fused import fused_gemm as onyx_fused_gemm
 from onyx.ops.registry import kernel
 
@@ -79,13 +79,12 @@ def bias_softmax(data, bias, *, axis=1, is_inner_broadcast=None):
     return _softmax_from(data + bias, axis)
 
 
-@kernel("FusedConv", since=1, domain=MS)
-def ms_fused_conv(X, W, B=None, Z=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-                  pads=None, strides=None, activation="", activation_params=()):
+@kernel("FusedConv", since=1, domain=MS, prepare=True)
+def ms_fused_conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None,
+                  activation="", activation_params=(), _node):
     """activation(Conv(X, W, B) + Z): onnxruntime's name for onyx's own FusedConv."""
-    return onyx_fused_conv(X, W, B, Z, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                           pads=pads, strides=strides, activation=_str(activation),
-                           activation_params=activation_params)
+    return PreparedFusedConv(_node, _str(activation), activation_params, auto_pad=auto_pad, dilations=dilations,
+                             group=group, kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 def gemm_activation_params(activation: str, activation_alpha, activation_beta, activation_gamma) -> list[float]:
