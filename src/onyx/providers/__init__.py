@@ -6,6 +6,8 @@ registered by name with ``register_provider``; a session lists the ones it wants
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +20,12 @@ __all__ = [
 ]
 
 _REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
+
+# providers that ship with onyx but need an optional package: name -> (module, class, package);
+# available when the package is installed, imported when a session asks for them
+_OPTIONAL: dict[str, tuple[str, str, str]] = {
+    "TorchExecutionProvider": ("onyx.providers.torch", "TorchExecutionProvider", "torch"),
+}
 
 
 def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
@@ -36,7 +44,16 @@ def unregister_provider(name: str) -> None:
 
 def get_available_providers() -> list[str]:
     """Names of the providers this installation can run, in priority order (CPU last)."""
-    return [name for name in _REGISTERED if name != CPU] + [CPU]
+    optional = [name for name, (_, _, package) in _OPTIONAL.items()
+                if name not in _REGISTERED and importlib.util.find_spec(package) is not None]
+    return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
+
+
+def _provider_class(name: str) -> type[ExecutionProvider]:
+    if name not in _REGISTERED and name in _OPTIONAL:
+        module, cls, _ = _OPTIONAL[name]
+        _REGISTERED[name] = getattr(importlib.import_module(module), cls)
+    return _REGISTERED[name]
 
 
 # every provider name onnxruntime knows (its get_all_providers()), most preferred first
@@ -65,6 +82,6 @@ def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]],
                      compiled_kernels: bool = False) -> list[ExecutionProvider]:
     """Provider instances for registered ``names`` with their ``options``, the CPU provider last
     (with compiled kernels where ``compiled_kernels``)."""
-    created = [_REGISTERED[name](opts) for name, opts in zip(names, options) if name != CPU]
+    created = [_provider_class(name)(opts) for name, opts in zip(names, options) if name != CPU]
     cpu_options = next((opts for name, opts in zip(names, options) if name == CPU), None)
     return created + [CPUProvider(cpu_options, compiled_kernels)]
