@@ -80,3 +80,9 @@ class MemoryLimitExceeded(KernelError, MemoryError):
     ``session.onyx.memory_limit_bytes``; by default the machine's physical memory), or NumPy
     could not allocate it. Sizes are logical: a broadcast view counts as the array it stands
     for. onnxruntime raises Fail when its allocation fails (Expand to [10^6, 10^6] included)."""
+
+
+class DeviceUnavailable(Fail, RuntimeError):
+    """A value or session asked for a device this process cannot use (CUDA without PyTorch or
+    without a usable GPU). onnxruntime raises RuntimeError ("Can't allocate memory on the CUDA
+    device using this package of OnnxRuntime")."""

@@ -1,9 +1,10 @@
 """OrtValue and OrtDevice: onnxruntime's value container, with its Python API.
 
-An OrtValue holds what a session takes or gives: a tensor (a NumPy array), a sparse tensor,
-a sequence, a map or nothing (an absent optional). onyx runs on the CPU, so every OrtValue
-lives there; :func:`check_device` is the one place that decides which devices a value may
-live on (the seam an accelerator provider extends).
+An OrtValue holds what a session takes or gives: a tensor, a sparse tensor, a sequence, a map
+or nothing (an absent optional). A tensor on the CPU is a NumPy array; a tensor on a CUDA device
+("cuda", N) is a ``torch.Tensor`` there (onyx.devices; PyTorch imported only then), which
+sessions with a Torch provider on that device read and write without copies through IOBinding.
+Sparse tensors stay on the CPU (:func:`check_device`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from onyx import devices
 from onyx.errors import InvalidArgument
 from onyx.model.types import elem_type_name, elem_type_of, np_dtype
 
@@ -49,11 +51,20 @@ def _device_name(device_type: str) -> str:
 
 
 def check_device(device_type: str, device_id: int = 0) -> str:
-    """The normalized device name for a value placed on ``device_type``; only "cpu" today."""
+    """The normalized name of ``device_type`` for a value that must live on the CPU (sparse tensors)."""
     name = _device_name(device_type)
     if name != "cpu":
         raise InvalidArgument(f"onyx keeps values on the CPU; device '{device_type}' (id {device_id}) is not available")
     return name
+
+
+def placement(device_type: str, device_id: int = 0) -> Any:
+    """Where a tensor asked for on (``device_type``, ``device_id``) goes: None for the CPU, else
+    its torch device (DeviceUnavailable when this process cannot use it, as onnxruntime's CPU
+    package refuses CUDA memory)."""
+    if _device_name(device_type) == "cpu":
+        return None
+    return devices.torch_device(device_type, device_id)
 
 
 class OrtDevice:
@@ -101,21 +112,30 @@ def _as_element_dtype(element_type: Any) -> np.dtype:
 
 
 class OrtValue:
-    """A value a session takes or gives (onnxruntime.OrtValue): tensors share their NumPy memory."""
+    """A value a session takes or gives (onnxruntime.OrtValue). CPU tensors share their NumPy
+    memory; CUDA tensors are torch tensors on that device (see the module's docstring)."""
 
     def __init__(self, value: Any, device: str = "cpu"):
         self._value = value
         self._device = device
 
+    @staticmethod
+    def _on_device(tensor: Any) -> OrtValue:
+        """A torch tensor as a device value (named by the device it is on)."""
+        return OrtValue(tensor, devices.device_of(tensor)[0])
+
     # -- construction ----------------------------------------------------------
 
     @staticmethod
     def ortvalue_from_numpy(numpy_obj: np.ndarray, /, device_type: str = "cpu", device_id: int = 0, vendor_id: int = -1) -> OrtValue:
-        """Wrap ``numpy_obj`` (C-contiguous arrays are shared, not copied)."""
-        device = check_device(device_type, device_id)
+        """Wrap ``numpy_obj`` (C-contiguous arrays are shared, not copied); on a device, copy it there."""
+        target = placement(device_type, device_id)
         if not isinstance(numpy_obj, np.ndarray):
             raise InvalidArgument(f"ortvalue_from_numpy takes a NumPy array, not {type(numpy_obj).__name__}")
-        return OrtValue(np.ascontiguousarray(numpy_obj.view(np.ndarray)), device)
+        array = np.ascontiguousarray(numpy_obj.view(np.ndarray))
+        if target is None:
+            return OrtValue(array)
+        return OrtValue(devices.from_host(array, target), _device_name(device_type).replace("gpu", "cuda"))
 
     @staticmethod
     def ortvalue_from_numpy_with_onnx_type(data: np.ndarray, /, onnx_element_type: int) -> OrtValue:
@@ -134,11 +154,16 @@ class OrtValue:
         shape: Sequence[int], element_type: Any, device_type: str = "cpu", device_id: int = 0, vendor_id: int = -1, memory_info: Any = None
     ) -> OrtValue:
         """A new zero-filled tensor of ``shape`` and ``element_type`` (NumPy type or ONNX code)."""
-        device = check_device(device_type, device_id)
+        target = placement(device_type, device_id)
         dims = [int(d) for d in shape]
         if any(d < 0 for d in dims):
             raise InvalidArgument(f"shape {dims} has a negative dimension")
-        return OrtValue(np.zeros(dims, _as_element_dtype(element_type)), device)
+        dtype = _as_element_dtype(element_type)
+        if target is None:
+            return OrtValue(np.zeros(dims, dtype))
+        import torch
+
+        return OrtValue(torch.zeros(dims, dtype=devices.torch_dtype(dtype), device=target), "cuda")
 
     @staticmethod
     def ort_value_from_sparse_tensor(sparse_tensor: Any) -> OrtValue:
@@ -146,24 +171,63 @@ class OrtValue:
 
     @staticmethod
     def from_dlpack(data: Any, is_bool_tensor: bool = False) -> OrtValue:
-        """Wrap an object exporting ``__dlpack__`` (shares its memory)."""
-        array = np.from_dlpack(data)
-        return OrtValue(array.view(np.bool_) if is_bool_tensor and array.dtype == np.uint8 else array)
+        """Wrap an object exporting ``__dlpack__`` (a torch tensor, a NumPy or CuPy array) or a
+        DLPack capsule, sharing its memory: on the CPU as a NumPy array, on CUDA as a torch tensor."""
+        if not hasattr(data, "__dlpack__"):
+            try:  # a bare capsule says where it lives only once opened: NumPy refuses a device one
+                return OrtValue.from_dlpack(_Capsule(data), is_bool_tensor)
+            except BufferError:
+                pass
+        elif data.__dlpack_device__()[0] == 1:  # kDLCPU
+            array = np.from_dlpack(data)
+            return OrtValue(array.view(np.bool_) if is_bool_tensor and array.dtype == np.uint8 else array)
+        if not devices.torch_available():
+            raise InvalidArgument("a DLPack tensor on an accelerator needs PyTorch (pip install 'onyx-runtime[torch]')")
+        import torch
+
+        return OrtValue._on_device(torch.from_dlpack(data))
 
     # -- inspection --------------------------------------------------------------
 
-    def _tensor(self) -> np.ndarray:
-        if not isinstance(self._value, np.ndarray):
+    def _tensor(self) -> Any:
+        """The tensor: a NumPy array, or a torch tensor on a device."""
+        if not (isinstance(self._value, np.ndarray) or devices.is_device_tensor(self._value)):
             raise InvalidArgument("Only OrtValues that are Tensors are convertible to Numpy objects")
         return self._value
 
+    def _dtype(self) -> np.dtype:
+        tensor = self._tensor()
+        return tensor.dtype if isinstance(tensor, np.ndarray) else devices.numpy_dtype(tensor.dtype)
+
     def numpy(self) -> Any:
-        """The tensor as a NumPy array sharing this value's memory (sequences and maps as they are)."""
+        """The tensor as a NumPy array: sharing this value's memory on the CPU, a copy of a device
+        tensor (sequences and maps as they are)."""
         if isinstance(self._value, np.ndarray):
             return self._value.view()
+        if devices.is_device_tensor(self._value):
+            return devices.to_host(self._value)
         if self._value is None or self.is_sparse_tensor():
             self._tensor()
         return self._value
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(value)``: the tensor as NumPy sees it (a copy where ``copy`` or a device asks)."""
+        array = self.numpy()
+        if copy:
+            return np.array(array, dtype=dtype, copy=True)
+        return array if dtype is None else np.asarray(array, dtype=dtype)
+
+    def __dlpack__(self, *, stream: Any = None, **kwargs: Any) -> Any:
+        """A DLPack capsule sharing this tensor's memory (``torch.from_dlpack(value)`` takes it)."""
+        return self._tensor().__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """DLPack's (device type, id): (1, 0) on the CPU, (2, N) on CUDA device N."""
+        return self._tensor().__dlpack_device__()
+
+    def to_dlpack(self) -> Any:
+        """The tensor as a DLPack capsule (onnxruntime's older name for ``__dlpack__``)."""
+        return self.__dlpack__()
 
     def shape(self) -> list[int]:
         if self.is_sparse_tensor():
@@ -172,8 +236,8 @@ class OrtValue:
 
     def data_type(self) -> str:
         """onnxruntime's type string: 'tensor(float)', 'sparse_tensor(int64)', 'seq(tensor(float))'."""
-        if isinstance(self._value, np.ndarray):
-            return f"tensor({elem_type_name(elem_type_of(self._value.dtype))})"
+        if self.is_tensor():
+            return f"tensor({elem_type_name(elem_type_of(self._dtype()))})"
         if self.is_sparse_tensor():
             return self._value.data_type()
         if isinstance(self._value, list):
@@ -185,22 +249,25 @@ class OrtValue:
 
     def element_type(self) -> int:
         """The ONNX element type code of the tensor (1 for float)."""
-        return elem_type_of(self._tensor().dtype)
+        return elem_type_of(self._dtype())
 
     def device_name(self) -> str:
+        """Where the tensor lives: "cpu" or "cuda"."""
         return self._device
 
     def data_ptr(self) -> int:
-        return self._tensor().ctypes.data
+        tensor = self._tensor()
+        return tensor.ctypes.data if isinstance(tensor, np.ndarray) else tensor.data_ptr()
 
     def tensor_size_in_bytes(self) -> int:
-        return self._tensor().nbytes
+        tensor = self._tensor()
+        return tensor.nbytes if isinstance(tensor, np.ndarray) else tensor.numel() * tensor.element_size()
 
     def has_value(self) -> bool:
         return self._value is not None
 
     def is_tensor(self) -> bool:
-        return isinstance(self._value, np.ndarray)
+        return isinstance(self._value, np.ndarray) or devices.is_device_tensor(self._value)
 
     def is_sparse_tensor(self) -> bool:
         from onyx.sparse import SparseTensor
@@ -215,13 +282,37 @@ class OrtValue:
             raise InvalidArgument("This OrtValue does not contain SparseTensor. Check data_type() value.")
         return self._value
 
-    def update_inplace(self, np_arr: np.ndarray) -> None:
-        """Copy ``np_arr`` (same number of elements) into this tensor's memory."""
+    def update_inplace(self, data: Any) -> None:
+        """Copy ``data`` (a NumPy array or an OrtValue with as many elements) into this tensor's
+        memory, on its device; its address does not change."""
         target = self._tensor()
-        source = np.asarray(np_arr)
-        if source.size != target.size:
+        if isinstance(data, OrtValue) and devices.is_device_tensor(data._value):
+            source: Any = data._value
+        else:
+            source = np.asarray(data.numpy() if isinstance(data, OrtValue) else data)
+        size = source.size if isinstance(source, np.ndarray) else source.numel()
+        if size != (target.size if isinstance(target, np.ndarray) else target.numel()):
             raise InvalidArgument("The input size of numpy arrays does not match the size of the OrtValue.")
-        np.copyto(target, source.reshape(target.shape), casting="unsafe")
+        if isinstance(target, np.ndarray):
+            host = source if isinstance(source, np.ndarray) else devices.to_host(source)
+            np.copyto(target, host.reshape(target.shape), casting="unsafe")
+        elif isinstance(source, np.ndarray):
+            target.copy_(devices.from_host(source.astype(self._dtype(), copy=False), target.device).reshape(target.shape))
+        else:
+            target.copy_(source.reshape(target.shape))
 
     def __repr__(self) -> str:
         return f"<onyx.OrtValue {self.data_type()} on {self._device}>"
+
+
+class _Capsule:
+    """A bare DLPack capsule as NumPy's from_dlpack takes it (an object with ``__dlpack__``)."""
+
+    def __init__(self, capsule: Any):
+        self._capsule = capsule
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return self._capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0)

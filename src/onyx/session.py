@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TypeProto
 
-from onyx import compiled
+from onyx import compiled, devices
 from onyx.errors import InvalidArgument, InvalidGraph, MemoryLimitExceeded
 from onyx.model.graph import Model, ValueInfo
 from onyx.model.loader import ModelSource, load_model
@@ -36,6 +36,8 @@ from onyx.providers.base import PartitionSummary
 from onyx.runtime import arena, contention, pages
 from onyx.runtime import control as run_control
 from onyx.runtime.feeds import FeedChecker
+from onyx.ortvalue import OrtValue
+from onyx.runtime.placement import DevicePlans
 from onyx.runtime.plan import Plan
 from onyx.value_runs import ValueRuns
 
@@ -247,6 +249,7 @@ class InferenceSession(ValueRuns):
         self._outputs = list(graph.outputs)
         self._feeds = FeedChecker(self._inputs, self._overridable)
         self._plan = Plan(graph, self._model.opset, functions=self._model.functions, providers=providers)
+        self._device_plans: DevicePlans | None = None  # IOBinding's plans for values kept on devices
         self._run_steps = self._plan.run
         if self._sess_options.execution_mode == ExecutionMode.ORT_PARALLEL:
             from onyx.runtime.parallel import ParallelRunner
@@ -266,26 +269,29 @@ class InferenceSession(ValueRuns):
         """Run the model; returns the values of ``output_names`` (all outputs when None), in order."""
         feeds = self._feeds.check(input_feed)
         self._check_output_names(output_names)
+        if any(type(value) is OrtValue for value in feeds.values()):  # tensors on a device
+            return self._run_on_devices(output_names or self._plan.output_names, input_feed, {}, run_options)
         results = self._run_plan(feeds, None, run_options)
         if not output_names:
             return results
         by_name = dict(zip(self._plan.output_names, results))
         return [by_name[name] for name in output_names]
 
-    def _run_plan(self, feeds: dict[str, Any], observer: Any, run_options: RunOptions | None) -> list[Any]:
-        """Run the plan on checked feeds, within the session's thread limit and the run's limits
-        (see onyx.runtime.control)."""
+    def _run_plan(self, feeds: dict[str, Any], observer: Any, run_options: RunOptions | None,
+                  run_steps: Callable[..., list[Any]] | None = None) -> list[Any]:
+        """Run the plan (or ``run_steps``, a placed plan's run) on checked feeds, within the
+        session's thread limit and the run's limits (see onyx.runtime.control)."""
         limits = self._limits if run_options is None else self._limits.for_run(run_options._config)
         control = run_control.RunControl(run_options, limits)
         control.check()
         with self._thread_limit(), run_control.running(control):
-            return self._run_plan_unlimited(feeds, observer)
+            return self._run_plan_unlimited(feeds, observer, run_steps or self._run_steps)
 
-    def _run_plan_unlimited(self, feeds: dict[str, Any], observer: Any) -> list[Any]:
+    def _run_plan_unlimited(self, feeds: dict[str, Any], observer: Any, run_steps: Callable[..., list[Any]]) -> list[Any]:
         """Run the plan on checked feeds, recording trace events when profiling is on."""
         inputs = [feeds.get(name, self._model.graph.initializers.get(name)) for name in self._plan.input_names]
         if self._profiler is None:
-            return _owned_outputs(self._run_steps(inputs, observer=observer), feeds)
+            return _owned_outputs(run_steps(inputs, observer=observer), feeds)
         record = self._profiler.observer()
 
         def observe(node: Any, values: list[Any], seconds: float) -> None:
@@ -294,9 +300,35 @@ class InferenceSession(ValueRuns):
                 observer(node, values, seconds)
 
         started = time.perf_counter_ns()
-        results = _owned_outputs(self._run_steps(inputs, observer=observe), feeds)
+        results = _owned_outputs(run_steps(inputs, observer=observe), feeds)
         self._profiler.session_event("model_run", started, time.perf_counter_ns())
         return results
+
+    def _run_on_devices(self, output_names: Sequence[str], input_feed: dict[str, Any],
+                        output_devices: dict[str, Any], run_options: RunOptions | None = None) -> list[Any]:
+        """``run`` for IOBinding: feeds may be OrtValues on a device, and ``output_devices`` maps
+        outputs to the torch device they are wanted on. A value stays on its device where a
+        provider of the session runs there (onyx.runtime.placement); elsewhere it is copied."""
+        feeds = self._feeds.check(input_feed)
+        self._check_output_names(output_names)
+        if self._device_plans is None:
+            self._device_plans = DevicePlans(self._plan)
+        on_devices, wanted = {}, {}
+        for name, value in feeds.items():
+            if isinstance(value, OrtValue):  # a device value: host OrtValues are arrays by now
+                device = self._device_plans.plan_device(value._value.device)
+                feeds[name] = value.numpy() if device is None else value._value
+                if device is not None:
+                    on_devices[name] = device
+        for name, target in output_devices.items():
+            if (device := self._device_plans.plan_device(target)) is not None:
+                wanted[name] = device
+        run_steps = self._device_plans.placed(on_devices, wanted).run if on_devices or wanted else None
+        by_name = dict(zip(self._plan.output_names, self._run_plan(feeds, None, run_options, run_steps)))
+        declared = {v.name: v.dtype for v in self._outputs}
+        fed = [id(value) for value in feeds.values()]
+        return [devices.placed_result(by_name[name], output_devices.get(name), declared.get(name), fed)
+                for name in output_names]
 
     def run_with_intermediates(
         self, output_names: Sequence[str] | None, input_feed: dict[str, Any], run_options: RunOptions | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from onyx.devices import is_device_tensor
 from onyx.errors import InvalidArgument
 from onyx.model.graph import ValueInfo
 from onyx.model.types import elem_type_of, elem_type_name
@@ -84,7 +85,9 @@ class FeedChecker:
             return value
         return self._check_tensor(info, value, bound)
 
-    def _check_tensor(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> np.ndarray:
+    def _check_tensor(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> Any:
+        if isinstance(value, OrtValue) and is_device_tensor(value._value):
+            return self._check_device_tensor(info, value, bound)
         value = _as_array(info, value)
         expected = info.dtype
         if expected is not None:
@@ -98,29 +101,39 @@ class FeedChecker:
                     f"input '{info.name}': expected {info.type_str}, got {_tensor_type(value)}; "
                     f"convert it with .astype('{expected.name}')"
                 )
+        self._check_shape(info, list(value.shape), bound)
+        return value
+
+    def _check_device_tensor(self, info: ValueInfo, value: OrtValue, bound: dict[str, tuple[int, str]]) -> OrtValue:
+        """A tensor on a device (IOBinding), checked by its type and shape, left where it is."""
+        if info.dtype is not None and value.data_type() != info.type_str:
+            raise InvalidArgument(f"input '{info.name}': expected {info.type_str}, got {value.data_type()} on {value.device_name()}")
+        self._check_shape(info, value.shape(), bound)
+        return value
+
+    def _check_shape(self, info: ValueInfo, actual: list[int], bound: dict[str, tuple[int, str]]) -> None:
         shape = info.shape
         if shape is None:
-            return value
-        if value.ndim != len(shape):
+            return
+        if len(actual) != len(shape):
             raise InvalidArgument(
                 f"input '{info.name}': expected rank {len(shape)} (shape {_fmt(shape)}), "
-                f"got rank {value.ndim} (shape {list(value.shape)})"
+                f"got rank {len(actual)} (shape {actual})"
             )
-        for axis, (dim, actual) in enumerate(zip(shape, value.shape)):
-            if isinstance(dim, int) and dim != actual:
+        for axis, (dim, size) in enumerate(zip(shape, actual)):
+            if isinstance(dim, int) and dim != size:
                 raise InvalidArgument(
                     f"input '{info.name}': dimension {axis} must be {dim} (shape {_fmt(shape)}), "
-                    f"got {actual} (shape {list(value.shape)})"
+                    f"got {size} (shape {actual})"
                 )
             if isinstance(dim, str) and dim.isidentifier():  # "?" (Paddle exports) names no dimension
-                if dim in bound and bound[dim][0] != actual:
-                    size, where = bound[dim]
+                if dim in bound and bound[dim][0] != size:
+                    other, where = bound[dim]
                     raise InvalidArgument(
-                        f"input '{info.name}': dimension {axis} is '{dim}', which is {size} in {where}, "
-                        f"but got {actual}"
+                        f"input '{info.name}': dimension {axis} is '{dim}', which is {other} in {where}, "
+                        f"but got {size}"
                     )
-                bound.setdefault(dim, (actual, f"input '{info.name}'"))
-        return value
+                bound.setdefault(dim, (size, f"input '{info.name}'"))
 
 
 def _fmt(shape: list[int | str | None]) -> str:
