@@ -145,7 +145,8 @@ def test_placed_plan_leaves_host_outputs_and_unplaced_inputs_as_they_were(toy):
 @pytest.mark.parametrize("make", [
     lambda: ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0),
     lambda: ort.OrtValue.ortvalue_from_shape_and_type([2, 3], np.float32, "cuda", 0),
-    lambda: ort.InferenceSession(relu_add_model(), providers=[CPU]).io_binding().bind_output("y", "cuda", 0),
+    lambda: ort.InferenceSession(relu_add_model(), providers=[CPU]).io_binding().bind_input(
+        "x", "cuda", 0, np.float32, [2, 3], X.ctypes.data),
 ])
 def test_cuda_values_are_refused_without_a_gpu(make):
     with pytest.raises(DeviceUnavailable, match="CUDA device") as caught:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from onyx import devices
-from onyx.errors import InvalidArgument, NotFound
+from onyx.errors import DeviceUnavailable, InvalidArgument, NotFound
 from onyx.ortvalue import OrtValue, _as_element_dtype, placement
 
 
@@ -94,14 +94,19 @@ class IOBinding:
         self, name: str, device_type: str = "cpu", device_id: int = 0, element_type: Any = None, shape: Any = None, buffer_ptr: int | None = None
     ) -> None:
         """Request output ``name`` on a device (the CPU by default); with ``buffer_ptr`` (and its
-        element type and shape), write it there, else a new value is made on that device."""
-        target = placement(device_type, device_id)
+        element type and shape), write it there, else a new value is made on that device (on the
+        CPU where this process cannot use the device, as onnxruntime's CPU package does)."""
         if buffer_ptr is None:
+            try:
+                target = placement(device_type, device_id)
+            except DeviceUnavailable:
+                target = None
             self._outputs[name] = None
         elif element_type is None or shape is None:
             raise InvalidArgument(f"bind_output('{name}'): a buffer_ptr needs its element_type and shape")
         else:
             self._outputs[name] = _value_at(device_type, device_id, element_type, shape, buffer_ptr)
+            target = placement(device_type, device_id)
         self._set_device(name, target)
 
     def bind_ortvalue_output(self, name: str, ortvalue: OrtValue) -> None:

@@ -142,3 +142,43 @@ def test_sparse_tensor_csr(rt):
     view = sparse.as_csrc_view()
     np.testing.assert_array_equal(view.inner(), [0, 1])
     np.testing.assert_array_equal(view.outer(), [0, 1, 2, 2])
+
+
+def test_ortvalue_shares_memory_with_torch_through_dlpack(rt):
+    torch = pytest.importorskip("torch", reason="the [torch] extra")
+    value = rt.OrtValue.ortvalue_from_numpy(X.copy())
+    assert value.__dlpack_device__() == (1, 0)
+    tensor = torch.from_dlpack(value)
+    assert tensor.data_ptr() == value.data_ptr() and tensor.shape == (2, 3)
+    assert np.asarray(value).ctypes.data == value.data_ptr()
+    source = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    back = rt.OrtValue.from_dlpack(source)
+    assert (back.device_name(), back.shape(), back.data_ptr()) == ("cpu", [2, 3], source.data_ptr())
+    source[0, 0] = 7
+    assert back.numpy()[0, 0] == 7
+    assert rt.OrtValue.from_dlpack(torch.tensor([True, False])).data_type() == "tensor(bool)"
+
+
+def _no_cuda():
+    try:
+        import torch
+    except ImportError:
+        return True
+    return not torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _no_cuda(), reason="onyx places values on CUDA where torch sees a GPU; onnxruntime's CPU package does not")
+def test_cuda_values_without_a_gpu(rt):
+    with pytest.raises(RuntimeError, match="CUDA device"):
+        rt.OrtValue.ortvalue_from_shape_and_type([2, 3], np.float32, "cuda", 0)
+    with pytest.raises(RuntimeError):
+        rt.OrtValue.ortvalue_from_numpy(X, "cuda", 0)
+    sess = session(rt, double_model())
+    binding = sess.io_binding()
+    binding.bind_cpu_input("x", X)
+    binding.bind_output("y", "cuda", 0)  # accepted: the output is made on the CPU
+    sess.run_with_iobinding(binding)
+    assert binding.get_outputs()[0].device_name() == "cpu"
+    np.testing.assert_array_equal(binding.copy_outputs_to_cpu()[0], 2 * X)
+    with pytest.raises(RuntimeError):  # last: onnxruntime's binding is unusable after this error
+        sess.io_binding().bind_input("x", "cuda", 0, np.float32, [2, 3], X.ctypes.data)
