@@ -1,9 +1,13 @@
 """onyx.backend beyond what the backend suite drives: run_node, run_model, devices."""
 
 import numpy as np
+import pytest
 from onnx import helper
 
+import onyx
 import onyx.backend
+from onyx import devices, providers
+from onyx.providers.partition import ProviderFallbackWarning
 from models import add_model
 
 
@@ -30,5 +34,32 @@ def test_run_model_takes_a_list_or_a_dict():
 
 def test_devices():
     assert onyx.backend.supports_device("CPU")
-    assert not onyx.backend.supports_device("CUDA")
+    cuda = devices.cuda_usable() and "TorchExecutionProvider" in onyx.get_available_providers()
+    assert onyx.backend.supports_device("CUDA") == cuda
+    assert onyx.get_device() == ("GPU" if cuda else "CPU")
+    if not cuda:
+        with pytest.raises(ValueError, match="CUDA"):
+            onyx.backend.prepare(add_model(), device="CUDA:0")
     assert onyx.backend.is_compatible(add_model())
+
+
+class _TorchStandIn(providers.ExecutionProvider):
+    """Stands for the Torch provider: claims nothing, keeps its options."""
+
+    name = "TorchExecutionProvider"
+    device = "cuda-stand-in"
+
+    def capability(self, graph, opset):
+        return []
+
+
+def test_cuda_devices_run_on_the_torch_provider(monkeypatch):
+    monkeypatch.setitem(providers._REGISTERED, _TorchStandIn.name, _TorchStandIn)
+    monkeypatch.setattr(devices, "cuda_usable", lambda: True)
+    assert onyx.backend.supports_device("CUDA") and onyx.get_device() == "GPU"
+    with pytest.warns(ProviderFallbackWarning, match="TorchExecutionProvider does not claim"):
+        rep = onyx.backend.prepare(add_model(), device="CUDA:1")
+    assert rep.session.get_providers() == ["TorchExecutionProvider", "CPUExecutionProvider"]
+    assert rep.session.get_provider_options()["TorchExecutionProvider"]["device"] == "cuda:1"
+    a = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(rep.run([a, a])[0], 2 * a)

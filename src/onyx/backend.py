@@ -1,4 +1,8 @@
-"""The onnx.backend interface: ``onyx.backend.prepare(model).run(inputs)``."""
+"""The onnx.backend interface: ``onyx.backend.prepare(model).run(inputs)``.
+
+``device="CUDA:N"`` runs the model on the Torch provider on ``cuda:N`` (nodes it does not claim
+on the CPU); it is supported where PyTorch sees a CUDA GPU (``supports_device("CUDA")``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ import numpy as np
 from onnx import ModelProto, NodeProto, helper
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
+from onyx import devices
+from onyx.providers import CPU, get_available_providers
 from onyx.session import InferenceSession
+
+TORCH = "TorchExecutionProvider"
 
 
 class OnyxRep(BackendRep):
@@ -40,10 +48,15 @@ class OnyxBackend(Backend):
 
     @classmethod
     def prepare(cls, model: ModelProto | bytes | str, device: str = "CPU", **kwargs: Any) -> OnyxRep:
-        """A session for ``model``; ``sess_options`` (an onyx.SessionOptions) may be passed."""
+        """A session for ``model`` on ``device`` ("CPU" or "CUDA:N"); ``sess_options`` (an
+        onyx.SessionOptions) may be passed."""
         if not cls.supports_device(device):
             raise ValueError(f"onyx cannot run on device '{device}'")
-        return OnyxRep(InferenceSession(model, kwargs.get("sess_options")))
+        parsed = Device(device)
+        providers: list = [CPU]
+        if parsed.type == DeviceType.CUDA:
+            providers = [(TORCH, {"device": f"cuda:{parsed.device_id or 0}"}), CPU]
+        return OnyxRep(InferenceSession(model, kwargs.get("sess_options"), providers=providers))
 
     @classmethod
     def run_model(cls, model: ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any) -> tuple[Any, ...]:
@@ -68,7 +81,11 @@ class OnyxBackend(Backend):
 
     @classmethod
     def supports_device(cls, device: str) -> bool:
-        return Device(device).type == DeviceType.CPU
+        """"CPU" always; "CUDA" where the Torch provider is installed and PyTorch sees a GPU."""
+        kind = Device(device).type
+        if kind == DeviceType.CUDA:
+            return TORCH in get_available_providers() and devices.cuda_usable()
+        return kind == DeviceType.CPU
 
 
 is_compatible = OnyxBackend.is_compatible

@@ -74,8 +74,11 @@ def get_all_providers() -> list[str]:
 
 
 def get_device() -> str:
-    """The device the default provider runs on, as onnxruntime reports it."""
-    return "CPU"
+    """"GPU" where the Torch provider can run on CUDA (PyTorch sees a GPU), else "CPU", as
+    onnxruntime's packages report their device."""
+    from onyx import devices
+
+    return "GPU" if "TorchExecutionProvider" in _REGISTERED and devices.cuda_usable() else "CPU"
 
 
 def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]],
