@@ -78,7 +78,7 @@ def get_device() -> str:
     onnxruntime's packages report their device."""
     from onyx import devices
 
-    return "GPU" if "TorchExecutionProvider" in _REGISTERED and devices.cuda_usable() else "CPU"
+    return "GPU" if "TorchExecutionProvider" in get_available_providers() and devices.cuda_usable() else "CPU"
 
 
 def create_providers(names: Sequence[str], options: Sequence[Mapping[str, Any]],
