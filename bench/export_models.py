@@ -44,8 +44,8 @@ def last_hidden(model):
     return LastHidden()
 
 
-def vision(name: str) -> None:
-    import torch
+def vision_module(name: str):
+    """A vision network from its transformers configuration (random weights), its last hidden state as output."""
     import transformers as tf
 
     configs = {
@@ -54,23 +54,38 @@ def vision(name: str) -> None:
         "convnext_tiny": lambda: tf.ConvNextModel(tf.ConvNextConfig(depths=[3, 3, 9, 3], hidden_sizes=[96, 192, 384, 768])),
         "vit_b16": lambda: tf.ViTModel(tf.ViTConfig(), add_pooling_layer=False),
     }
+    return last_hidden(configs[name]())
+
+
+def vision(name: str) -> None:
+    import torch
+
     torch.manual_seed(0)
-    _export_torch(name, last_hidden(configs[name]()), (torch.randn(1, 3, 224, 224),), ["pixel_values"])
+    _export_torch(name, vision_module(name), (torch.randn(1, 3, 224, 224),), ["pixel_values"])
+
+
+TEXT_SEQUENCE = {"bert_base": 128, "distilbert": 128, "gpt2": 64}
+
+
+def text_module(name: str):
+    """A text network from its transformers configuration (random weights), its last hidden state as output."""
+    import transformers as tf
+
+    configs = {
+        "bert_base": lambda: tf.BertModel(tf.BertConfig(), add_pooling_layer=False),
+        "distilbert": lambda: tf.DistilBertModel(tf.DistilBertConfig()),
+        "gpt2": lambda: tf.GPT2Model(tf.GPT2Config()),
+    }
+    return last_hidden(configs[name]())
 
 
 def text(name: str) -> None:
     import torch
-    import transformers as tf
 
-    configs = {
-        "bert_base": (lambda: tf.BertModel(tf.BertConfig(), add_pooling_layer=False), 128),
-        "distilbert": (lambda: tf.DistilBertModel(tf.DistilBertConfig()), 128),
-        "gpt2": (lambda: tf.GPT2Model(tf.GPT2Config()), 64),
-    }
-    build, seq = configs[name]
     torch.manual_seed(0)
-    ids = torch.randint(0, 1000, (1, seq))
-    _export_torch(name, last_hidden(build()), (ids,), ["input_ids"])
+    module = text_module(name)
+    ids = torch.randint(0, 1000, (1, TEXT_SEQUENCE[name]))
+    _export_torch(name, module, (ids,), ["input_ids"])
 
 
 def recurrent(name: str) -> None:
