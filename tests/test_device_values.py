@@ -76,9 +76,9 @@ def _vec(name, shape=(2, 3)):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
 
 
-def relu_add_model(cpu_reader=False):
-    """y = Relu(x) + x on the device; with ``cpu_reader``, also z = x * x on the CPU."""
-    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])]
+def relu_add_model(cpu_reader=False, op="Relu"):
+    """y = Relu(x) + x (or ``op``(x) + x) on the device; with ``cpu_reader``, also z = x * x on the CPU."""
+    nodes = [helper.make_node(op, ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])]
     outputs = [_vec("y")]
     if cpu_reader:
         nodes.append(helper.make_node("Mul", ["x", "x"], ["z"]))
@@ -242,3 +242,17 @@ def test_an_identity_output_bound_on_the_device_is_not_the_feed(held):
     (y,) = binding.get_outputs()
     assert y.data_ptr() != x.data_ptr()
     np.testing.assert_array_equal(y.numpy(), X)
+
+
+def test_the_torch_provider_takes_and_gives_bound_values_without_copies(held):
+    session = _session(relu_add_model(op="Abs"), "TorchExecutionProvider")
+    assert [p.provider for p in session.get_provider_assignment()] == ["TorchExecutionProvider"]
+    binding = session.io_binding()
+    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
+    binding.bind_output("y", "cuda", 0)
+    session.run_with_iobinding(binding)
+    (y,) = binding.get_outputs()
+    assert isinstance(y._value, torch.Tensor)
+    np.testing.assert_array_equal(y.numpy(), np.abs(X) + X)
+    (placed,) = session._device_plans._plans.values()
+    assert [s.node.op_type for s in placed.steps] == ["Partition"]
