@@ -93,6 +93,17 @@ def _session(model, provider=HELD):
         return ort.InferenceSession(model, providers=[provider, CPU])
 
 
+def _run_bound(session, x):
+    """Run with ``x`` bound as input x and output y bound on the device: (the binding, y)."""
+    binding = session.io_binding()
+    binding.bind_ortvalue_input("x", x)
+    binding.bind_output("y", "cuda", 0)
+    session.run_with_iobinding(binding)
+    (y,) = binding.get_outputs()
+    assert isinstance(y._value, torch.Tensor)
+    return binding, y
+
+
 def expected(x):
     return np.maximum(x, 0) + x
 
@@ -169,12 +180,7 @@ def test_an_ortvalue_on_the_device_holds_a_torch_tensor(held):
 
 def test_iobinding_keeps_device_values_on_the_device_between_runs(held):
     session = _session(relu_add_model())
-    binding = session.io_binding()
-    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
-    binding.bind_output("y", "cuda", 0)
-    session.run_with_iobinding(binding)
-    (y,) = binding.get_outputs()
-    assert isinstance(y._value, torch.Tensor)
+    binding, y = _run_bound(session, ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
     np.testing.assert_array_equal(y.numpy(), expected(X))
     _counts()  # the first run also asked the provider where its values live
     binding.bind_ortvalue_input("x", y)  # the output, fed back where it is
@@ -211,12 +217,7 @@ def test_device_feeds_read_by_host_kernels_are_copied_for_them(held):
 
 def test_device_values_reach_a_session_without_a_device_provider_through_the_host(held):
     session = ort.InferenceSession(relu_add_model(), providers=[CPU])
-    binding = session.io_binding()
-    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
-    binding.bind_output("y", "cuda", 0)
-    session.run_with_iobinding(binding)
-    (y,) = binding.get_outputs()
-    assert isinstance(y._value, torch.Tensor)
+    binding, y = _run_bound(session, ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
     np.testing.assert_array_equal(y.numpy(), expected(X))
 
 
@@ -235,11 +236,7 @@ def test_an_identity_output_bound_on_the_device_is_not_the_feed(held):
     )
     session = _session(model.SerializeToString())
     x = ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0)
-    binding = session.io_binding()
-    binding.bind_ortvalue_input("x", x)
-    binding.bind_output("y", "cuda", 0)
-    session.run_with_iobinding(binding)
-    (y,) = binding.get_outputs()
+    _, y = _run_bound(session, x)
     assert y.data_ptr() != x.data_ptr()
     np.testing.assert_array_equal(y.numpy(), X)
 
@@ -247,12 +244,7 @@ def test_an_identity_output_bound_on_the_device_is_not_the_feed(held):
 def test_the_torch_provider_takes_and_gives_bound_values_without_copies(held):
     session = _session(relu_add_model(op="Abs"), "TorchExecutionProvider")
     assert [p.provider for p in session.get_provider_assignment()] == ["TorchExecutionProvider"]
-    binding = session.io_binding()
-    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
-    binding.bind_output("y", "cuda", 0)
-    session.run_with_iobinding(binding)
-    (y,) = binding.get_outputs()
-    assert isinstance(y._value, torch.Tensor)
+    binding, y = _run_bound(session, ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))
     np.testing.assert_array_equal(y.numpy(), np.abs(X) + X)
     (placed,) = session._device_plans._plans.values()
     assert [s.node.op_type for s in placed.steps] == ["Partition"]
