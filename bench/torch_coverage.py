@@ -142,9 +142,12 @@ def main() -> None:
     cases = [c for c in load_node_model_tests() if re.search(args.only, c.name)]
     cases = cases[: args.limit] if args.limit else cases
     results: dict[str, dict[str, str]] = {name: {} for name in found}
-    for case in cases:
+    for i, case in enumerate(cases, 1):
         for name, convert in found.items():
             results[name][case.name] = check(convert, case)
+        if i % 200 == 0:
+            print(f"  {i}/{len(cases)}: " + ", ".join(f"{n} {list(r.values()).count('pass')}" for n, r in results.items()),
+                  file=sys.stderr, flush=True)
 
     print(f"{len(cases)} node tests (onnx {__import__('onnx').__version__}, torch {torch.__version__})")
     print(f"{'converter':<12} {'pass':>5} {'wrong':>6} {'convert':>8} {'run':>5} {'timeout':>8}   operators with a passing test")
