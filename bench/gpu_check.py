@@ -110,10 +110,10 @@ def variants(device: str) -> list[Variant]:
 
 def session(path: Path, device: str, options: dict):
     """The CUDA path as applications ask for it: CUDAExecutionProvider (TorchExecutionProvider
-    where options are given, or on the CPU)."""
+    where options are given, on the CPU, or where the onnxruntime name is not mapped)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if device == "cuda" and not options:
+        if device == "cuda" and not options and "CUDAExecutionProvider" in onyx.get_available_providers():
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = [("TorchExecutionProvider", {"device": device, **options}), "CPUExecutionProvider"]
