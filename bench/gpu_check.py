@@ -150,17 +150,23 @@ def check_model(name: str, args, workdir: Path, started: float) -> list[list[str
             run, binding = bound_runner(sess, make_input(1), input_name, device)
             run()
             error = float(np.abs(binding.copy_outputs_to_cpu()[0].astype(np.float32) - reference).max()) / scale
-            times = []
-            for batch in args.batches:
-                run, _ = bound_runner(sess, make_input(batch), input_name, device)
-                times.append(median_ms(run, args.runs, sync))
-            eager_times = [median_ms(_eager_runner(eager, make_input(b), device, variant), args.runs, sync) for b in args.batches]
-            rows.append([name, variant.label, f"{error:.1e}", str(on_cpu)]
-                        + [f"{t:.2f}" for t in times] + [f"{t:.2f}" for t in eager_times])
+            times = [_timed(lambda b=b: bound_runner(sess, make_input(b), input_name, device)[0], args.runs, sync)
+                     for b in args.batches]
+            eager_times = [_timed(lambda b=b: _eager_runner(eager, make_input(b), device, variant), args.runs, sync)
+                           for b in args.batches]
+            rows.append([name, variant.label, f"{error:.1e}", str(on_cpu)] + times + eager_times)
         except Exception as exc:  # noqa: BLE001 - report and go on to the next variant
             rows.append([name, variant.label, f"FAILED: {type(exc).__name__}: {str(exc)[:160]}", "", "", "", "", ""])
         print(" | ".join(rows[-1]), flush=True)
     return rows
+
+
+def _timed(make_run, runs: int, sync) -> str:
+    """The median of ``make_run()``'s runs in ms, or why it failed (one batch size may fail alone)."""
+    try:
+        return f"{median_ms(make_run(), runs, sync):.2f}"
+    except Exception as exc:  # noqa: BLE001 - shown in the table
+        return f"failed: {type(exc).__name__}"
 
 
 def _eager_runner(module, feed: np.ndarray, device: str, variant: Variant):
