@@ -178,6 +178,13 @@ def test_an_ortvalue_on_the_device_holds_a_torch_tensor(held):
     assert zeros.numpy().dtype.name == "bfloat16"
 
 
+def test_from_dlpack_shares_a_bfloat16_cpu_tensor_numpy_cannot_import():
+    tensor = torch.arange(4, dtype=torch.bfloat16)
+    value = ort.OrtValue.from_dlpack(tensor)
+    assert (value.device_name(), value.data_type(), value.data_ptr()) == ("cpu", "tensor(bfloat16)", tensor.data_ptr())
+    assert value.numpy().astype(np.float32).tolist() == [0, 1, 2, 3]
+
+
 def test_iobinding_keeps_device_values_on_the_device_between_runs(held):
     session = _session(relu_add_model())
     binding, y = _run_bound(session, ort.OrtValue.ortvalue_from_numpy(X, "cuda", 0))

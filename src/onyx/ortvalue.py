@@ -69,7 +69,7 @@ def placement(device_type: str, device_id: int = 0) -> Any:
 
 class OrtDevice:
     """A device as onnxruntime names it (``OrtDevice.make("cpu", 0)``): a description, which any
-    known device type may have; values are placed on the CPU only (see check_device)."""
+    known device type may have; values are placed on the CPU or on CUDA (see placement)."""
 
     def __init__(self, device_type: str = "cpu", device_id: int = 0, vendor_id: int = 0, mem_type: int = 0):
         self._type = _device_name(device_type)
@@ -179,7 +179,14 @@ class OrtValue:
             except BufferError:
                 pass
         elif data.__dlpack_device__()[0] == 1:  # kDLCPU
-            array = np.from_dlpack(data)
+            try:
+                array = np.from_dlpack(data)
+            except (BufferError, RuntimeError, TypeError):  # a type NumPy lacks (bfloat16): torch shares it
+                if not devices.torch_available():
+                    raise
+                import torch
+
+                array = devices.to_host(torch.from_dlpack(data))
             return OrtValue(array.view(np.bool_) if is_bool_tensor and array.dtype == np.uint8 else array)
         if not devices.torch_available():
             raise InvalidArgument("a DLPack tensor on an accelerator needs PyTorch (pip install 'onyx-runtime[torch]')")
