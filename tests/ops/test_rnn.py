@@ -1,9 +1,10 @@
 """RNN, GRU and LSTM on their specialised loops (default activations) with initializer weights, against onnxruntime.
 
-Initializers are read-only, so these runs also take the prepared-weights cache (the second run hits it).
+W, R and B are initializers, so each node prepares them once (the second run reuses them).
 """
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper, numpy_helper
 
@@ -66,3 +67,23 @@ def test_sessions_with_different_weights_stay_apart():
         actual, expected = run_both(model, feeds)
         for a, e in zip(actual, expected):
             np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5)
+
+
+def test_constant_weights_are_prepared_once_per_node_and_fed_ones_every_run(monkeypatch):
+    from onyx.ops import rnn
+
+    built = []
+    original = rnn._build_weights
+    monkeypatch.setattr(rnn, "_build_weights", lambda *args: built.append(1) or original(*args))
+    model, feeds = _model("GRU", "forward", 4, 2, 3, 5, False, False)
+    session = onyx.InferenceSession(model)
+    expected = run_onnxruntime(model, feeds)
+    for _ in range(3):
+        assert_outputs_match(session.run(None, feeds), expected, rtol=1e-4, atol=1e-5, exact=False)
+    assert len(built) == 1
+    fed = onnx.load_from_string(model)
+    fed.graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, i.dims) for i in fed.graph.initializer)
+    session = onyx.InferenceSession(fed.SerializeToString())
+    for _ in range(2):
+        assert_outputs_match(session.run(None, feeds), expected, rtol=1e-4, atol=1e-5, exact=False)
+    assert len(built) == 3

@@ -137,11 +137,19 @@ def choose_algorithm(geometry: ConvGeometry, compiled: bool = False, exact: bool
     return (None if exact else winograd_choice(g)) or "im2col"
 
 
+WINOGRAD_MIN_CHANNELS = 128  # input and output channels, below which im2col measured faster
+WINOGRAD_4X4_MIN_SIDE = 28  # output sides from which F(4x4) beats F(2x2); F(2x2) from 13
+
+
 def winograd_choice(g: ConvGeometry) -> str | None:
-    """The Winograd variant measured faster than im2col for ``g``, if any (see docs/performance.md)."""
-    if not winograd_applies(g):
+    """The Winograd variant measured faster than im2col for ``g``, if any (bench/conv_algorithms.py,
+    docs/benchmark.md): wide layers on maps large enough to fill the per-point products."""
+    if not winograd_applies(g) or min(g.channels, g.outputs) < WINOGRAD_MIN_CHANNELS:
         return None
-    return None
+    side = min(g.out)
+    if side >= WINOGRAD_4X4_MIN_SIDE:
+        return "winograd-4x4"
+    return "winograd-2x2" if side >= 13 else None
 
 
 def finish(y: np.ndarray, out: Sequence[int], bias: np.ndarray | None, cropped_view: bool = False) -> np.ndarray:

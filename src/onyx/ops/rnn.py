@@ -2,8 +2,8 @@
 
 The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
 stacked matmul per direction); only the recurrence loops over time, one direction after the
-other (each direction's R then stays in cache). The weights are prepared once per (W, R, B)
-initializer: transposed for row-vector products, biases folded wherever the formula allows.
+other (each direction's R then stays in cache). The weights are prepared once per node when W, R
+and B are constants: transposed for row-vector products, biases folded wherever the formula allows.
 
 With the default activations and no clip, peepholes, coupled gates or ``sequence_lens``, a
 specialised loop per op does a handful of in-place NumPy calls per step: the sigmoid gates'
@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from onyx.ops.activations import relu
-from onyx.ops.prepared import prepared
-from onyx.ops.registry import kernel
+from onyx.ops.registry import NodeContext, kernel
 from onyx.runtime.control import loop_check
 
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -153,13 +152,26 @@ def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: i
             rb[:, gh - hidden :] = 0
         bias = (wb + rb) * scale
     for array in (WT, RT, bias, rbh):
-        array.flags.writeable = False  # shared by every run through the cache
+        array.flags.writeable = False  # shared by every run of the node
     return _Weights(WT, RT, bias, rbh)
 
 
-def _weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *args) -> _Weights:
-    """``_build_weights``, once per session for initializer arrays (see onyx.ops.prepared)."""
-    return prepared((W, R, B), args, lambda: _build_weights(W, R, B, *args))
+class _NodeWeights:
+    """``_build_weights`` for one node: once per set of arguments when W, R and B are the node's
+    constants (NodeContext), on every run otherwise (a fed or computed weight may change)."""
+
+    def __init__(self, node: NodeContext):
+        self.constants = (node.constant(1), node.constant(2), node.constant(3))
+        self._built: dict[tuple, _Weights] = {}
+
+    def __call__(self, W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *args) -> _Weights:
+        W0, R0, B0 = self.constants
+        if W0 is None or W is not W0 or R is not R0 or B is not B0:
+            return _build_weights(W, R, B, *args)
+        weights = self._built.get(args)
+        if weights is None:
+            weights = self._built[args] = _build_weights(W, R, B, *args)
+        return weights
 
 
 # -- driver -----------------------------------------------------------------------
@@ -274,7 +286,7 @@ def _rnn_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> 
     return [h]
 
 
-def _rnn(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_beta, activations, clip,
+def _rnn(X, W, R, B=None, sequence_lens=None, initial_h=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta, activations, clip,
          direction, hidden_size, layout):
     """Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi)."""
     hidden = _hidden_size(hidden_size, R)
@@ -282,7 +294,7 @@ def _rnn(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     num_dir = len(_num_directions(direction))
     names = _activation_names(activations, ["tanh"], num_dir)
     fast = _default_fast(names, ["tanh"], clip, sequence_lens, X, layout)
-    weights = _weights(W, R, B, hidden, 1, dtype, 0, False)
+    weights = node_weights(W, R, B, hidden, 1, dtype, 0, False)
     acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
 
@@ -295,31 +307,31 @@ def _rnn(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
 
 
-@kernel("RNN", since=1)
-def rnn_1(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0):
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=0)
+@kernel("RNN", since=1, prepare=True)
+def rnn_1(*, activation_alpha=None, activation_beta=None,
+          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0, _node):
+    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=0)
 
 
-@kernel("RNN", since=7)
-def rnn_7(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None):
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=0)
+@kernel("RNN", since=7, prepare=True)
+def rnn_7(*, activation_alpha=None, activation_beta=None,
+          activations=None, clip=None, direction="forward", hidden_size=None, _node):
+    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=0)
 
 
-@kernel("RNN", since=14)
-def rnn_14(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-           activations=None, clip=None, direction="forward", hidden_size=None, layout=0):
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=layout)
+@kernel("RNN", since=14, prepare=True)
+def rnn_14(*, activation_alpha=None, activation_beta=None,
+           activations=None, clip=None, direction="forward", hidden_size=None, layout=0, _node):
+    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=layout)
 
 
-kernel("RNN", since=22)(rnn_14)
+kernel("RNN", since=22, prepare=True)(rnn_14)
 
 
 # -- GRU -------------------------------------------------------------------------
@@ -370,7 +382,7 @@ def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: St
     return [h]
 
 
-def _gru(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_beta, activations, clip,
+def _gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta, activations, clip,
          direction, hidden_size, layout, linear_before_reset):
     """zt, rt = f(...); ht = g(...) with the reset gate before or after the recurrence matmul."""
     hidden = _hidden_size(hidden_size, R)
@@ -378,7 +390,7 @@ def _gru(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     num_dir = len(_num_directions(direction))
     names = _activation_names(activations, ["sigmoid", "tanh"], num_dir)
     fast = _default_fast(names, ["sigmoid", "tanh"], clip, sequence_lens, X, layout)
-    weights = _weights(W, R, B, hidden, 3, dtype, 2 if fast else 0, bool(linear_before_reset))
+    weights = node_weights(W, R, B, hidden, 3, dtype, 2 if fast else 0, bool(linear_before_reset))
     acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
     H2 = 2 * hidden
@@ -407,40 +419,40 @@ def _gru(X, W, R, B, sequence_lens, initial_h, *, activation_alpha, activation_b
     return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
 
 
-@kernel("GRU", since=1)
-def gru_1(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0):
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=0, linear_before_reset=0)
+@kernel("GRU", since=1, prepare=True)
+def gru_1(*, activation_alpha=None, activation_beta=None,
+          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0, _node):
+    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=0, linear_before_reset=0)
 
 
-@kernel("GRU", since=3)
-def gru_3(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+@kernel("GRU", since=3, prepare=True)
+def gru_3(*, activation_alpha=None, activation_beta=None,
           activations=None, clip=None, direction="forward", hidden_size=None, linear_before_reset=0,
-          output_sequence=0):
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
+          output_sequence=0, _node):
+    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
 
 
-@kernel("GRU", since=7)
-def gru_7(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, linear_before_reset=0):
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
+@kernel("GRU", since=7, prepare=True)
+def gru_7(*, activation_alpha=None, activation_beta=None,
+          activations=None, clip=None, direction="forward", hidden_size=None, linear_before_reset=0, _node):
+    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
 
 
-@kernel("GRU", since=14)
-def gru_14(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
-           activations=None, clip=None, direction="forward", hidden_size=None, layout=0, linear_before_reset=0):
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha=activation_alpha,
-                activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                hidden_size=hidden_size, layout=layout, linear_before_reset=linear_before_reset)
+@kernel("GRU", since=14, prepare=True)
+def gru_14(*, activation_alpha=None, activation_beta=None,
+           activations=None, clip=None, direction="forward", hidden_size=None, layout=0, linear_before_reset=0, _node):
+    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, layout=layout, linear_before_reset=linear_before_reset)
 
 
-kernel("GRU", since=22)(gru_14)
+kernel("GRU", since=22, prepare=True)(gru_14)
 
 
 # -- LSTM ------------------------------------------------------------------------
@@ -477,7 +489,7 @@ def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) ->
     return [h, c]
 
 
-def _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, *, activation_alpha, activation_beta,
+def _lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta,
           activations, clip, direction, hidden_size, input_forget, layout):
     """Gates in iofc order, optional peepholes P[iof] and coupled input/forget gates."""
     hidden = _hidden_size(hidden_size, R)
@@ -486,7 +498,7 @@ def _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, *, activation_alph
     defaults = ["sigmoid", "tanh", "tanh"]
     names = _activation_names(activations, defaults, num_dir)
     fast = P is None and not input_forget and _default_fast(names, defaults, clip, sequence_lens, X, layout)
-    weights = _weights(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
+    weights = node_weights(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
     acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
     clipped = _clipper(clip)
     peep = None if P is None else P.astype(dtype, copy=False).reshape(num_dir, 3, hidden)
@@ -517,31 +529,31 @@ def _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, *, activation_alph
     return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
 
 
-@kernel("LSTM", since=1)
-def lstm_1(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, activation_alpha=None,
+@kernel("LSTM", since=1, prepare=True)
+def lstm_1(*, activation_alpha=None,
            activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-           input_forget=0, output_sequence=0):
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha=activation_alpha,
-                 activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                 hidden_size=hidden_size, input_forget=input_forget, layout=0)
+           input_forget=0, output_sequence=0, _node):
+    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, input_forget=input_forget, layout=0)
 
 
-@kernel("LSTM", since=7)
-def lstm_7(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, activation_alpha=None,
+@kernel("LSTM", since=7, prepare=True)
+def lstm_7(*, activation_alpha=None,
            activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-           input_forget=0):
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha=activation_alpha,
-                 activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                 hidden_size=hidden_size, input_forget=input_forget, layout=0)
+           input_forget=0, _node):
+    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, input_forget=input_forget, layout=0)
 
 
-@kernel("LSTM", since=14)
-def lstm_14(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, activation_alpha=None,
+@kernel("LSTM", since=14, prepare=True)
+def lstm_14(*, activation_alpha=None,
             activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-            input_forget=0, layout=0):
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha=activation_alpha,
-                 activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                 hidden_size=hidden_size, input_forget=input_forget, layout=layout)
+            input_forget=0, layout=0, _node):
+    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
+                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
+                   hidden_size=hidden_size, input_forget=input_forget, layout=layout)
 
 
-kernel("LSTM", since=22)(lstm_14)
+kernel("LSTM", since=22, prepare=True)(lstm_14)

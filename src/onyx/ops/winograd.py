@@ -9,7 +9,7 @@ per tile, 2.25x (m = 2) or 4x (m = 4) fewer. The filter transform ``G g G^T`` is
 time, a cache-sized chunk of tile rows at a time.
 
 F(4x4, 3x3)'s transforms have larger coefficients (up to 8 in A, 5 in B), so its float32 results
-carry a few times the rounding error of a direct sum (see docs/performance.md).
+carry a few times the rounding error of a direct sum (see docs/benchmark.md).
 """
 
 from __future__ import annotations
