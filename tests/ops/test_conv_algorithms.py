@@ -171,6 +171,11 @@ def test_integer_convolutions_never_take_winograd():
     (((1, 256, 14, 14), (64, 256, 3, 3), {"pads": [1, 1, 1, 1]}), "shifted"),
     (((1, 96, 56, 56), (96, 1, 7, 7), {"group": 96, "pads": [3, 3, 3, 3]}), "depthwise-rows"),
     (((1, 64, 56, 56), (128, 64, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}), "im2col"),
+    (((1, 64, 56, 56), (64, 64, 3, 3), {"pads": [1, 1, 1, 1]}), "im2col"),
+    (((1, 128, 28, 28), (128, 128, 3, 3), {"pads": [1, 1, 1, 1]}), "winograd-4x4"),
+    (((1, 256, 14, 14), (256, 256, 3, 3), {"pads": [1, 1, 1, 1]}), "im2col"),
+    (((1, 512, 14, 14), (512, 512, 3, 3), {"pads": [1, 1, 1, 1]}), "winograd-2x2"),
+    (((1, 512, 28, 28), (512, 512, 3, 3), {"dilations": [2, 2], "pads": [2, 2, 2, 2]}), "im2col"),
 ])
 def test_the_choice_follows_the_geometry(geometry, expected):
     assert choose_algorithm(ConvGeometry.of(geometry[0], geometry[1], **geometry[2])) == expected

@@ -137,19 +137,22 @@ def choose_algorithm(geometry: ConvGeometry, compiled: bool = False, exact: bool
     return (None if exact else winograd_choice(g)) or "im2col"
 
 
-WINOGRAD_MIN_CHANNELS = 128  # input and output channels, below which im2col measured faster
-WINOGRAD_4X4_MIN_SIDE = 28  # output sides from which F(4x4) beats F(2x2); F(2x2) from 13
+# Where Winograd measured faster than im2col (bench/conv_algorithms.py, docs/benchmark.md): F(4x4)
+# on maps from 28 wide with 128 channels in and out; F(2x2) on 13-27 wide maps only with 384
+# channels (at 256 it was as slow as im2col); below these the per-point products are too small.
+WINOGRAD_4X4 = (28, 128)  # (least output side, least channels in and out)
+WINOGRAD_2X2 = (13, 384)
 
 
 def winograd_choice(g: ConvGeometry) -> str | None:
-    """The Winograd variant measured faster than im2col for ``g``, if any (bench/conv_algorithms.py,
-    docs/benchmark.md): wide layers on maps large enough to fill the per-point products."""
-    if not winograd_applies(g) or min(g.channels, g.outputs) < WINOGRAD_MIN_CHANNELS:
+    """The Winograd variant measured faster than im2col for ``g``, if any."""
+    if not winograd_applies(g):
         return None
-    side = min(g.out)
-    if side >= WINOGRAD_4X4_MIN_SIDE:
-        return "winograd-4x4"
-    return "winograd-2x2" if side >= 13 else None
+    side, channels = min(g.out), min(g.channels, g.outputs)
+    for name, (least_side, least_channels) in (("winograd-4x4", WINOGRAD_4X4), ("winograd-2x2", WINOGRAD_2X2)):
+        if side >= least_side and channels >= least_channels:
+            return name
+    return None
 
 
 def finish(y: np.ndarray, out: Sequence[int], bias: np.ndarray | None, cropped_view: bool = False) -> np.ndarray:
