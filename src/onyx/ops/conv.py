@@ -50,17 +50,16 @@ class PreparedConv:
     sizes, else at the first run of each), the weights re-laid out once per algorithm when W
     (and B) are constants, on every run otherwise (a fed or computed weight may change).
 
-    ``algorithm`` forces one of ALGORITHMS (tests); ``cropped_view`` as in conv_algorithms.finish.
+    ``cropped_view`` as in conv_algorithms.finish. A declared shape that does not fit the weights
+    is left for the run to report with the shapes it gets.
     """
 
     def __init__(self, node: NodeContext, *, auto_pad: str = "NOTSET", dilations=None, group: int = 1,
-                 kernel_shape=None, pads=None, strides=None, cropped_view: bool = False,
-                 algorithm: str | None = None):
+                 kernel_shape=None, pads=None, strides=None, cropped_view: bool = False):
         self.attrs = dict(group=group, kernel_shape=kernel_shape, strides=strides, dilations=dilations, pads=pads,
                           auto_pad=auto_pad)
         self.compiled = node.compiled
         self.cropped_view = cropped_view
-        self.forced = ALGORITHMS[algorithm] if algorithm is not None else None
         self.weight, self.bias = node.constant(1), node.constant(2)
         self._plans: dict[tuple, tuple[ConvGeometry, Algorithm]] = {}
         self._weights: dict[tuple[str, np.dtype], PreparedWeights] = {}
@@ -69,7 +68,10 @@ class PreparedConv:
         w_shape = self.weight.shape if self.weight is not None else None
         if x_shape is None or w_shape is None or len(x_shape) < 3 or not all(isinstance(d, int) for d in x_shape[1:]):
             return
-        geometry, algorithm = self._plan((1, *x_shape[1:]), w_shape)
+        try:
+            geometry, algorithm = self._plan((1, *x_shape[1:]), w_shape)
+        except ValueError:
+            return
         declared = types[0].tensor_type.elem_type
         dtype = compute_dtype(np_dtype(declared) if declared else self.weight.dtype)
         self._prepared(algorithm, geometry, self.weight, self.bias, dtype)
@@ -90,7 +92,7 @@ class PreparedConv:
 
     def _plan(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[ConvGeometry, Algorithm]:
         geometry = ConvGeometry.of(x_shape, w_shape, **self.attrs)
-        algorithm = self.forced or ALGORITHMS[choose_algorithm(geometry, self.compiled)]
+        algorithm = ALGORITHMS[choose_algorithm(geometry, self.compiled)]
         if not algorithm.applies(geometry):
             raise ValueError(f"convolution algorithm '{algorithm.name}' does not apply to {geometry}")
         self._plans[(tuple(x_shape[1:]), tuple(w_shape))] = plan = (geometry, algorithm)
