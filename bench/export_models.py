@@ -1,12 +1,15 @@
 """Export the benchmark's models into bench/.cache (development time only, not CI).
 
-Needs PyTorch, transformers and skl2onnx (see docs/benchmark.md for the environment):
+Needs PyTorch, transformers, onnxscript and skl2onnx (see docs/benchmark.md for the environment):
     python bench/export_models.py [NAME ...]
 
 Every network is built from its configuration with random weights (nothing is downloaded):
 vision models at 224x224, BERT-base and DistilBERT at sequence 128, GPT-2 small at sequence
-64, a 2-layer LSTM, a bidirectional GRU; scikit-learn models are trained on synthetic data
-and converted with skl2onnx.
+64, Whisper-tiny's encoder (30 s of audio, 1,500 positions), a 2-layer LSTM, a bidirectional
+GRU; scikit-learn models are trained on synthetic data and converted with skl2onnx.
+Networks are exported with the legacy TorchScript exporter (``NAME``) and with PyTorch's
+current default, ``dynamo=True`` (``NAME_dynamo``, its default opset). bench/quantize_models.py
+then writes quantized variants of some of them.
 """
 
 from __future__ import annotations
@@ -20,13 +23,19 @@ CACHE = Path(__file__).parent / ".cache"
 OPSET = 17
 
 
+DYNAMO = "_dynamo"
+
+
 def _export_torch(name: str, module, example: tuple, input_names: list[str]) -> None:
+    """``module`` exported to bench/.cache/NAME.onnx: by the dynamo exporter (its default opset)
+    when NAME ends in _dynamo, else by the legacy exporter at OPSET."""
     import torch
 
     module.eval()
+    dynamo = name.endswith(DYNAMO)
+    options = {"dynamo": True} if dynamo else {"dynamo": False, "opset_version": OPSET}
     with torch.no_grad():
-        torch.onnx.export(module, example, str(CACHE / f"{name}.onnx"), input_names=input_names,
-                          opset_version=OPSET, dynamo=False)
+        torch.onnx.export(module, example, str(CACHE / f"{name}.onnx"), input_names=input_names, **options)
 
 
 def last_hidden(model):
@@ -61,7 +70,7 @@ def vision(name: str) -> None:
     import torch
 
     torch.manual_seed(0)
-    _export_torch(name, vision_module(name), (torch.randn(1, 3, 224, 224),), ["pixel_values"])
+    _export_torch(name, vision_module(name.removesuffix(DYNAMO)), (torch.randn(1, 3, 224, 224),), ["pixel_values"])
 
 
 TEXT_SEQUENCE = {"bert_base": 128, "distilbert": 128, "gpt2": 64}
@@ -82,10 +91,23 @@ def text_module(name: str):
 def text(name: str) -> None:
     import torch
 
+    base = name.removesuffix(DYNAMO)
     torch.manual_seed(0)
-    module = text_module(name)
-    ids = torch.randint(0, 1000, (1, TEXT_SEQUENCE[name]))
+    module = text_module(base)
+    ids = torch.randint(0, 1000, (1, TEXT_SEQUENCE[base]))
     _export_torch(name, module, (ids,), ["input_ids"])
+
+
+def whisper_encoder(name: str) -> None:
+    """Whisper-tiny's encoder (4 layers, 6 heads of 64) on 30 s of 80-bin log-mel features."""
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    encoder = tf.WhisperModel(tf.WhisperConfig(d_model=384, encoder_layers=4, encoder_attention_heads=6,
+                                               encoder_ffn_dim=1536, decoder_layers=4, decoder_attention_heads=6,
+                                               decoder_ffn_dim=1536)).get_encoder()
+    _export_torch(name, last_hidden(encoder), (torch.randn(1, 80, 3000),), ["input_features"])
 
 
 def recurrent(name: str) -> None:
@@ -130,9 +152,13 @@ def sklearn_model(name: str) -> None:
 EXPORTERS = {
     **{n: vision for n in ["resnet50", "mobilenetv2", "convnext_tiny", "vit_b16"]},
     **{n: text for n in ["bert_base", "distilbert", "gpt2"]},
+    "whisper_tiny_encoder": whisper_encoder,
     **{n: recurrent for n in ["lstm_2layer", "gru_bidirectional"]},
     **{n: sklearn_model for n in ["random_forest", "gradient_boosting", "svc"]},
 }
+# the transformers networks again, from PyTorch's current default exporter
+EXPORTERS.update({n + DYNAMO: EXPORTERS[n] for n in ["resnet50", "mobilenetv2", "convnext_tiny", "vit_b16",
+                                                       "bert_base", "gpt2", "whisper_tiny_encoder"]})
 
 
 def main(names: list[str]) -> None:
