@@ -84,6 +84,18 @@ def test_large_model_whose_file_name_has_a_colon_loads(split_weights, tmp_path):
     np.testing.assert_array_equal(onyx.InferenceSession(str(path)).run(None, {"x": X})[0], BIAS)
 
 
+def test_large_model_whose_weights_state_their_default_location_loads(split_weights, tmp_path):
+    """onnxruntime's quantizer writes data_location=DEFAULT after raw_data: the reference into the
+    file that replaces raw_data must not be undone by it (the last value of a field wins)."""
+    from onnx import TensorProto
+
+    model = bias_model(BIAS)
+    model.graph.initializer[0].data_location = TensorProto.DEFAULT
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    np.testing.assert_array_equal(onyx.InferenceSession(str(path)).run(None, {"x": X})[0], BIAS)
+
+
 def test_large_model_weights_are_owned_arrays(split_weights, tmp_path):
     from onyx.model import load_model
 

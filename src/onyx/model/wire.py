@@ -128,17 +128,23 @@ def _external_entry(key: str, value: str) -> bytes:
 
 
 def _tensor_without_raw_data(data: bytes, start: int, end: int, file_name: str) -> bytes:
+    """The tensor with its raw_data as a reference into the file. A data_location the tensor
+    states itself (DEFAULT, as onnxruntime's quantizer writes after raw_data) is dropped when
+    raw_data is replaced: the last value of a field wins, and it would undo the reference."""
+    fields = list(_fields(data, start, end))
+    has_raw_data = any(number == _RAW_DATA for number, *_ in fields)
     parts = []
-    for number, _, field_start, payload_start, payload_end in _fields(data, start, end):
+    for number, _, field_start, payload_start, payload_end in fields:
         if number == _RAW_DATA:
             parts += [
                 _external_entry("location", file_name),
                 _external_entry("offset", str(payload_start)),
                 _external_entry("length", str(payload_end - payload_start)),
-                _varint(_DATA_LOCATION << 3 | _VARINT) + _varint(TensorProto.EXTERNAL),
             ]
-        else:
+        elif not (has_raw_data and number == _DATA_LOCATION):
             parts.append(bytes(data[field_start:payload_end]))
+    if has_raw_data:
+        parts.append(_varint(_DATA_LOCATION << 3 | _VARINT) + _varint(TensorProto.EXTERNAL))
     return b"".join(parts)
 
 
