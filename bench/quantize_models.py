@@ -6,7 +6,7 @@ to models bench/export_models.py wrote first:
 
 * ``bert_base_qdynamic``, ``lstm_2layer_qdynamic``: ``quantize_dynamic`` (int8 weights; activations
   quantized at run time: DynamicQuantizeLinear, MatMulInteger, DynamicQuantizeLSTM).
-* ``resnet50_qdq``, ``resnet50_qoperator``: ``quantize_static`` calibrated on a few random
+* ``resnet50_qdq``, ``resnet50_dynamo_qoperator``: ``quantize_static`` calibrated on a few random
   images, in the QDQ format (QuantizeLinear/DequantizeLinear around float operators) and the
   QOperator format (QLinearConv, QLinearMatMul, QLinearAdd...).
 """
@@ -59,7 +59,7 @@ def quantize(name: str) -> None:
         _static(name.removesuffix("_qoperator"), name, QuantFormat.QOperator)
 
 
-QUANTIZED = ["bert_base_qdynamic", "lstm_2layer_qdynamic", "resnet50_qdq", "resnet50_qoperator"]
+QUANTIZED = ["bert_base_qdynamic", "lstm_2layer_qdynamic", "resnet50_qdq", "resnet50_dynamo_qoperator"]
 
 
 def main(names: list[str]) -> None:

@@ -53,12 +53,19 @@ def model_paths(selected: list[str] | None) -> dict[str, Path]:
     return paths
 
 
+THREADS = 0  # intra_op_num_threads of both runtimes' sessions (--threads); 0: each one's default
+
+
 def make_session(runtime: str, path: Path):
     if runtime == "onyx":
-        return onyx.InferenceSession(str(path))
+        options = onyx.SessionOptions()
+        options.intra_op_num_threads = THREADS
+        return onyx.InferenceSession(str(path), options)
     import onnxruntime
 
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def timed_creation(runtime: str, path: Path):
@@ -209,8 +216,13 @@ def main() -> None:
                         help="skip the fresh child processes: no peak memory, and creation times measured in "
                              "this process, where the runtime created second reuses the first one's memory")
     parser.add_argument("--no-reference", action="store_true", help="skip onnx.reference")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra_op_num_threads of both runtimes (default 0: each one's own choice); 1 measures "
+                             "the kernels alone on a machine that other processes keep busy")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     if args.probe:
         kind, runtime, model = args.probe
         print(json.dumps(PROBES[kind](runtime, Path(model))))

@@ -8,6 +8,7 @@ residual and activation in place on the product's fresh output buffer:
 * FusedMatMulBias(A, B, bias?): activation(MatMul(A, B) + bias)
 * ChannelAffine(X, scale, shift): activation(X * scale + shift), scale and shift cast to X's type
 * FusedAttention(Q, KT, V, mask?): Softmax(scale * Q @ KT + mask) @ V over the last axis
+  (its own module, onyx/ops/fused_attention.py)
 * Gelu, LayerNormalization: the standard operators for models whose opset predates them
 * PadChannels(X): X with zero channels up to a multiple of ``multiple`` (onnxruntime's ReorderInput)
 
@@ -132,21 +133,6 @@ def channel_affine(X, scale, shift, *, activation="", activation_params=()):
     y = np.multiply(X, scale.astype(X.dtype, copy=False))
     y += shift.astype(X.dtype, copy=False)
     return apply_activation(y, activation, list(activation_params))
-
-
-@kernel("FusedAttention", since=1, domain=DOMAIN)
-def fused_attention(Q, KT, V, mask=None, *, scale=1.0):
-    """Softmax(scale * Q @ KT + mask) @ V, the softmax over the last axis, in one scores buffer."""
-    dtype = Q.dtype
-    scores = _in_place(np.asarray(mat_mul(Q, KT)))
-    if scale != 1.0:
-        scores *= scores.dtype.type(scale)
-    if mask is not None:
-        scores = _add(scores, mask.astype(scores.dtype, copy=False))
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    return np.asarray(mat_mul(scores, V)).astype(dtype, copy=False)
 
 
 @kernel("Gelu", since=1, domain=DOMAIN)

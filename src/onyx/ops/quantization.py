@@ -11,6 +11,7 @@ import ml_dtypes
 import numpy as np
 from onnx.helper import tensor_dtype_to_np_dtype
 
+from onyx.ops.integer_gemm import as_int32, integer_matmul, row_param
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axis
 
@@ -178,38 +179,18 @@ def dynamic_quantize_linear(x):
     return y, np.array(scale), np.array(zero_point)
 
 
-def _row_param(param: np.ndarray, operand: np.ndarray) -> np.ndarray:
-    """A per-row (1-D, one value per row of a matrix operand) parameter as a column to broadcast."""
-    if param.ndim == 1 and param.size > 1:
-        if operand.ndim < 2 or param.shape[0] != operand.shape[-2]:
-            raise ValueError(f"per-row parameter of shape {param.shape} does not match operand {operand.shape}")
-        return param.reshape(-1, 1)
-    return param.reshape(()) if param.size == 1 else param
-
-
-def centered(q: np.ndarray, zero_point: np.ndarray | None, per_row: bool) -> np.ndarray:
-    """q - zero_point in float64 (exact for 8/16-bit integers, so BLAS does the integer product)."""
-    values = q.astype(np.float64)
-    if zero_point is not None:
-        zp = _row_param(zero_point, q) if per_row else zero_point
-        values -= zp.astype(np.float64)
-    return values
-
-
 @kernel("MatMulInteger", since=10)
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
     """int32 matmul of (A - a_zero_point) and (B - b_zero_point); zero points per tensor, A row or B column."""
-    product = np.matmul(centered(A, a_zero_point, per_row=True), centered(B, b_zero_point, per_row=False))
-    # exact in float64; an int32 accumulator wraps on overflow, so wrap the same way
-    return product.astype(np.int64).astype(np.int32)
+    return as_int32(integer_matmul(A, B, a_zero_point, b_zero_point, a_per_row=True))
 
 
 @kernel("QLinearMatMul", since=10)
 def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
     """Quantized matmul: requantize (a - a_zp) @ (b - b_zp) with a_scale * b_scale / y_scale."""
-    acc = np.matmul(centered(a, a_zero_point, per_row=True), centered(b, b_zero_point, per_row=False))
+    acc = integer_matmul(a, b, a_zero_point, b_zero_point, a_per_row=True)
     multiplier = (
-        _row_param(a_scale, a).astype(np.float64) * b_scale.astype(np.float64) / y_scale.astype(np.float64)
+        row_param(a_scale, a).astype(np.float64) * b_scale.astype(np.float64) / y_scale.astype(np.float64)
     )
     zero_point = y_zero_point.reshape(()) if y_zero_point.size == 1 else y_zero_point
     return to_quantized((acc * multiplier).astype(np.float32), zero_point, y_zero_point.dtype)

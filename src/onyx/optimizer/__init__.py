@@ -5,7 +5,9 @@ constant and shape folding, common-subexpression and dead-code elimination (all 
 GraphOptimizationLevel.ORT_ENABLE_BASIC), then at ORT_ENABLE_EXTENDED and above
 per-channel affine chains and BatchNormalization folded into the Conv before them, zero Pads
 into Convs, and LayerNormalization, Gelu and Softmax patterns (standard operators where the
-model's opset has them, else onyx's op of the same meaning).
+model's opset has them, else onyx's op of the same meaning); activations moved before the
+Reshape between them and a Gemm/MatMul (as the dynamo exporter writes), and MatMulInteger ->
+Cast -> Mul [-> Add] chains of onnxruntime's quantizer into com.microsoft MatMulIntegerToFloat.
 
 *codegen* (after partitioning, each provider on its own partitions): a provider's own
 fusions (``ExecutionProvider.fusions``). The CPU provider's are CPU_FUSIONS below: affine
@@ -34,7 +36,9 @@ from onyx.optimizer.linear_fusion import (
     fuse_gemm_activation,
     fuse_matmul_bias,
     fuse_pad_conv,
+    move_activation_before_reshape,
 )
+from onyx.optimizer.quantized_fusion import fuse_matmul_integer_to_float
 from onyx.optimizer.sibling_convs import merge_sibling_convs
 from onyx.optimizer.simplify import eliminate_common_subexpressions, eliminate_dead_code, eliminate_identities
 from onyx.optimizer.transformer_fusion import fuse_attention, fuse_gelu, fuse_layer_norm, fuse_softmax
@@ -65,6 +69,8 @@ DECLUTTER: tuple[OptimizerPass, ...] = (
     OptimizerPass("layer_norm_fusion", fuse_layer_norm),
     OptimizerPass("gelu_fusion", fuse_gelu),  # before the MatMul/Gemm fusions that absorb it as their activation
     OptimizerPass("softmax_fusion", fuse_softmax),
+    OptimizerPass("activation_before_reshape", move_activation_before_reshape),  # after the Gelu fusion
+    OptimizerPass("matmul_integer_to_float_fusion", fuse_matmul_integer_to_float),
 )
 
 CPU_FUSIONS: tuple[OptimizerPass, ...] = (

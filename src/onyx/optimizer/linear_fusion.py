@@ -187,6 +187,29 @@ def _fused(op_type: str) -> Callable[[GraphEditor, Node, _Chain], None]:
     return fuse
 
 
+def _reshaped_activation(ed: GraphEditor, reshape: Node) -> Node | None:
+    """The activation reading alone a Reshape that reads alone a Gemm's or MatMul's output."""
+    source = ed.producer.get(reshape.inputs[0])
+    act = ed.sole_consumer(reshape.outputs[0])
+    if source is None or source.domain or source.op_type not in ("Gemm", "MatMul") or act is None \
+            or ed.sole_consumer(reshape.inputs[0]) is not reshape or activation_of(ed, act) is None \
+            or act.inputs[0] != reshape.outputs[0]:
+        return None
+    return act
+
+
+def _activation_first(ed: GraphEditor, reshape: Node, act: Node) -> None:
+    moved = ed.fresh_name(act.outputs[0] + "_unshaped")
+    ed.replace([reshape, act], [Node(act.op_type, [reshape.inputs[0]] + act.inputs[1:], [moved], dict(act.attrs),
+                                     domain=act.domain, name=act.name),
+                                Node("Reshape", [moved] + reshape.inputs[1:], list(act.outputs), dict(reshape.attrs),
+                                     name=reshape.name)])
+
+
+# Gemm/MatMul -> Reshape -> activation becomes Gemm/MatMul -> activation -> Reshape (an elementwise
+# activation commutes with a Reshape), so that the fusions below absorb the activation: PyTorch's
+# dynamo exporter writes linear layers as Reshape -> Gemm -> Reshape.
+move_activation_before_reshape = rule("Reshape", guard=_reshaped_activation, action=_activation_first)
 # Conv [+ per-channel Add] [+ residual Add or two-input Sum] + activation -> FusedConv.
 fuse_conv_activation = rule("Conv", guard=_conv_chain, action=_fuse_conv)
 # Gemm + activation -> FusedGemm.

@@ -96,7 +96,10 @@ def _rewrite(ed: GraphEditor, node: Node) -> list[Node] | None:
             scores = w.add("Mul", [scores, w.constant(float(node.attrs["scale"]), "scale")])
         if len(node.inputs) > 3 and node.inputs[3]:
             scores = w.add("Add", [scores, node.inputs[3]])
-        w.add("MatMul", [w.add("Softmax", [scores], {"axis": -1}), node.inputs[2]], out=out)
+        probs = w.add("Softmax", [scores], {"axis": -1})
+        if node.attrs.get("nan_to_zero", 0):
+            probs = w.add("Where", [w.add("IsNaN", [probs]), w.constant(0.0, "zero"), probs])
+        w.add("MatMul", [probs, node.inputs[2]], out=out)
     elif op == "Gelu":
         w.activation(node.inputs[0], "GeluTanh" if node.attrs.get("approximate", "none") == "tanh" else "Gelu", [], out)
     elif op == "LayerNormalization" and int(node.attrs.get("axis", -1)) < 0:

@@ -205,10 +205,23 @@ def _attention_match(ed: GraphEditor, sm: Node):
 
 
 def _attention(ed: GraphEditor, sm: Node, found) -> None:
-    nodes, inputs, scale = found
-    ed.replace(nodes, [Node("FusedAttention", inputs, [nodes[-1].outputs[0]], {"scale": scale},
-                            domain=ONYX_DOMAIN, name=sm.name)])
+    nodes, inputs, scale, nan_to_zero = found
+    attrs = {"scale": scale, **({"nan_to_zero": 1} if nan_to_zero else {})}
+    ed.replace(nodes, [Node("FusedAttention", inputs, [nodes[-1].outputs[0]], attrs, domain=ONYX_DOMAIN, name=sm.name)])
     ed.use_onyx_domain()
+
+
+def _nan_to_zero(ed: GraphEditor, probs: str) -> list[Node] | None:
+    """[IsNaN, Where] when ``probs`` is read only by Where(IsNaN(probs), 0, probs), as PyTorch's
+    dynamo exporter writes after an attention's Softmax (fully masked rows become zero)."""
+    readers = ed.readers(probs)
+    if len(readers) != 2 or {n.op_type for n in readers} != {"IsNaN", "Where"} or any(n.domain for n in readers):
+        return None
+    isnan, where = sorted(readers, key=lambda n: n.op_type != "IsNaN")
+    if where.inputs[0] != isnan.outputs[0] or where.inputs[2] != probs or ed.scalar(where.inputs[1]) != 0.0 \
+            or ed.sole_consumer(isnan.outputs[0]) is not where:
+        return None
+    return [isnan, where]
 
 
 def _strip_scaling(ed: GraphEditor, name: str, reader: Node, nodes: list[Node]) -> tuple[str, float]:
@@ -225,10 +238,15 @@ def _strip_scaling(ed: GraphEditor, name: str, reader: Node, nodes: list[Node]) 
 
 
 def _match_attention(ed: GraphEditor, sm: Node):
-    out = ed.sole_consumer(sm.outputs[0])
-    if out is None or out.op_type != "MatMul" or out.domain or out.inputs[0] != sm.outputs[0]:
+    probs, nodes = sm.outputs[0], [sm]
+    masking = _nan_to_zero(ed, probs)
+    if masking is not None:
+        probs = masking[1].outputs[0]
+        nodes += masking
+    out = ed.sole_consumer(probs)
+    if out is None or out.op_type != "MatMul" or out.domain or out.inputs[0] != probs:
         return None
-    nodes, mask, scale = [sm], "", 1.0
+    mask, scale = "", 1.0
     name, reader = sm.inputs[0], sm
     while True:
         node = ed.producer.get(name)
@@ -256,7 +274,7 @@ def _match_attention(ed: GraphEditor, sm: Node):
     kt, k_scale = _strip_scaling(ed, qk.inputs[1], qk, nodes)
     nodes.append(out)
     inputs = [q, kt, out.inputs[1]] + ([mask] if mask else [])
-    return nodes, inputs, scale * q_scale * k_scale
+    return nodes, inputs, scale * q_scale * k_scale, masking is not None
 
 
 # ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul[/Add] -> LayerNormalization.
@@ -265,5 +283,6 @@ fuse_layer_norm = rule("Sub", guard=_match_layer_norm, action=_layer_norm)
 fuse_gelu = rule("Erf", "Tanh", guard=_match_gelu, action=_gelu)
 # Exp -> ReduceSum -> Div -> Softmax over the reduced trailing axes.
 fuse_softmax = rule("Exp", guard=_match_softmax, action=_softmax)
-# MatMul(Q, K^T) [* scale] [+ mask] -> Softmax(last axis) -> MatMul(., V) -> FusedAttention.
+# MatMul(Q, K^T) [* scale] [+ mask] -> Softmax(last axis) [-> Where(IsNaN(.), 0, .)] -> MatMul(., V)
+# -> FusedAttention.
 fuse_attention = rule("Softmax", guard=_attention_match, action=_attention)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from onyx.ops.quantization import centered
+from onyx.ops.integer_gemm import integer_matmul
 from onyx.ops.quantization import dequantize_linear as standard_dequantize_linear
 from onyx.ops.quantization import dynamic_quantize_linear
 from onyx.ops.quantization import quantize_linear as standard_quantize_linear
@@ -40,15 +40,15 @@ def _scalar(x) -> np.float32:
 
 
 def _integer_matmul(a, b, a_zero_point, b_zero_point) -> np.ndarray:
-    """(a - a_zp) @ (b - b_zp), exact (float64 holds the integer sums), as float64; zero points
+    """(a - a_zp) @ (b - b_zp), exact (onyx.ops.integer_gemm), as float32 or float64; zero points
     per tensor, or per column of b."""
-    return np.matmul(centered(a, a_zero_point, per_row=False), centered(b, b_zero_point, per_row=False))
+    return integer_matmul(a, b, a_zero_point, b_zero_point, a_per_row=False)
 
 
 @kernel("MatMulIntegerToFloat", since=1, domain=MS)
 def matmul_integer_to_float(a, b, a_scale, b_scale, a_zero_point=None, b_zero_point=None, bias=None):
     """(A - a_zp) @ (B - b_zp) * a_scale * b_scale + bias, in the scales' float type."""
-    y = _integer_matmul(a, b, a_zero_point, b_zero_point).astype(np.float32)
+    y = _integer_matmul(a, b, a_zero_point, b_zero_point).astype(np.float32, copy=False)
     y *= a_scale.astype(np.float32) * b_scale.astype(np.float32)
     if bias is not None:
         y += bias
@@ -59,11 +59,32 @@ def matmul_integer_to_float(a, b, a_scale, b_scale, a_zero_point=None, b_zero_po
 def dynamic_quantize_matmul(a, b, b_scale, b_zero_point=None, bias=None):
     """A quantized to uint8 on the fly (per tensor), then MatMulIntegerToFloat with B."""
     qa, a_scale, a_zp = dynamic_quantize_linear(a)
-    y = _integer_matmul(qa, b, a_zp, b_zero_point).astype(np.float32)
+    y = _integer_matmul(qa, b, a_zp, b_zero_point).astype(np.float32, copy=False)
     y *= a_scale * b_scale.astype(np.float32)
     if bias is not None:
         y += bias
     return y
+
+
+@kernel("QGemm", since=1, domain=MS)
+def qgemm(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c=None, y_scale=None, y_zero_point=None, *,
+          alpha=1.0, transA=0, transB=0):
+    """alpha * a_scale * b_scale * ((A' - a_zp) @ (B' - b_zp) + C), C an int32 bias in that scale;
+    float, or requantized to y_scale and y_zero_point when y_scale is given. b's scale and zero
+    point per tensor or per column (per row of B when transB)."""
+    a = a.T if transA else a
+    b_zp = None if b_zero_point is None else np.asarray(b_zero_point).reshape(-1)
+    b = b.T if transB else b
+    acc = integer_matmul(a, b, a_zero_point, b_zp if b_zp is None or b_zp.size > 1 else b_zp.reshape(()),
+                         a_per_row=False).astype(np.float64)
+    if c is not None:
+        acc += c
+    scale = np.float32(alpha) * _scalar(a_scale) * np.asarray(b_scale, dtype=np.float32).reshape(-1)
+    if y_scale is None:
+        return (acc * scale.reshape(-1 if scale.size > 1 else ())).astype(np.float32)
+    multiplier = (scale / _scalar(y_scale)).astype(np.float32)
+    y = acc * multiplier.reshape(-1 if multiplier.size > 1 else ())
+    return quantize(y, np.float32(1), _zp(y_zero_point), np.dtype(np.uint8) if y_zero_point is None else y_zero_point.dtype)
 
 
 def unpack_bits(packed: np.ndarray, bits: int) -> np.ndarray:
