@@ -110,3 +110,19 @@ def test_integer_products_through_float32_are_exact(k):
     b = RNG.integers(-128, 128, (k, 7)).astype(np.float32)
     got = exact_matmul(a, b, 128.0)
     np.testing.assert_array_equal(got, a.astype(np.int64) @ b.astype(np.int64))
+
+
+@pytest.mark.parametrize("channels", [4, 64])
+def test_integer_convolutions_through_float32_are_exact(channels):
+    """ConvInteger of full-range uint8 and int8 codes: 64 channels of 3x3 exceed float32's exact
+    integers in one product (576 * 255 * 128 > 2**24) and are summed by chunks of channels."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from onyx.ops.conv import conv_integer
+
+    x = RNG.integers(0, 256, (1, channels, 6, 6)).astype(np.uint8)
+    w = RNG.integers(-128, 128, (3, channels, 3, 3)).astype(np.int8)
+    got = conv_integer(x, w, np.array(7, np.uint8), np.array(0, np.int8))
+    windows = sliding_window_view(x.astype(np.int64) - 7, (3, 3), axis=(2, 3))  # (1, C, 4, 4, 3, 3)
+    expected = np.einsum("nchwij,mcij->nmhw", windows, w.astype(np.int64))
+    np.testing.assert_array_equal(got, expected)

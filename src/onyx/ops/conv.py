@@ -21,6 +21,8 @@ from onyx.ops.conv_algorithms import (
     choose_algorithm,
     run_algorithm,
 )
+from onyx.ops.integer_gemm import EXACT_FLOAT32
+from onyx.ops.prepared import prepared
 from onyx.ops.registry import NodeContext, kernel
 from onyx.ops.window import col2im, effective_kernel, output_shape, resolve_pads, spatial_attr
 
@@ -120,18 +122,48 @@ def conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=
                         pads=pads, strides=strides)
 
 
+def _integer_weights(w: np.ndarray, w_zero_point) -> tuple[np.ndarray, float]:
+    """(w - w_zero_point as float32, its largest magnitude), once per constant weight."""
+
+    def build() -> tuple[np.ndarray, float]:
+        wf = w.astype(np.float32)
+        if w_zero_point is not None:
+            wf -= np.asarray(w_zero_point, dtype=np.float32).reshape((-1,) + (1,) * (w.ndim - 1))
+        return wf, float(np.max(np.abs(wf))) if wf.size else 0.0
+
+    return prepared([w, w_zero_point if isinstance(w_zero_point, np.ndarray) else None], "integer_conv.weights", build)
+
+
 def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad):
-    """Exact sum of (x - x_zero_point) * (w - w_zero_point) products, as float64 (N, M, *out)."""
+    """Exact sum of (x - x_zero_point) * (w - w_zero_point) products (N, M, *out), as float32
+    where every partial sum stays within float32's exact integers (the bound of
+    onyx.ops.integer_gemm: inner size * max |x'| * max |w'| <= 2**24), by input channel chunks
+    added in float64 where that holds per chunk (group 1), else as float64."""
     geometry = ConvGeometry.of(x.shape, w.shape, group, kernel_shape, strides, dilations, pads, auto_pad)
-    xf = x.astype(np.float64)
-    wf = w.astype(np.float64)
+    if x_zero_point is not None and np.size(x_zero_point) != 1:
+        raise ValueError("x_zero_point must be a scalar (per-tensor quantization)")
+    xf = x.astype(np.float32)
     if x_zero_point is not None:
-        if np.size(x_zero_point) != 1:
-            raise ValueError("x_zero_point must be a scalar (per-tensor quantization)")
-        xf -= float(np.asarray(x_zero_point).reshape(-1)[0])
-    if w_zero_point is not None:
-        wf -= np.asarray(w_zero_point, dtype=np.float64).reshape((-1,) + (1,) * (w.ndim - 1))
-    return conv_core(xf, wf, geometry, exact=True)
+        xf -= np.float32(np.asarray(x_zero_point).reshape(-1)[0])
+    wf, w_max = _integer_weights(w, w_zero_point)
+    x_max = float(np.max(np.abs(xf))) if xf.size else 0.0
+    window = math.prod(w.shape[2:])
+    per_channel = window * x_max * w_max
+    if per_channel * w.shape[1] <= EXACT_FLOAT32:
+        return conv_core(xf, wf, geometry, exact=True)
+    step = int(EXACT_FLOAT32 // per_channel) if per_channel else 0
+    if group != 1 or step < 1:
+        return conv_core(xf.astype(np.float64), wf.astype(np.float64), geometry, exact=True)
+    total = None
+    for start in range(0, w.shape[1], step):
+        part_geometry = ConvGeometry.of(xf[:, start:start + step].shape, wf[:, start:start + step].shape, 1,
+                                        kernel_shape, strides, dilations, pads, auto_pad)
+        part = conv_core(xf[:, start:start + step], wf[:, start:start + step], part_geometry, exact=True)
+        if total is None:
+            total = part.astype(np.float64)
+        else:
+            total += part
+    return total
 
 
 @kernel("ConvInteger", since=10)
