@@ -126,3 +126,17 @@ def test_integer_convolutions_through_float32_are_exact(channels):
     windows = sliding_window_view(x.astype(np.int64) - 7, (3, 3), axis=(2, 3))  # (1, C, 4, 4, 3, 3)
     expected = np.einsum("nchwij,mcij->nmhw", windows, w.astype(np.int64))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_quantized_convolution_adds_large_int32_biases_exactly():
+    """acc + B beyond 2**24 rounds in float32: QLinearConv adds its int32 bias in float64."""
+    from onyx.ops.conv import qlinear_conv
+
+    x = np.full((1, 1, 1, 1), 3, np.uint8)
+    w = np.ones((1, 1, 1, 1), np.int8)
+    one, zero = np.array(1.0, np.float32), np.array(0, np.uint8)
+    y = qlinear_conv(x, one, zero, w, one, np.array(0, np.int8), np.array(2.0 ** 25, np.float32),
+                     np.array(0, np.uint8), np.array([2 ** 26 + 2 ** 24 - 1], np.int32))
+    # exactly (3 + 2**26 + 2**24 - 1) / 2**25 = 2.5 + 2**-24, which rounds to 3; the float32 sum is
+    # 2**26 + 2**24, exactly 2.5 times the scale, which rounds (half to even) to 2
+    assert y.item() == 3

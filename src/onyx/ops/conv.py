@@ -183,7 +183,7 @@ def qlinear_conv(
 ):
     """Quantized convolution: requantizes the int32 accumulator (plus B) to y's scale and zero point."""
     acc = integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad)
-    acc = add_bias(acc, b)
+    acc = add_bias(acc.astype(np.float64, copy=False), b)  # an int32 bias: exact in float64 only
     channel = (-1,) + (1,) * (acc.ndim - 2)
     scale = (
         np.asarray(x_scale, dtype=np.float64).reshape(-1)[0]
