@@ -192,8 +192,10 @@ def qlinear_conv(
     )
     out_dtype = np.asarray(y_zero_point).dtype
     info = np.iinfo(out_dtype)
-    y = np.rint(acc * scale) + np.asarray(y_zero_point, dtype=np.float64).reshape(-1)[0]
-    return np.clip(y, info.min, info.max).astype(out_dtype)
+    acc *= scale  # acc is this call's own float64 buffer: requantized in place
+    np.rint(acc, out=acc)
+    acc += np.asarray(y_zero_point, dtype=np.float64).reshape(-1)[0]
+    return np.clip(acc, info.min, info.max, out=acc).astype(out_dtype)
 
 
 def conv_transpose_geometry(x, w, strides, dilations, pads, auto_pad, output_padding, output_shape_):
