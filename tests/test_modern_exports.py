@@ -140,3 +140,16 @@ def test_quantized_convolution_adds_large_int32_biases_exactly():
     # exactly (3 + 2**26 + 2**24 - 1) / 2**25 = 2.5 + 2**-24, which rounds to 3; the float32 sum is
     # 2**26 + 2**24, exactly 2.5 times the scale, which rounds (half to even) to 2
     assert y.item() == 3
+
+
+@pytest.mark.parametrize("name", ["modern_bert", "quantized_bert_dynamic"])
+def test_saved_optimized_models_run_in_onnxruntime(name, tmp_path):
+    """FusedAttention with nan_to_zero is written back as Softmax, IsNaN and Where; the fused
+    MatMulIntegerToFloat is onnxruntime's own com.microsoft operator."""
+    options = onyx.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    feeds = {"input_ids": IDS, "attention_mask": np.array([[1] * 8, [0] * 8])}
+    (ours,) = onyx.InferenceSession(str(FIXTURES / f"{name}.onnx"), options).run(None, feeds)
+    (theirs,) = onnxruntime.InferenceSession(options.optimized_model_filepath,
+                                             providers=["CPUExecutionProvider"]).run(None, feeds)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=_tolerance(name, theirs))
