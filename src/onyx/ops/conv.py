@@ -22,7 +22,6 @@ from onyx.ops.conv_algorithms import (
     run_algorithm,
 )
 from onyx.ops.integer_gemm import EXACT_FLOAT32
-from onyx.ops.prepared import prepared
 from onyx.ops.registry import NodeContext, kernel
 from onyx.ops.window import col2im, effective_kernel, output_shape, resolve_pads, spatial_attr
 
@@ -123,15 +122,11 @@ def conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=
 
 
 def _integer_weights(w: np.ndarray, w_zero_point) -> tuple[np.ndarray, float]:
-    """(w - w_zero_point as float32, its largest magnitude), once per constant weight."""
-
-    def build() -> tuple[np.ndarray, float]:
-        wf = w.astype(np.float32)
-        if w_zero_point is not None:
-            wf -= np.asarray(w_zero_point, dtype=np.float32).reshape((-1,) + (1,) * (w.ndim - 1))
-        return wf, float(np.max(np.abs(wf))) if wf.size else 0.0
-
-    return prepared([w, w_zero_point if isinstance(w_zero_point, np.ndarray) else None], "integer_conv.weights", build)
+    """(w - w_zero_point as float32, its largest magnitude)."""
+    wf = w.astype(np.float32)
+    if w_zero_point is not None:
+        wf -= np.asarray(w_zero_point, dtype=np.float32).reshape((-1,) + (1,) * (w.ndim - 1))
+    return wf, float(np.max(np.abs(wf))) if wf.size else 0.0
 
 
 def integer_conv(x, w, x_zero_point, w_zero_point, group, kernel_shape, strides, dilations, pads, auto_pad):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ops.linalg import mat_mul
-from onyx.ops.prepared import prepared
 
 EXACT_FLOAT32 = float(1 << 24)
 
@@ -47,13 +46,9 @@ def _largest(values: np.ndarray) -> float:
 
 
 def constant_operand(b: np.ndarray, zero_point: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """(b - zero_point as float32, its largest magnitude): made once for read-only weights."""
-
-    def build() -> tuple[np.ndarray, float]:
-        values = centered(b, zero_point, per_row=False, dtype=np.float32)
-        return values, _largest(values)
-
-    return prepared([b, zero_point], "integer_gemm.operand", build)
+    """(b - zero_point as float32, its largest magnitude)."""
+    values = centered(b, zero_point, per_row=False, dtype=np.float32)
+    return values, _largest(values)
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray, b_max: float) -> np.ndarray:

@@ -7,7 +7,6 @@ from typing import Callable
 import numpy as np
 
 from onyx.ops.activations import relu
-from onyx.ops.prepared import prepared
 from onyx.ops.quantization import dynamic_quantize_linear
 from onyx.ops.registry import kernel
 from onyx.runtime.control import loop_check
@@ -120,8 +119,8 @@ def dynamic_quantize_lstm(
         raise ValueError(f"unknown LSTM direction {direction!r}")
     hidden = R.shape[1] if hidden_size is None else hidden_size
     steps, batch, _ = X.shape
-    w = prepared([W, W_scale, W_zero_point], "qlstm.weights", lambda: _dequantize_weight(W, W_scale, W_zero_point))
-    r = prepared([R, R_scale, R_zero_point], "qlstm.weights", lambda: _dequantize_weight(R, R_scale, R_zero_point))
+    w = _dequantize_weight(W, W_scale, W_zero_point)
+    r = _dequantize_weight(R, R_scale, R_zero_point)
     names = list(activations) if activations else ["Sigmoid", "Tanh", "Tanh"] * directions
     fns = _activation_fns(names, list(activation_alpha or []), list(activation_beta or []))
     zeros = np.zeros((directions, batch, hidden), dtype=np.float32)
