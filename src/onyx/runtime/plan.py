@@ -31,6 +31,7 @@ from onyx.providers.cpu import CPUProvider
 from onyx.providers.partition import partition_graph
 from onyx.runtime import control as run_control
 from onyx.runtime import in_place
+from onyx.runtime.straight_line import StraightLine, compile_steps
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
@@ -79,6 +80,7 @@ class Plan:
         self._by_device = {p.device: p for p in reversed(self.providers)}
         self._implicit_reads: list[tuple[int, ...]] = []  # per step: slots its subgraphs read
         self.subplans: list[Plan] = []  # plans of subgraphs and function bodies
+        self._straight_line: StraightLine | None = None  # the steps as generated code, made at the first run
 
         for name, value in graph.initializers.items():
             self._template[self._slot(name)] = value
@@ -258,6 +260,11 @@ class Plan:
         """
         control = run_control.current()
         watching, check_all = control.watching, control.check_all
+        if not (observer or watching or check_all) and len(inputs) == len(self.input_slots):
+            straight_line = self._straight_line
+            if straight_line is None:
+                straight_line = self._straight_line = compile_steps(self, raise_step_failure)
+            return straight_line(inputs, outer, control)
         values = self.initial_values(inputs, outer)
         for step in self.steps:
             if watching:
@@ -274,16 +281,8 @@ class Plan:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
                 else:
                     result = step.fn(*args)
-            except MemoryLimitExceeded as exc:
-                raise run_control.at_node(exc, step.node) from None
-            except MemoryError as exc:
-                raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
-            except OnyxError:
-                raise
             except Exception as exc:
-                raise KernelError(
-                    f"{step.node.describe()} failed: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise_step_failure(step, exc)
             store_result(values, step.outputs, result)
             result = None  # the values list holds the only reference, so a later step may take it over
             if step.grows or check_all:
@@ -294,6 +293,18 @@ class Plan:
             for slot in step.free:
                 values[slot] = None
         return [values[s] for s in self.output_slots]
+
+
+def raise_step_failure(step: Step, exc: Exception) -> None:
+    """Raise what a step's exception becomes for the caller: an out-of-memory or size-budget
+    error naming the node, an OnyxError as it is, anything else as a KernelError naming the node."""
+    if isinstance(exc, MemoryLimitExceeded):
+        raise run_control.at_node(exc, step.node) from None
+    if isinstance(exc, MemoryError):
+        raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
+    if isinstance(exc, OnyxError):
+        raise exc
+    raise KernelError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
 
 
 class _Scope:
