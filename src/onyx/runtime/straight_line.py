@@ -55,10 +55,23 @@ def as_values(result: Any, count: int) -> list[Any]:
 def compile_steps(plan: Any, on_failure: Callable[[Any, Exception], None]) -> StraightLine:
     """The generated function running ``plan``'s steps (see the module's docstring);
     ``on_failure(step, exc)`` raises the error a step raising ``exc`` becomes."""
+    code, namespace = _generate(plan)
+    namespace["on_failure"] = on_failure
+    exec(compile(code, f"<onyx plan {plan.graph.name!r}>", "exec"), namespace)  # noqa: S102 - code made here
+    return namespace["run"]
+
+
+def source(plan: Any) -> str:
+    """The Python source generated for ``plan`` (what ``compile_steps`` runs), for reading."""
+    return _generate(plan)[0]
+
+
+def _generate(plan: Any) -> tuple[str, dict[str, Any]]:
+    """The source of ``run`` for ``plan``'s steps and the names it reads besides its arguments."""
     steps = plan.steps
     template = plan._template
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "as_value": as_value, "as_values": as_values,
-                                 "in_place": in_place, "steps": steps, "on_failure": on_failure}
+                                 "in_place": in_place, "steps": steps}
     names: dict[int, str] = {0: "None"}
     lines = ["def run(inputs, outer, control):"]
     inputs = []
@@ -124,6 +137,4 @@ def compile_steps(plan: Any, on_failure: Callable[[Any, Exception], None]) -> St
               "        on_failure(steps[_i], exc)",
               "        raise",
               f"    return [{outputs}]"]
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<onyx plan {plan.graph.name!r}>", "exec"), namespace)  # noqa: S102 - our own code
-    return namespace["run"]
+    return "\n".join(lines) + "\n", namespace
