@@ -126,13 +126,14 @@ def _gathered_dims(node: Node, dims: list[int | None], indices: np.ndarray | Non
     return np.array(picked, dtype=np.int64).reshape(indices.shape)
 
 
-def fold_shapes(model: Model) -> None:
+def fold_shapes(model: Model, types: dict | None = None) -> None:
     """Shape and Size of statically shaped values become constants, and so does Gather of the
-    known dims of a Shape (a Conv's channels beside a free batch size); then fold what follows."""
+    known dims of a Shape (a Conv's channels beside a free batch size); then fold what follows.
+    ``types``: the model's value types when the caller has inferred them already."""
     graph = model.graph
     if not any(n.op_type in ("Shape", "Size") and not n.domain for n in graph.nodes):
         return
-    types = infer_types(model)
+    types = infer_types(model) if types is None else types
     overridable = {v.name for v in graph.inputs}
     kept_names = {v.name for v in graph.outputs}
     partial: dict[str, list[int | None]] = {}  # output of a Shape kept -> its known dims (None: unknown)

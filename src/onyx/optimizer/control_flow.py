@@ -7,7 +7,8 @@ an LSTM state, a Conv's channel count), and Ifs testing it. Each of those is a s
 
 ``fold_subgraphs`` folds constants and shapes in every subgraph, innermost last, with the
 enclosing graphs' constants visible (copied in as the subgraph's own initializers where it
-reads them: the same arrays) and their values' types known to shape inference; then an If
+reads them: the same arrays) and the value types of one shape inference over all scopes
+(names defined in more than one scope left out); then an If
 whose condition is now a constant becomes its chosen branch's nodes, followed by an Identity
 per output (removed again by identity elimination). A branch is inlined only when none of
 the names it defines is used anywhere else in the model, so no scope gains a clashing name.
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 from onnx import TypeProto
 
-from onyx.model.graph import Graph, Model, Node, ValueInfo
+from onyx.model.graph import Graph, Model, Node
 from onyx.model.inference import infer_types
 from onyx.model.topology import graph_free_names, subgraphs_of
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
@@ -39,7 +40,9 @@ def fold_subgraphs(model: Model) -> None:
     defined = _definitions(graph)
     overridable = {v.name for v in graph.inputs}
     constants = {k: v for k, v in graph.initializers.items() if k not in overridable}
-    types = infer_types(model) if _has_shape_reads(graph) else {}
+    # one shape inference for every scope; names defined in several scopes are left out
+    types = infer_types(model, nested=True) if _reads_shapes(graph) else {}
+    types = {name: tp for name, tp in types.items() if defined[name] <= 1}
     if _fold_graph(model, graph, constants, types, defined):
         eliminate_identities(model)
         fold_constants(model)
@@ -77,13 +80,11 @@ def _folded_subgraph(model: Model, sub: Graph, constants: Mapping[str, np.ndarra
     own = {v.name for v in sub.inputs} | set(sub.initializers) | {o for n in sub.nodes for o in n.outputs}
     free = graph_free_names(sub)
     borrowed = {n: constants[n] for n in free if n in constants and n not in own}
-    # the enclosing values it reads, as inputs (typed where known) while folding, for shape inference
-    outer = [ValueInfo(n, types.get(n)) for n in sorted(free - set(borrowed) - own)]
     graph = dataclasses.replace(
         sub,
         nodes=[dataclasses.replace(n, inputs=list(n.inputs), outputs=list(n.outputs), attrs=dict(n.attrs))
                for n in sub.nodes],
-        inputs=list(sub.inputs) + outer,
+        inputs=list(sub.inputs),
         outputs=list(sub.outputs),
         initializers={**sub.initializers, **borrowed},
         value_info=dict(sub.value_info),
@@ -91,16 +92,12 @@ def _folded_subgraph(model: Model, sub: Graph, constants: Mapping[str, np.ndarra
     sub_model = dataclasses.replace(model, graph=graph)
     before = [(n.op_type, tuple(n.inputs), tuple(n.outputs)) for n in graph.nodes]
     fold_constants(sub_model)
-    fold_shapes(sub_model)
-    graph.inputs = list(sub.inputs)
-    inner_constants = {**constants, **{k: v for k, v in graph.initializers.items()
-                                       if k not in {i.name for i in sub.inputs}}}
-    inner_types = types
-    if _has_shape_reads(graph):
-        graph.inputs = list(sub.inputs) + outer
-        inner_types = {**types, **infer_types(sub_model)}
-        graph.inputs = list(sub.inputs)
-    inlined = _fold_graph(sub_model, graph, inner_constants, inner_types, defined)
+    fold_shapes(sub_model, dict(types))
+    # what nested subgraphs see: the enclosing constants less the names this subgraph defines
+    # itself (it shadows them), and its own constants
+    inner_constants = {k: v for k, v in constants.items() if k not in own}
+    inner_constants.update((k, v) for k, v in graph.initializers.items() if k not in {i.name for i in sub.inputs})
+    inlined = _fold_graph(sub_model, graph, inner_constants, types, defined)
     if inlined:
         eliminate_identities(sub_model)
         fold_constants(sub_model)
@@ -156,7 +153,7 @@ def _definitions(graph: Graph) -> Counter:
     return count
 
 
-def _has_shape_reads(graph: Graph) -> bool:
-    """Whether a subgraph of ``graph`` (at any depth) has Shape or Size nodes to fold."""
-    return any(_has_shape_reads(g) or any(n.op_type in ("Shape", "Size") for n in g.nodes)
-               for node in graph.nodes for g in subgraphs_of(node))
+def _reads_shapes(graph: Graph) -> bool:
+    """Whether ``graph`` or a graph nested in it has Shape or Size nodes to fold."""
+    return any(node.op_type in ("Shape", "Size") or any(_reads_shapes(g) for g in subgraphs_of(node))
+               for node in graph.nodes)
