@@ -61,12 +61,39 @@ def test_generated_code_matches_the_step_walker():
     assert ours[1].shape == () and ours[1].dtype == np.float32
 
 
+def test_a_session_walks_its_first_runs_and_then_runs_generated_code(monkeypatch):
+    monkeypatch.setattr(straight_line, "COMPILE_AFTER_RUNS", 2)  # the default (the tests set 0)
+    session = _session(MIXED)
+    feeds = {"x": np.ones((3, 4), np.float32)}
+    first = session.run(None, feeds)
+    session.run(None, feeds)
+    assert session._plan._straight_line is None
+    third = session.run(None, feeds)
+    assert session._plan._straight_line is not None
+    for a, b in zip(first, third):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_plan_of_many_steps_is_always_walked(monkeypatch):
+    monkeypatch.setattr(straight_line, "MAX_COMPILED_STEPS", 3)
+    session = _session(MIXED)
+    session.run(None, {"x": np.ones((3, 4), np.float32)})
+    assert session._plan._straight_line is None
+
+
+def test_an_empty_plan_compiles():
+    model = _model([], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])], ["x"])
+    session = _session(model)
+    np.testing.assert_array_equal(session.run(None, {"x": np.ones(2, np.float32)})[0], 1)
+    assert session._plan._straight_line is not None
+
+
 def test_the_generated_source_reads_as_the_steps():
     session = _session(MIXED)
     plan = session._plan
     source = straight_line.source(plan)
     assert source.startswith("def run(inputs, outer, control):")
-    assert source.count("_i = ") == len(plan.steps) + 1
+    assert source.count("_i = ") == len(plan.steps)
     assert "in_place.donor" in source  # the Mul may write into s
 
 

@@ -31,7 +31,8 @@ from onyx.providers.cpu import CPUProvider
 from onyx.providers.partition import partition_graph
 from onyx.runtime import control as run_control
 from onyx.runtime import in_place
-from onyx.runtime.straight_line import StraightLine, compile_steps
+from onyx.runtime import straight_line as straight_line_code
+from onyx.runtime.straight_line import StraightLine
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
@@ -80,7 +81,8 @@ class Plan:
         self._by_device = {p.device: p for p in reversed(self.providers)}
         self._implicit_reads: list[tuple[int, ...]] = []  # per step: slots its subgraphs read
         self.subplans: list[Plan] = []  # plans of subgraphs and function bodies
-        self._straight_line: StraightLine | None = None  # the steps as generated code, made at the first run
+        self._straight_line: StraightLine | None = None  # the steps as generated code (onyx.runtime.straight_line)
+        self._walked = 0  # runs walked step by step while the generated code could have run
 
         for name, value in graph.initializers.items():
             self._template[self._slot(name)] = value
@@ -262,9 +264,12 @@ class Plan:
         watching, check_all = control.watching, control.check_all
         if not (observer or watching or check_all) and len(inputs) == len(self.input_slots):
             straight_line = self._straight_line
-            if straight_line is None:
-                straight_line = self._straight_line = compile_steps(self, raise_step_failure)
-            return straight_line(inputs, outer, control)
+            if straight_line is None and len(self.steps) <= straight_line_code.MAX_COMPILED_STEPS:
+                if self._walked >= straight_line_code.COMPILE_AFTER_RUNS:
+                    straight_line = self._straight_line = straight_line_code.compile_steps(self, raise_step_failure)
+                self._walked += 1
+            if straight_line is not None:
+                return straight_line(inputs, outer, control)
         values = self.initial_values(inputs, outer)
         for step in self.steps:
             if watching:

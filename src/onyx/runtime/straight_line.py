@@ -3,21 +3,28 @@
 ``Plan.run`` walking its step list pays, per step, for building the argument list, looking
 up the step's fields, testing for observers and limits, storing the result and clearing
 freed slots: about 5 us, several times what NumPy needs for a small elementwise kernel.
-Here the steps become straight-line code, generated once per plan at its first run:
-values are local variables, kernels and constants are names bound in the function's
-namespace, each freed value is set to None right after its last reader, and one ``try``
-around the body names the failed step by the index the body keeps in ``_i``::
+Here the steps become straight-line code, generated once per plan after it has been walked
+``COMPILE_AFTER_RUNS`` times (a session run once or twice does not pay for compiling):
+values live in a list indexed by constants, kernels and constants are names bound in the
+function's namespace, each freed value is set to None right after its last reader, and one
+``try`` around the body names the failed step by the index the body keeps in ``_i``::
 
     def run(inputs, outer, control):
-        v2, = inputs
+        v = [None] * 6
+        v[2], = inputs
         _i = 0
-        v4 = k0(v2, c3)
-        if v4.__class__ is not ndarray: v4 = as_value(v4)
+        v[4] = k0(v[2], c3)
+        if v[4].__class__ is not ndarray: v[4] = as_value(v[4])
+        v[2] = None
         ...
 
+Compiling costs about as much as 40 walked runs of tiny nodes (0.5-1.7 ms a step here,
+where a walked step costs 5 us), so plans of more than ``MAX_COMPILED_STEPS`` steps, whose
+kernels outweigh the walk, are always walked.
+
 What the step walker does is kept: the same frees (so peak memory is the same), in-place
-steps (onyx.runtime.in_place, with the same reference counts: an argument list beside the
-locals stands for the walker's value list beside its argument list), the size check of
+steps (onyx.runtime.in_place, with the same reference counts: the value list and an argument
+list, as in the walker), the size check of
 steps whose outputs can grow, and the same errors. Runs with an observer (profiling,
 run_with_intermediates), under RunOptions or a time limit, or with an explicit memory
 budget take the step walker, which checks between steps.
@@ -31,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from onyx.runtime import in_place
+
+COMPILE_AFTER_RUNS = 2  # runs a plan is walked before its steps are compiled (the tests set 0)
+MAX_COMPILED_STEPS = 2000  # larger plans are always walked
 
 # signature of the generated function
 StraightLine = Callable[[Sequence[Any], "Mapping[str, Any] | None", Any], list]
@@ -73,18 +83,18 @@ def _generate(plan: Any) -> tuple[str, dict[str, Any]]:
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "as_value": as_value, "as_values": as_values,
                                  "in_place": in_place, "steps": steps}
     names: dict[int, str] = {0: "None"}
-    lines = ["def run(inputs, outer, control):"]
+    lines = ["def run(inputs, outer, control):", f"    v = [None] * {len(template)}"]
     inputs = []
     for slot in plan.input_slots:
-        names[slot] = f"v{slot}"
+        names[slot] = f"v[{slot}]"
         inputs.append(names[slot])
     if inputs:
         lines.append(f"    {', '.join(inputs)}, = inputs")
     for name, slot in plan.outer_slots:
         if slot not in names:
-            names[slot] = f"v{slot}"
+            names[slot] = f"v[{slot}]"
             lines.append(f"    {names[slot]} = outer[{name!r}]")
-    body = ["    _i = 0"]
+    body = []
 
     def read(slot: int) -> str:
         if slot not in names:
@@ -101,7 +111,7 @@ def _generate(plan: Any) -> tuple[str, dict[str, Any]]:
         args = ", ".join(read(s) for s in step.inputs)
         for slot in step.outputs:
             if slot != 1:
-                names[slot] = f"v{slot}"
+                names[slot] = f"v[{slot}]"
         targets = [names[s] if s != 1 else "_" for s in step.outputs]
         body.append(f"    _i = {index}")
         call = f"{kernel}({args})"
@@ -115,15 +125,18 @@ def _generate(plan: Any) -> tuple[str, dict[str, Any]]:
             body += [f"    _a = [{a}, {b}]",
                      f"    _o = in_place.donor(_a, {step.donors!r})",
                      "    _a = None",
-                     f"    _r = {ufunc}({a}, {b}, out=_o) if _o is not None else {call}",
-                     "    _o = None"]
-        else:
-            body.append(f"    _r = {call}")
+                     f"    _o = {ufunc}({a}, {b}, out=_o) if _o is not None else {call}"]
+            call = "_o"
         if len(targets) == 1:
-            body.append(f"    {targets[0]} = _r if _r.__class__ is ndarray else as_value(_r)")
+            target = targets[0]
+            body += [f"    {target} = {call}",
+                     f"    if {target}.__class__ is not ndarray: {target} = as_value({target})"]
         elif targets:
-            body.append(f"    {', '.join(targets)}, = as_values(_r, {len(targets)})")
-        body.append("    _r = None")
+            body.append(f"    {', '.join(targets)}, = as_values({call}, {len(targets)})")
+        else:
+            body.append(f"    {call}")
+        if step.donors:
+            body.append("    _o = None")
         if step.grows:
             for slot, target in zip(step.outputs, targets):
                 if slot != 1:
@@ -132,7 +145,7 @@ def _generate(plan: Any) -> tuple[str, dict[str, Any]]:
         if freed:
             body.append(f"    {' = '.join(freed)} = None")
     outputs = ", ".join(read(s) for s in plan.output_slots)
-    lines += ["    try:"] + ["    " + line for line in body]
+    lines += ["    try:"] + ["    " + line for line in body or ["    pass"]]
     lines += ["    except Exception as exc:",
               "        on_failure(steps[_i], exc)",
               "        raise",
