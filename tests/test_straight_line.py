@@ -97,6 +97,21 @@ def test_the_generated_source_reads_as_the_steps():
     assert "in_place.donor" in source  # the Mul may write into s
 
 
+def test_a_copy_of_a_plan_with_other_steps_does_not_run_the_original_code():
+    """onyx.runtime.placement copies a plan and changes its steps: the copy makes its own code."""
+    import copy
+
+    session = _session(MIXED)
+    feeds = {"x": np.ones((3, 4), np.float32)}
+    session.run(None, feeds)
+    placed = copy.copy(session._plan)
+    placed.steps = list(placed.steps)
+    outputs = placed.run([feeds["x"]])
+    assert placed._straight_line[0] is placed.steps and session._plan._straight_line[0] is session._plan.steps
+    for a, b in zip(outputs, session.run(None, feeds)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_intermediates_are_freed_after_their_last_reader():
     """A value nobody reads after a step is gone before the next step runs."""
     seen = []

@@ -81,7 +81,9 @@ class Plan:
         self._by_device = {p.device: p for p in reversed(self.providers)}
         self._implicit_reads: list[tuple[int, ...]] = []  # per step: slots its subgraphs read
         self.subplans: list[Plan] = []  # plans of subgraphs and function bodies
-        self._straight_line: StraightLine | None = None  # the steps as generated code (onyx.runtime.straight_line)
+        # the steps as generated code (onyx.runtime.straight_line), with the step list it was made
+        # from: a copy of this plan with other steps (onyx.runtime.placement) makes its own
+        self._straight_line: tuple[list[Step], StraightLine] | None = None
         self._walked = 0  # runs walked step by step while the generated code could have run
 
         for name, value in graph.initializers.items():
@@ -263,13 +265,15 @@ class Plan:
         control = run_control.current()
         watching, check_all = control.watching, control.check_all
         if not (observer or watching or check_all) and len(inputs) == len(self.input_slots):
-            straight_line = self._straight_line
-            if straight_line is None and len(self.steps) <= straight_line_code.MAX_COMPILED_STEPS:
+            compiled = self._straight_line
+            if compiled is not None and compiled[0] is self.steps:
+                return compiled[1](inputs, outer, control)
+            if len(self.steps) <= straight_line_code.MAX_COMPILED_STEPS:
                 if self._walked >= straight_line_code.COMPILE_AFTER_RUNS:
-                    straight_line = self._straight_line = straight_line_code.compile_steps(self, raise_step_failure)
+                    compiled = (self.steps, straight_line_code.compile_steps(self, raise_step_failure))
+                    self._straight_line = compiled
+                    return compiled[1](inputs, outer, control)
                 self._walked += 1
-            if straight_line is not None:
-                return straight_line(inputs, outer, control)
         values = self.initial_values(inputs, outer)
         for step in self.steps:
             if watching:
