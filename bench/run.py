@@ -9,7 +9,8 @@ time (after a warm-up session on another model) and peak memory while running (t
 its peak RSS over the loaded baseline). In one process, whichever runtime is created second
 reuses memory the first one touched and freed, which on these virtual machines made VGG-19's
 creation 1.2 s when first and 0.06 s when second.
-Ends with the geometric mean of the ratios. bench/export_models.py fills bench/.cache.
+Ends with the geometric mean of the ratios. bench/export_models.py and bench/small_models.py
+fill bench/.cache.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def model_paths(selected: list[str] | None) -> dict[str, Path]:
 
 
 THREADS = 0  # intra_op_num_threads of both runtimes' sessions (--threads); 0: each one's default
+
+
+def model_feeds(session, path: Path) -> dict:
+    """The feeds saved beside the model (``NAME.feeds.npz``, bench/small_models.py), else random ones."""
+    saved = path.with_suffix(".feeds.npz")
+    if saved.exists():
+        with np.load(saved) as data:
+            return {name: data[name] for name in data.files}
+    return prepare_feeds(session.get_inputs(), {}, {})
 
 
 def make_session(runtime: str, path: Path):
@@ -107,7 +117,7 @@ def memory_probe(runtime: str, path: Path) -> dict:
 
     baseline = peak_rss_mb()
     session = make_session(runtime, path)
-    feeds = prepare_feeds(session.get_inputs(), {}, {})
+    feeds = model_feeds(session, path)
     for _ in range(3):
         session.run(None, feeds)
     return {"peak_mb": peak_rss_mb() - baseline}
@@ -134,7 +144,7 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
             fresh[f"{key}_mb"] = in_fresh_process("memory", runtime, path)["peak_mb"]
     onyx_sess, onyx_create = timed_creation("onyx", path)
     ort_sess, ort_create = timed_creation("onnxruntime", path)
-    feeds = prepare_feeds(onyx_sess.get_inputs(), {}, {})
+    feeds = model_feeds(onyx_sess, path)
     check_agreement(name, onyx_sess.run(None, feeds), ort_sess.run(None, feeds))
     timings = alternate(
         {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)},

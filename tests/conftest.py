@@ -25,6 +25,11 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # plans run as generated code from their first run, so every model of the suites runs through it
+    # (sessions walk a plan's steps for their first runs: tests/test_straight_line.py pins that)
+    from onyx.runtime import straight_line
+
+    straight_line.COMPILE_AFTER_RUNS = 0
     if config.getoption("--numpy-kernels"):
         import os
 

@@ -15,10 +15,12 @@ from onyx.model.types import elem_type_of
 _INFERENCE_DATA_LIMIT = 4096
 
 
-def infer_types(model: Model) -> dict[str, TypeProto]:
+def infer_types(model: Model, nested: bool = False) -> dict[str, TypeProto]:
     """Value name -> TypeProto from onnx shape inference (with data propagation).
 
     Large initializers travel as typed graph inputs, so no big tensor is serialized.
+    ``nested``: the values of subgraphs too (their inputs, outputs and value_info), where a
+    name may stand for values of several scopes: the caller keeps the names it knows unique.
     Returns what inference found; an empty dict when it fails.
     """
     g = model.graph
@@ -48,9 +50,15 @@ def infer_types(model: Model) -> dict[str, TypeProto]:
     except Exception:  # noqa: BLE001 - inference is best effort; passes then see fewer types
         return {}
     types: dict[str, TypeProto] = {}
-    for info in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
-        if info.HasField("type"):
-            types[info.name] = info.type
+    graphs = [inferred.graph]
+    while graphs:
+        graph = graphs.pop()
+        for info in list(graph.input) + list(graph.value_info) + list(graph.output):
+            if info.HasField("type"):
+                types.setdefault(info.name, info.type)  # the main graph's first
+        if nested:
+            graphs.extend(a.g for node in graph.node for a in node.attribute if a.type == onnx.AttributeProto.GRAPH)
+            graphs.extend(g for node in graph.node for a in node.attribute for g in a.graphs)
     return types
 
 

@@ -268,7 +268,11 @@ def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_p
     when few outputs per group make the product cheap next to the im2col copy (depthwise); for
     strided convolutions, unless the columns have so few rows (3-channel 3x3 stems) that one
     strided copy beats one copy per kernel position; for unit strides, when the padded rows add
-    few wasted columns to the product."""
+    few wasted columns to the product. Never when the kernel has more positions than the output
+    (a 1-D STFT as a Conv: 256 taps at stride 128 for 4 outputs): one view per kernel position
+    then costs a Python-level copy each, 40 ms for Silero VAD's where one strided copy takes 0.1 ms."""
+    if math.prod(kern) > 4 * math.prod(out):
+        return False
     if outputs_per_group <= 16:
         return True
     if any(s != 1 for s in strides):

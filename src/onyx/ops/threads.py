@@ -43,14 +43,20 @@ def count() -> int:
     return _requested.get() or usable_cpus()
 
 
-@contextlib.contextmanager
-def limit(threads: int) -> Iterator[None]:
-    """Kernels called inside use ``threads`` threads (0: one per CPU)."""
-    token = _requested.set(max(0, int(threads)))
-    try:
-        yield
-    finally:
-        _requested.reset(token)
+class limit:  # noqa: N801 - used as a function: ``with limit(2):``
+    """Kernels called inside use ``threads`` threads (0: one per CPU). A class rather than a
+    generator context manager: every run enters one, and this costs a third as much."""
+
+    __slots__ = ("_threads", "_token")
+
+    def __init__(self, threads: int):
+        self._threads = max(0, int(threads))
+
+    def __enter__(self) -> None:
+        self._token = _requested.set(self._threads)
+
+    def __exit__(self, *exc: object) -> None:
+        _requested.reset(self._token)
 
 
 @contextlib.contextmanager

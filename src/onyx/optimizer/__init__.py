@@ -1,7 +1,8 @@
 """The graph optimizer: Model -> Model passes at session creation, in two named phases.
 
 *declutter* (device-neutral, before nodes are placed on providers): identity elimination,
-constant and shape folding, common-subexpression and dead-code elimination (all at
+constant and shape folding (in subgraphs too, where Ifs whose condition folds to a constant
+become their branch), common-subexpression and dead-code elimination (all at
 GraphOptimizationLevel.ORT_ENABLE_BASIC), then at ORT_ENABLE_EXTENDED and above
 per-channel affine chains and BatchNormalization folded into the Conv before them, zero Pads
 into Convs, and LayerNormalization, Gelu and Softmax patterns (standard operators where the
@@ -30,6 +31,7 @@ from onyx.errors import OnyxError, OptimizerError
 from onyx.model.graph import Model, Node
 from onyx.optimizer.channel_affine import fold_affine_into_conv, fold_channel_affine
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
+from onyx.optimizer.control_flow import fold_subgraphs
 from onyx.optimizer.editor import copy_model
 from onyx.optimizer.linear_fusion import (
     fuse_conv_activation,
@@ -62,6 +64,7 @@ DECLUTTER: tuple[OptimizerPass, ...] = (
     OptimizerPass("identity_elimination", eliminate_identities, BASIC),
     OptimizerPass("constant_folding", fold_constants, BASIC),
     OptimizerPass("shape_folding", fold_shapes, BASIC),
+    OptimizerPass("subgraph_folding", fold_subgraphs, BASIC),  # constant-condition Ifs become their branch
     OptimizerPass("common_subexpression_elimination", eliminate_common_subexpressions, BASIC),
     OptimizerPass("dead_code_elimination", eliminate_dead_code, BASIC),
     OptimizerPass("conv_affine_folding", fold_affine_into_conv),  # before Pad+Conv: folds need the Conv alone

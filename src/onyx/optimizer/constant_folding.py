@@ -14,7 +14,7 @@ import numpy as np
 from onyx.model.graph import Model, Node
 from onyx.ops import registry
 from onyx.model.inference import infer_types
-from onyx.optimizer.editor import NONDETERMINISTIC, has_subgraph, prune, static_shape
+from onyx.optimizer.editor import NONDETERMINISTIC, has_subgraph, known_dims, prune, static_shape
 
 # results larger than this many elements are kept as nodes when they outgrow their inputs,
 # unless they are only read as the weights of a linear operator (a parameter, not a transient)
@@ -114,13 +114,29 @@ def fold_constants(model: Model) -> None:
         prune(graph)
 
 
-def fold_shapes(model: Model) -> None:
-    """Shape and Size of statically shaped values become constants; then fold what follows."""
+def _gathered_dims(node: Node, dims: list[int | None], indices: np.ndarray | None) -> np.ndarray | None:
+    """Gather(Shape(x), constant indices) when every dim it picks is known."""
+    if indices is None or indices.dtype.kind not in "iu" or node.attrs.get("axis", 0) not in (0, -1):
+        return None
+    picked = []
+    for i in indices.reshape(-1).tolist():
+        if not -len(dims) <= i < len(dims) or dims[i] is None:
+            return None
+        picked.append(dims[i])
+    return np.array(picked, dtype=np.int64).reshape(indices.shape)
+
+
+def fold_shapes(model: Model, types: dict | None = None) -> None:
+    """Shape and Size of statically shaped values become constants, and so does Gather of the
+    known dims of a Shape (a Conv's channels beside a free batch size); then fold what follows.
+    ``types``: the model's value types when the caller has inferred them already."""
     graph = model.graph
     if not any(n.op_type in ("Shape", "Size") and not n.domain for n in graph.nodes):
         return
-    types = infer_types(model)
+    types = infer_types(model) if types is None else types
+    overridable = {v.name for v in graph.inputs}
     kept_names = {v.name for v in graph.outputs}
+    partial: dict[str, list[int | None]] = {}  # output of a Shape kept -> its known dims (None: unknown)
     kept: list[Node] = []
     for node in graph.nodes:
         value = None
@@ -131,6 +147,13 @@ def fold_shapes(model: Model) -> None:
             elif shape is not None:
                 start, end = node.attrs.get("start", 0), node.attrs.get("end")
                 value = np.array(shape[start:end], dtype=np.int64)
+            elif node.op_type == "Shape":
+                dims = known_dims(types.get(node.inputs[0]))
+                if dims is not None:
+                    partial[node.outputs[0]] = dims[node.attrs.get("start", 0):node.attrs.get("end")]
+        elif node.op_type == "Gather" and not node.domain and node.inputs[0] in partial:
+            value = _gathered_dims(node, partial[node.inputs[0]], graph.initializers.get(node.inputs[1]))
+            value = None if node.outputs[0] in kept_names or node.inputs[1] in overridable else value
         if value is None:
             kept.append(node)
         else:

@@ -213,6 +213,13 @@ def static_shape(tp: TypeProto | None) -> tuple[int, ...] | None:
     return tuple(d.dim_value for d in dims)
 
 
+def known_dims(tp: TypeProto | None) -> list[int | None] | None:
+    """The dims of a tensor type of known rank, None for each dim not known as a number."""
+    if tp is None or tp.WhichOneof("value") != "tensor_type" or not tp.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.WhichOneof("value") == "dim_value" else None for d in tp.tensor_type.shape.dim]
+
+
 def attrs_key(attrs: dict[str, Any]) -> tuple:
     """A hashable form of node attributes (for CSE)."""
     def key(value: Any) -> Any:

@@ -55,6 +55,9 @@ class FeedChecker:
         self.required = required
         self.optional = optional
         self._infos = {v.name: v for v in required + optional}
+        # per input, read from its TypeProto once: (kind, dtype, shape)
+        self._declared = {v.name: (v.type.WhichOneof("value") if v.type is not None else None, v.dtype, v.shape)
+                          for v in required + optional}
 
     def check(self, feeds: Any) -> dict[str, Any]:
         if not isinstance(feeds, Mapping):
@@ -70,7 +73,7 @@ class FeedChecker:
         return {name: self._check_one(self._infos[name], value, bound) for name, value in feeds.items()}
 
     def _check_one(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> Any:
-        kind = info.type.WhichOneof("value") if info.type is not None else None
+        kind = self._declared[info.name][0]
         if kind == "optional_type":
             return value
         if kind == "sequence_type":
@@ -88,8 +91,8 @@ class FeedChecker:
     def _check_tensor(self, info: ValueInfo, value: Any, bound: dict[str, tuple[int, str]]) -> Any:
         if isinstance(value, OrtValue) and is_device_tensor(value._value):
             return self._check_device_tensor(info, value, bound)
-        value = _as_array(info, value)
-        expected = info.dtype
+        _, expected, _ = self._declared[info.name]
+        value = _as_array(info, value) if type(value) is not np.ndarray else value
         if expected is not None:
             if expected == np.dtype(object):
                 if value.dtype.kind not in "OUS":
@@ -112,7 +115,7 @@ class FeedChecker:
         return value
 
     def _check_shape(self, info: ValueInfo, actual: list[int], bound: dict[str, tuple[int, str]]) -> None:
-        shape = info.shape
+        shape = self._declared[info.name][2]
         if shape is None:
             return
         if len(actual) != len(shape):

@@ -31,6 +31,8 @@ from onyx.providers.cpu import CPUProvider
 from onyx.providers.partition import partition_graph
 from onyx.runtime import control as run_control
 from onyx.runtime import in_place
+from onyx.runtime import straight_line as straight_line_code
+from onyx.runtime.straight_line import StraightLine
 
 _NONE_SLOT = 0
 _SINK_SLOT = 1
@@ -79,6 +81,10 @@ class Plan:
         self._by_device = {p.device: p for p in reversed(self.providers)}
         self._implicit_reads: list[tuple[int, ...]] = []  # per step: slots its subgraphs read
         self.subplans: list[Plan] = []  # plans of subgraphs and function bodies
+        # the steps as generated code (onyx.runtime.straight_line), with the step list it was made
+        # from: a copy of this plan with other steps (onyx.runtime.placement) makes its own
+        self._straight_line: tuple[list[Step], StraightLine] | None = None
+        self._walked = 0  # runs walked step by step while the generated code could have run
 
         for name, value in graph.initializers.items():
             self._template[self._slot(name)] = value
@@ -258,6 +264,16 @@ class Plan:
         """
         control = run_control.current()
         watching, check_all = control.watching, control.check_all
+        if not (observer or watching or check_all) and len(inputs) == len(self.input_slots):
+            compiled = self._straight_line
+            if compiled is not None and compiled[0] is self.steps:
+                return compiled[1](inputs, outer, control)
+            if len(self.steps) <= straight_line_code.MAX_COMPILED_STEPS:
+                if self._walked >= straight_line_code.COMPILE_AFTER_RUNS:
+                    compiled = (self.steps, straight_line_code.compile_steps(self, raise_step_failure))
+                    self._straight_line = compiled
+                    return compiled[1](inputs, outer, control)
+                self._walked += 1
         values = self.initial_values(inputs, outer)
         for step in self.steps:
             if watching:
@@ -274,16 +290,8 @@ class Plan:
                     result = step.fn(*args, _outer={n: values[s] for n, s in step.outer})
                 else:
                     result = step.fn(*args)
-            except MemoryLimitExceeded as exc:
-                raise run_control.at_node(exc, step.node) from None
-            except MemoryError as exc:
-                raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
-            except OnyxError:
-                raise
             except Exception as exc:
-                raise KernelError(
-                    f"{step.node.describe()} failed: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise_step_failure(step, exc)
             store_result(values, step.outputs, result)
             result = None  # the values list holds the only reference, so a later step may take it over
             if step.grows or check_all:
@@ -294,6 +302,18 @@ class Plan:
             for slot in step.free:
                 values[slot] = None
         return [values[s] for s in self.output_slots]
+
+
+def raise_step_failure(step: Step, exc: Exception) -> None:
+    """Raise what a step's exception becomes for the caller: an out-of-memory or size-budget
+    error naming the node, an OnyxError as it is, anything else as a KernelError naming the node."""
+    if isinstance(exc, MemoryLimitExceeded):
+        raise run_control.at_node(exc, step.node) from None
+    if isinstance(exc, MemoryError):
+        raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
+    if isinstance(exc, OnyxError):
+        raise exc
+    raise KernelError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
 
 
 class _Scope:
