@@ -49,6 +49,7 @@ import functools
 import importlib.util
 import os
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -146,7 +147,7 @@ class CompiledFunction:
         if numba is None:
             return None
         try:
-            dispatcher = numba.njit(nogil=True, **self._options)(self.py_func)
+            dispatcher = numba.njit(nogil=True, **self._options)(_calling_compiled(self.py_func))
             cache = _disk_cache(self.py_func)
             if cache is not None:
                 dispatcher._cache = cache  # what cache=True does, with onyx's folder
@@ -164,6 +165,43 @@ class CompiledFunction:
         if dispatcher is None:
             raise RuntimeError(f"{self.py_func.__qualname__} is not compiled (Numba unavailable)")
         return dispatcher(*args)
+
+
+class InlinedFunction:
+    """A helper that compiled functions call, compiled into each caller for the caller's
+    argument types (Numba's ``inline="always"``); not callable from Python."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.py_func = fn
+        self._dispatcher: Any = None
+        functools.update_wrapper(self, fn)
+
+    def dispatcher(self) -> Any:
+        if self._dispatcher is None:
+            self._dispatcher = numba_module().njit(inline="always")(_calling_compiled(self.py_func))
+        return self._dispatcher
+
+
+def inline(fn: Callable[..., Any]) -> InlinedFunction:
+    """Decorator: ``fn`` is a helper of compiled functions (see InlinedFunction)."""
+    return InlinedFunction(fn)
+
+
+def _calling_compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the compiled and inlined functions it calls (module globals) replaced by
+    their Numba dispatchers, so that Numba can compile the calls."""
+    callees = {}
+    for name in fn.__code__.co_names:
+        value = fn.__globals__.get(name)
+        if isinstance(value, InlinedFunction):
+            callees[name] = value.dispatcher()
+        elif isinstance(value, CompiledFunction):
+            callees[name] = value.compiled()
+    if not callees:
+        return fn
+    copy = types.FunctionType(fn.__code__, {**fn.__globals__, **callees}, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    return functools.update_wrapper(copy, fn)
 
 
 def jit(*signatures: str, **options: Any) -> Callable[[Callable[..., Any]], CompiledFunction]:

@@ -2,8 +2,8 @@
 
 The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
 stacked matmul per direction); only the recurrence loops over time, one direction after the
-other (each direction's R then stays in cache). The weights are prepared once per node when W, R
-and B are constants: transposed for row-vector products, biases folded wherever the formula allows.
+other (each direction's R then stays in cache). The weights are prepared once per (W, R, B)
+initializer: transposed for row-vector products, biases folded wherever the formula allows.
 
 With the default activations and no clip, peepholes, coupled gates or ``sequence_lens``, a
 specialised loop per op does a handful of in-place NumPy calls per step: the sigmoid gates'
@@ -18,6 +18,7 @@ than ``seq_length`` starts at its own last step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from functools import partial
 from dataclasses import dataclass
@@ -25,10 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from onyx.ops.activations import relu
+from onyx.ops import rnn_compiled
 from onyx.ops.registry import NodeContext, kernel
 from onyx.runtime.control import loop_check
 
 Activation = Callable[[np.ndarray], np.ndarray]
+RunKernel = Callable[..., tuple[np.ndarray, ...]]
 States = list[np.ndarray]
 # One direction's loop over (projected inputs [time, batch, gates*hidden], initial states, Y view
 # [time, batch, hidden]), both in processing order; writes Y and returns the final states.
@@ -128,6 +131,13 @@ class _Weights:
     bias: np.ndarray  # [dir, gates*hidden], added to the input projection (Wb + Rb where it may be)
     rbh: np.ndarray  # [dir, hidden]: GRU with linear_before_reset keeps Rb of the hidden gate apart
 
+    @functools.cached_property
+    def RT_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """[dir, hidden, 2*hidden] and [dir, hidden, hidden]: a GRU's z|r and h columns of RT,
+        each contiguous (the compiled loop without linear_before_reset takes them apart)."""
+        hidden = self.RT.shape[1]
+        return np.ascontiguousarray(self.RT[..., : 2 * hidden]), np.ascontiguousarray(self.RT[..., 2 * hidden :])
+
 
 def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: int, num_gates: int,
                    dtype: np.dtype, sigmoid_gates: int, separate_rbh: bool) -> _Weights:
@@ -151,26 +161,31 @@ def _build_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden: i
         if separate_rbh:
             rb[:, gh - hidden :] = 0
         bias = (wb + rb) * scale
-    for array in (WT, RT, bias, rbh):
-        array.flags.writeable = False  # shared by every run of the node
     return _Weights(WT, RT, bias, rbh)
 
 
 class _NodeWeights:
-    """``_build_weights`` for one node: once per set of arguments when W, R and B are the node's
-    constants (NodeContext), on every run otherwise (a fed or computed weight may change)."""
+    """A node's prepared weights: built once per layout (dtype, gate scaling) from its constant
+    W, R and B, at session creation for the layout a run most likely needs; built per run from
+    W, R or B that are not the node's constants."""
 
-    def __init__(self, node: NodeContext):
-        self.constants = (node.constant(1), node.constant(2), node.constant(3))
+    def __init__(self, node: NodeContext | None):
+        self._constants = tuple(node.constant(i) if node else None for i in (1, 2, 3))
         self._built: dict[tuple, _Weights] = {}
 
-    def __call__(self, W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *args) -> _Weights:
-        W0, R0, B0 = self.constants
-        if W0 is None or W is not W0 or R is not R0 or B is not B0:
-            return _build_weights(W, R, B, *args)
-        weights = self._built.get(args)
+    def prebuild(self, num_gates: int, sigmoid_gates: int, separate_rbh: bool) -> None:
+        W, R, B = self._constants
+        if W is not None and R is not None:
+            self.get(W, R, B, int(R.shape[-1]), num_gates, _compute_dtype(W.dtype), sigmoid_gates, separate_rbh)
+
+    def get(self, W: np.ndarray, R: np.ndarray, B: np.ndarray | None, *layout) -> _Weights:
+        """``_build_weights(W, R, B, *layout)``, kept when W, R and B are the node's constants."""
+        cW, cR, cB = self._constants
+        if cW is None or cR is None or W is not cW or R is not cR or B is not cB:
+            return _build_weights(W, R, B, *layout)
+        weights = self._built.get(layout)
         if weights is None:
-            weights = self._built[args] = _build_weights(W, R, B, *args)
+            weights = self._built[layout] = _build_weights(W, R, B, *layout)
         return weights
 
 
@@ -215,7 +230,11 @@ def _recurrent(X: np.ndarray, weights: _Weights, sequence_lens: np.ndarray | Non
             states0.append(np.zeros((num_dir, batch, hidden), dtype=dtype))
         else:
             state = state.astype(dtype, copy=False)
-            states0.append(state.transpose(1, 0, 2) if layout == 1 else state)
+            state = state.transpose(1, 0, 2) if layout == 1 else state
+            if state.shape != (num_dir, batch, hidden):
+                raise ValueError(f"an initial state of shape {list(state.shape)} does not fit {num_dir} direction(s), "
+                                 f"batch {batch} and hidden_size {hidden}")
+            states0.append(state)
 
     # One [time * batch, input] product per direction: 64 steps of a 2-layer LSTM's input
     # projection took 0.95 ms as per-step products and 0.21 ms as one.
@@ -268,6 +287,66 @@ def _default_fast(activation_names: list[str], defaults: list[str], clip: float 
     return sequence_lens is None or (X.ndim == 3 and bool(np.all(np.asarray(sequence_lens) == X.shape[layout])))
 
 
+# -- compiled loops ([fast]) ----------------------------------------------------------
+
+
+def _compiled_wanted(node: NodeContext | None, *functions) -> bool:
+    """Whether the node runs compiled loops: allowed for it and its weights float (32 or less);
+    the loops are compiled now, at session creation."""
+    W = node.constant(1) if node else None
+    if node is None or not node.compiled or (W is not None and W.dtype.itemsize > 4):
+        return False
+    for fn in functions:
+        fn.compiled()
+    return True
+
+
+def _compiled_activations(names: list[str], alphas: Sequence[float] | None, betas: Sequence[float] | None,
+                          num_dir: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per direction: the activation codes, alphas and betas the compiled loops take (the
+    attribute lists consumed in order by the functions that use them, as in the NumPy loops)."""
+    alpha_iter, beta_iter = iter(alphas or ()), iter(betas or ())
+    codes, a_list, b_list = [], [], []
+    for name in names:
+        _, alpha, beta = _ACTIVATIONS[name]
+        codes.append(rnn_compiled.ACTIVATION_CODES[name])
+        a_list.append(0.0 if alpha is None else next(alpha_iter, alpha))
+        b_list.append(0.0 if beta is None else next(beta_iter, beta))
+    per = len(names) // num_dir
+    return [(np.array(codes[d * per : (d + 1) * per], dtype=np.int64),
+             np.array(a_list[d * per : (d + 1) * per], dtype=np.float32),
+             np.array(b_list[d * per : (d + 1) * per], dtype=np.float32)) for d in range(num_dir)]
+
+
+def _compiled_runner(loop: Callable[..., np.ndarray | tuple[np.ndarray, ...]], matrices: tuple[np.ndarray, ...],
+                     valid: np.ndarray | None, *extra) -> DirectionRunner:
+    """A DirectionRunner calling ``loop(xw, *matrices, *states, Y, valid, *extra)``: one call for
+    the whole sequence, or calls of a few steps each when the run may be stopped."""
+
+    def run(xw: np.ndarray, states: States, Y: np.ndarray) -> States:
+        mask = np.ones(xw.shape[:2], dtype=bool) if valid is None else valid[..., 0]
+        check = loop_check()
+        chunk = 16 if check else max(1, xw.shape[0])
+        for t in range(0, xw.shape[0], chunk):
+            if check:
+                check()
+            out = loop(xw[t : t + chunk], *matrices, *states, Y[t : t + chunk], mask[t : t + chunk], *extra)
+            states = list(out) if isinstance(out, tuple) else [out]
+        return states
+
+    return run
+
+
+def _clip_value(clip: float | None) -> np.float32:
+    return np.float32(np.inf if clip is None else clip)
+
+
+def _named(run: RunKernel, compiled: bool, name: str) -> RunKernel:
+    if compiled:
+        run.kernel_name = f"numba:{name}"  # type: ignore[attr-defined]
+    return run
+
+
 # -- RNN -------------------------------------------------------------------------
 
 
@@ -286,56 +365,63 @@ def _rnn_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> 
     return [h]
 
 
-def _rnn(X, W, R, B=None, sequence_lens=None, initial_h=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta, activations, clip,
-         direction, hidden_size, layout):
+def _rnn(node: NodeContext | None, *, activation_alpha, activation_beta, activations, clip, direction,
+         hidden_size, layout) -> RunKernel:
     """Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi)."""
-    hidden = _hidden_size(hidden_size, R)
-    dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
     names = _activation_names(activations, ["tanh"], num_dir)
-    fast = _default_fast(names, ["tanh"], clip, sequence_lens, X, layout)
-    weights = node_weights(W, R, B, hidden, 1, dtype, 0, False)
-    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
-    clipped = _clipper(clip)
+    compiled = _compiled_wanted(node, rnn_compiled.rnn_direction)
+    codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
+    cache = _NodeWeights(node)
+    cache.prebuild(1, 0, False)
+    clipped, clip32 = _clipper(clip), _clip_value(clip)
 
-    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
-        RT, (f,) = weights.RT[d], acts[d]
-        if fast:
-            return partial(_rnn_loop, RT)
-        return _general_loop(lambda xw, states: [f(clipped(xw + states[0] @ RT))], valid)
+    def run(X, W, R, B=None, sequence_lens=None, initial_h=None):
+        hidden = _hidden_size(hidden_size, R)
+        dtype = _compute_dtype(X.dtype)
+        fast = _default_fast(names, ["tanh"], clip, sequence_lens, X, layout)
+        weights = cache.get(W, R, B, hidden, 1, dtype, 0, False)
+        use_compiled = compiled and dtype == np.float32
+        acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
 
-    return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
+        def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+            RT, (f,) = weights.RT[d], acts[d]
+            if use_compiled:
+                return _compiled_runner(rnn_compiled.rnn_direction, (RT,), valid, *codes[d], clip32)
+            if fast:
+                return partial(_rnn_loop, RT)
+            return _general_loop(lambda xw, states: [f(clipped(xw + states[0] @ RT))], valid)
+
+        return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
+
+    return _named(run, compiled, "rnn")
 
 
 @kernel("RNN", since=1, prepare=True)
-def rnn_1(*, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0, _node):
-    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=0)
+def rnn_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+          hidden_size=None, output_sequence=0, _node=None):
+    return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=0)
 
 
 @kernel("RNN", since=7, prepare=True)
-def rnn_7(*, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, _node):
-    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=0)
+def rnn_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+          hidden_size=None, _node=None):
+    return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=0)
 
 
 @kernel("RNN", since=14, prepare=True)
-def rnn_14(*, activation_alpha=None, activation_beta=None,
-           activations=None, clip=None, direction="forward", hidden_size=None, layout=0, _node):
-    return partial(_rnn, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=layout)
+def rnn_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+           hidden_size=None, layout=0, _node=None):
+    return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=layout)
 
 
 kernel("RNN", since=22, prepare=True)(rnn_14)
 
 
 # -- GRU -------------------------------------------------------------------------
-
 
 def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
     """Default activations: zr = sigmoid(xw_zr + H @ Rzr^T), the z and r columns of R and xw
@@ -382,74 +468,87 @@ def _gru_loop(RT: np.ndarray, rbh: np.ndarray | None, xw: np.ndarray, states: St
     return [h]
 
 
-def _gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta, activations, clip,
-         direction, hidden_size, layout, linear_before_reset):
+def _gru(node: NodeContext | None, *, activation_alpha, activation_beta, activations, clip, direction,
+         hidden_size, layout, linear_before_reset) -> RunKernel:
     """zt, rt = f(...); ht = g(...) with the reset gate before or after the recurrence matmul."""
-    hidden = _hidden_size(hidden_size, R)
-    dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
-    names = _activation_names(activations, ["sigmoid", "tanh"], num_dir)
-    fast = _default_fast(names, ["sigmoid", "tanh"], clip, sequence_lens, X, layout)
-    weights = node_weights(W, R, B, hidden, 3, dtype, 2 if fast else 0, bool(linear_before_reset))
-    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
-    clipped = _clipper(clip)
-    H2 = 2 * hidden
+    defaults = ["sigmoid", "tanh"]
+    names = _activation_names(activations, defaults, num_dir)
+    compiled = _compiled_wanted(node, rnn_compiled.gru_direction)
+    codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
+    lbr = bool(linear_before_reset)
+    cache = _NodeWeights(node)
+    cache.prebuild(3, 0 if compiled or clip is not None or names != defaults * num_dir else 2, lbr)
+    clipped, clip32 = _clipper(clip), _clip_value(clip)
 
-    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
-        RT, rbh, (f, g) = weights.RT[d], weights.rbh[d], acts[d]
-        if fast:
-            return partial(_gru_loop, RT, rbh if linear_before_reset else None)
+    def run(X, W, R, B=None, sequence_lens=None, initial_h=None):
+        hidden = _hidden_size(hidden_size, R)
+        H2 = 2 * hidden
+        dtype = _compute_dtype(X.dtype)
+        use_compiled = compiled and dtype == np.float32
+        fast = not use_compiled and _default_fast(names, defaults, clip, sequence_lens, X, layout)
+        weights = cache.get(W, R, B, hidden, 3, dtype, 2 if fast else 0, lbr)
+        acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
 
-        def cell(xw: np.ndarray, states: States) -> States:
-            (h,) = states
-            if linear_before_reset:
-                hr = h @ RT
-                zr = f(clipped(xw[:, :H2] + hr[:, :H2]))
-                r = zr[:, hidden:]
-                ht = g(clipped(xw[:, H2:] + r * (hr[:, H2:] + rbh)))
-            else:
-                zr = f(clipped(xw[:, :H2] + h @ RT[:, :H2]))
-                r = zr[:, hidden:]
-                ht = g(clipped(xw[:, H2:] + (r * h) @ RT[:, H2:]))
-            z = zr[:, :hidden]
-            return [(1 - z) * ht + z * h]
+        def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+            RT, rbh, (f, g) = weights.RT[d], weights.rbh[d], acts[d]
+            if use_compiled:
+                RT_zr, RT_h = (RT, RT[:0]) if lbr else (weights.RT_split[0][d], weights.RT_split[1][d])
+                return _compiled_runner(rnn_compiled.gru_direction, (RT_zr, RT_h), valid, rbh, lbr, *codes[d],
+                                        clip32)
+            if fast:
+                return partial(_gru_loop, RT, rbh if lbr else None)
 
-        return _general_loop(cell, valid)
+            def cell(xw: np.ndarray, states: States) -> States:
+                (h,) = states
+                if lbr:
+                    hr = h @ RT
+                    zr = f(clipped(xw[:, :H2] + hr[:, :H2]))
+                    r = zr[:, hidden:]
+                    ht = g(clipped(xw[:, H2:] + r * (hr[:, H2:] + rbh)))
+                else:
+                    zr = f(clipped(xw[:, :H2] + h @ RT[:, :H2]))
+                    r = zr[:, hidden:]
+                    ht = g(clipped(xw[:, H2:] + (r * h) @ RT[:, H2:]))
+                z = zr[:, :hidden]
+                return [(1 - z) * ht + z * h]
 
-    return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
+            return _general_loop(cell, valid)
+
+        return _recurrent(X, weights, sequence_lens, [initial_h], layout, direction, hidden, runner)
+
+    return _named(run, compiled, "gru")
 
 
 @kernel("GRU", since=1, prepare=True)
-def gru_1(*, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, output_sequence=0, _node):
-    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=0, linear_before_reset=0)
+def gru_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+          hidden_size=None, output_sequence=0, _node=None):
+    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=0, linear_before_reset=0)
 
 
 @kernel("GRU", since=3, prepare=True)
-def gru_3(*, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, linear_before_reset=0,
-          output_sequence=0, _node):
-    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
+def gru_3(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+          hidden_size=None, linear_before_reset=0, output_sequence=0, _node=None):
+    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=0,
+                linear_before_reset=linear_before_reset)
 
 
 @kernel("GRU", since=7, prepare=True)
-def gru_7(*, activation_alpha=None, activation_beta=None,
-          activations=None, clip=None, direction="forward", hidden_size=None, linear_before_reset=0, _node):
-    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=0, linear_before_reset=linear_before_reset)
+def gru_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+          hidden_size=None, linear_before_reset=0, _node=None):
+    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=0,
+                linear_before_reset=linear_before_reset)
 
 
 @kernel("GRU", since=14, prepare=True)
-def gru_14(*, activation_alpha=None, activation_beta=None,
-           activations=None, clip=None, direction="forward", hidden_size=None, layout=0, linear_before_reset=0, _node):
-    return partial(_gru, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, layout=layout, linear_before_reset=linear_before_reset)
+def gru_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+           hidden_size=None, layout=0, linear_before_reset=0, _node=None):
+    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                clip=clip, direction=direction, hidden_size=hidden_size, layout=layout,
+                linear_before_reset=linear_before_reset)
 
 
 kernel("GRU", since=22, prepare=True)(gru_14)
@@ -489,71 +588,83 @@ def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) ->
     return [h, c]
 
 
-def _lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, node_weights: _NodeWeights, activation_alpha, activation_beta,
-          activations, clip, direction, hidden_size, input_forget, layout):
+def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activations, clip, direction,
+          hidden_size, input_forget, layout) -> RunKernel:
     """Gates in iofc order, optional peepholes P[iof] and coupled input/forget gates."""
-    hidden = _hidden_size(hidden_size, R)
-    dtype = _compute_dtype(X.dtype)
     num_dir = len(_num_directions(direction))
     defaults = ["sigmoid", "tanh", "tanh"]
     names = _activation_names(activations, defaults, num_dir)
-    fast = P is None and not input_forget and _default_fast(names, defaults, clip, sequence_lens, X, layout)
-    weights = node_weights(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
-    acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
-    clipped = _clipper(clip)
-    peep = None if P is None else P.astype(dtype, copy=False).reshape(num_dir, 3, hidden)
-    H = hidden
+    compiled = _compiled_wanted(node, rnn_compiled.lstm_direction)
+    codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
+    default_cell = not input_forget and clip is None and names == defaults * num_dir
+    cache = _NodeWeights(node)
+    cache.prebuild(4, 3 if default_cell and not compiled else 0, False)
+    clipped, clip32 = _clipper(clip), _clip_value(clip)
 
-    def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
-        RT, (f_act, g_act, h_act) = weights.RT[d], acts[d]
-        if fast:
-            return partial(_lstm_loop, RT)
+    def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None):
+        hidden = H = _hidden_size(hidden_size, R)
+        dtype = _compute_dtype(X.dtype)
+        use_compiled = compiled and dtype == np.float32
+        fast = (not use_compiled and P is None and not input_forget
+                and _default_fast(names, defaults, clip, sequence_lens, X, layout))
+        weights = cache.get(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
+        acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
+        if P is not None:
+            peep = P.astype(dtype, copy=False).reshape(num_dir, 3, hidden)
+            if use_compiled:
+                peep = np.require(peep, requirements=["C", "W"])  # the compiled loop's type: writeable
+        else:
+            peep = np.zeros((num_dir, 3, hidden), dtype=dtype) if use_compiled else None
 
-        def cell(xw: np.ndarray, states: States) -> States:
-            h, c = states
-            gates = xw + h @ RT
-            pre_i, pre_o, pre_f, pre_c = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-            if peep is not None:
-                pre_i = pre_i + peep[d, 0] * c
-                pre_f = pre_f + peep[d, 2] * c
-            i = f_act(clipped(pre_i))
-            f = 1 - i if input_forget else f_act(clipped(pre_f))
-            c_new = f * c + i * g_act(clipped(pre_c))
-            if peep is not None:
-                pre_o = pre_o + peep[d, 1] * c_new
-            o = f_act(clipped(pre_o))
-            return [o * h_act(c_new), c_new]
+        def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
+            RT, (f_act, g_act, h_act) = weights.RT[d], acts[d]
+            if use_compiled:
+                return _compiled_runner(rnn_compiled.lstm_direction, (RT,), valid, peep[d], bool(input_forget),
+                                        *codes[d], clip32)
+            if fast:
+                return partial(_lstm_loop, RT)
 
-        return _general_loop(cell, valid)
+            def cell(xw: np.ndarray, states: States) -> States:
+                h, c = states
+                gates = xw + h @ RT
+                pre_i, pre_o, pre_f, pre_c = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+                if peep is not None:
+                    pre_i = pre_i + peep[d, 0] * c
+                    pre_f = pre_f + peep[d, 2] * c
+                i = f_act(clipped(pre_i))
+                f = 1 - i if input_forget else f_act(clipped(pre_f))
+                c_new = f * c + i * g_act(clipped(pre_c))
+                if peep is not None:
+                    pre_o = pre_o + peep[d, 1] * c_new
+                o = f_act(clipped(pre_o))
+                return [o * h_act(c_new), c_new]
 
-    return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
+            return _general_loop(cell, valid)
+
+        return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
+
+    return _named(run, compiled, "lstm")
 
 
 @kernel("LSTM", since=1, prepare=True)
-def lstm_1(*, activation_alpha=None,
-           activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-           input_forget=0, output_sequence=0, _node):
-    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, input_forget=input_forget, layout=0)
+def lstm_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+           hidden_size=None, input_forget=0, output_sequence=0, _node=None):
+    return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                 clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=0)
 
 
 @kernel("LSTM", since=7, prepare=True)
-def lstm_7(*, activation_alpha=None,
-           activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-           input_forget=0, _node):
-    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, input_forget=input_forget, layout=0)
+def lstm_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+           hidden_size=None, input_forget=0, _node=None):
+    return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                 clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=0)
 
 
 @kernel("LSTM", since=14, prepare=True)
-def lstm_14(*, activation_alpha=None,
-            activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None,
-            input_forget=0, layout=0, _node):
-    return partial(_lstm, node_weights=_NodeWeights(_node), activation_alpha=activation_alpha,
-                   activation_beta=activation_beta, activations=activations, clip=clip, direction=direction,
-                   hidden_size=hidden_size, input_forget=input_forget, layout=layout)
+def lstm_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+            hidden_size=None, input_forget=0, layout=0, _node=None):
+    return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
+                 clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=layout)
 
 
 kernel("LSTM", since=22, prepare=True)(lstm_14)

@@ -1,0 +1,185 @@
+"""Compiled recurrent loops (the ``[fast]`` extra): one direction of RNN, GRU or LSTM over time
+in one Numba call, the gates of a step fused into one pass over the hidden units.
+
+The input projection stays one BLAS product over the whole sequence (onyx.ops.rnn); what these
+loops add per step is the recurrent product ``h @ R^T`` as row updates (``gates += h[k] * R^T[k]``,
+which vectorises) and every activation, clip, peephole and mask in the same loop, where the NumPy
+loop makes ten or more passes. Weights are the unscaled ones (no sigmoid pre-scaling). The mask
+``valid[step, batch]`` (processing order) keeps a finished sequence's state and writes zeros to Y.
+
+Activations are coded as integers (``ACTIVATION_CODES``) with their alpha and beta, so one
+compiled function serves every combination the spec allows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from onyx.compiled import inline, jit
+
+ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2, "affine": 3, "leakyrelu": 4, "thresholdedrelu": 5,
+                    "scaledtanh": 6, "hardsigmoid": 7, "elu": 8, "softsign": 9, "softplus": 10}
+
+# xw [steps, batch, gates*hidden] and Y [steps, batch, hidden] are views (reversed for a reverse
+# direction); RT [hidden, gates*hidden] is contiguous.
+_XW, _RT, _STATE, _Y, _VALID = "float32[:, :, :]", "float32[:, ::1]", "float32[:, :]", "float32[:, :, :]", \
+    "boolean[:, :]"
+_ACTS = "int64[:], float32[:], float32[:], float32"  # codes, alphas, betas, clip
+
+
+_0, _1, _2 = np.float32(0.0), np.float32(1.0), np.float32(2.0)
+
+
+@inline
+def _tanh(x):
+    """tanh in float32 from one exp (libm's tanh is five times slower here; error below 2e-7)."""
+    e = math.exp(-_2 * abs(x))
+    t = (_1 - e) / (_1 + e)
+    return t if x >= _0 else -t
+
+
+@inline
+def _sigmoid(x):
+    e = math.exp(-abs(x))
+    return _1 / (_1 + e) if x >= _0 else e / (_1 + e)
+
+
+@inline
+def _activate(code, x, alpha, beta):
+    """Activation ``code`` (ACTIVATION_CODES) of float32 ``x``, in float32."""
+    if code == 1:
+        return _tanh(x)
+    if code == 2:
+        return _sigmoid(x)
+    if code == 0:
+        return max(x, _0)
+    if code == 3:
+        return x * alpha + beta
+    if code == 4:
+        return x if x >= _0 else x * alpha
+    if code == 5:
+        return x if x >= alpha else _0
+    if code == 6:
+        return _tanh(x * beta) * alpha
+    if code == 7:
+        return min(max(x * alpha + beta, _0), _1)
+    if code == 8:
+        return x if x >= _0 else math.expm1(x) * alpha
+    if code == 9:
+        return x / (_1 + abs(x))
+    return max(x, _0) + math.log1p(math.exp(-abs(x)))  # softplus
+
+
+@inline
+def _clip(x, clip):
+    return min(max(x, -clip), clip)
+
+
+@inline
+def _recurrent_product(gates, h_row, RT):
+    """gates = h_row @ RT over all of RT's columns (a product over a slice of a wider RT's
+    columns measured ten times slower: it does not vectorise)."""
+    for j in range(RT.shape[1]):
+        gates[j] = _0
+    for k in range(RT.shape[0]):
+        hk = h_row[k]
+        if hk != _0:
+            for j in range(RT.shape[1]):
+                gates[j] += hk * RT[k, j]
+
+
+@jit(f"UniTuple(float32[:, ::1], 2)({_XW}, {_RT}, {_STATE}, {_STATE}, {_Y}, {_VALID}, float32[:, :], "
+     f"boolean, {_ACTS})")
+def lstm_direction(xw, RT, h0, c0, Y, valid, peep, input_forget, codes, alphas, betas, clip):
+    """LSTM gates in iofc order; ``peep`` [3, hidden] (zeros: none); codes f, g, h."""
+    steps, batch, _ = xw.shape
+    hidden = RT.shape[0]
+    h, c = h0.copy(), c0.copy()
+    gates = np.empty(4 * hidden, dtype=np.float32)
+    f_code, g_code, h_code = codes[0], codes[1], codes[2]
+    fa, ga, ha, fb, gb, hb = alphas[0], alphas[1], alphas[2], betas[0], betas[1], betas[2]
+    for s in range(steps):
+        for b in range(batch):
+            if not valid[s, b]:
+                for j in range(hidden):
+                    Y[s, b, j] = _0
+                continue
+            x = xw[s, b]
+            _recurrent_product(gates, h[b], RT)
+            for j in range(hidden):
+                cj = c[b, j]
+                i = _activate(f_code, _clip(x[j] + gates[j] + peep[0, j] * cj, clip), fa, fb)
+                if input_forget:
+                    f = _1 - i
+                else:
+                    f = _activate(f_code, _clip(x[2 * hidden + j] + gates[2 * hidden + j] + peep[2, j] * cj, clip),
+                                  fa, fb)
+                cj = f * cj + i * _activate(g_code, _clip(x[3 * hidden + j] + gates[3 * hidden + j], clip), ga, gb)
+                o = _activate(f_code, _clip(x[hidden + j] + gates[hidden + j] + peep[1, j] * cj, clip), fa, fb)
+                c[b, j] = cj
+                hj = o * _activate(h_code, cj, ha, hb)
+                h[b, j] = hj
+                Y[s, b, j] = hj
+    return h, c
+
+
+@jit(f"float32[:, ::1]({_XW}, {_RT}, {_RT}, {_STATE}, {_Y}, {_VALID}, float32[:], boolean, {_ACTS})")
+def gru_direction(xw, RT, RT_h, h0, Y, valid, rbh, linear_before_reset, codes, alphas, betas, clip):
+    """GRU gates in zrh order. With ``linear_before_reset``, ``RT`` holds all three gates' columns
+    and the projected input lacks the hidden gate's Rb (``rbh``), added inside the reset product;
+    without, ``RT`` holds the z and r columns and ``RT_h`` the hidden gate's."""
+    steps, batch, _ = xw.shape
+    hidden = RT.shape[0]
+    h = h0.copy()
+    gates = np.empty(3 * hidden, dtype=np.float32)
+    hidden_gate = np.empty(hidden, dtype=np.float32)
+    reset_h = np.empty(hidden, dtype=np.float32)
+    f_code, g_code = codes[0], codes[1]
+    fa, ga, fb, gb = alphas[0], alphas[1], betas[0], betas[1]
+    for s in range(steps):
+        for b in range(batch):
+            if not valid[s, b]:
+                for j in range(hidden):
+                    Y[s, b, j] = _0
+                continue
+            hb, x = h[b], xw[s, b]
+            _recurrent_product(gates, hb, RT)
+            if linear_before_reset:  # ht = g(xw_h + r * (h @ Rh^T + Rbh))
+                for j in range(hidden):
+                    r = _activate(f_code, _clip(x[hidden + j] + gates[hidden + j], clip), fa, fb)
+                    hidden_gate[j] = r * (gates[2 * hidden + j] + rbh[j])
+            else:  # ht = g(xw_h + (r * h) @ Rh^T)
+                for j in range(hidden):
+                    reset_h[j] = _activate(f_code, _clip(x[hidden + j] + gates[hidden + j], clip), fa, fb) * hb[j]
+                _recurrent_product(hidden_gate, reset_h, RT_h)
+            for j in range(hidden):
+                z = _activate(f_code, _clip(x[j] + gates[j], clip), fa, fb)
+                ht = _activate(g_code, _clip(x[2 * hidden + j] + hidden_gate[j], clip), ga, gb)
+                hj = (_1 - z) * ht + z * hb[j]
+                hb[j] = hj
+                Y[s, b, j] = hj
+    return h
+
+
+@jit(f"float32[:, ::1]({_XW}, {_RT}, {_STATE}, {_Y}, {_VALID}, {_ACTS})")
+def rnn_direction(xw, RT, h0, Y, valid, codes, alphas, betas, clip):
+    """Ht = f(clip(xw_t + Ht-1 @ R^T))."""
+    steps, batch, _ = xw.shape
+    hidden = RT.shape[0]
+    h = h0.copy()
+    gates = np.empty(hidden, dtype=np.float32)
+    for s in range(steps):
+        for b in range(batch):
+            if not valid[s, b]:
+                for j in range(hidden):
+                    Y[s, b, j] = _0
+                continue
+            x = xw[s, b]
+            _recurrent_product(gates, h[b], RT)
+            for j in range(hidden):
+                hj = _activate(codes[0], _clip(x[j] + gates[j], clip), alphas[0], betas[0])
+                h[b, j] = hj
+                Y[s, b, j] = hj
+    return h
