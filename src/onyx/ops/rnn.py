@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from onyx.ops.activations import relu
+from onyx.compiled import CompiledFunction, named
 from onyx.ops import rnn_compiled
 from onyx.ops.registry import NodeContext, kernel
 from onyx.runtime.control import loop_check
@@ -290,15 +291,13 @@ def _default_fast(activation_names: list[str], defaults: list[str], clip: float 
 # -- compiled loops ([fast]) ----------------------------------------------------------
 
 
-def _compiled_wanted(node: NodeContext | None, *functions) -> bool:
-    """Whether the node runs compiled loops: allowed for it and its weights float (32 or less);
-    the loops are compiled now, at session creation."""
+def _compiled_wanted(node: NodeContext | None, loop: CompiledFunction) -> bool:
+    """Whether the node runs the compiled ``loop``: allowed for it, its weights float (32 or
+    less), and the loop compiled (now, at session creation)."""
     W = node.constant(1) if node else None
     if node is None or not node.compiled or (W is not None and W.dtype.itemsize > 4):
         return False
-    for fn in functions:
-        fn.compiled()
-    return True
+    return loop.compiled() is not None
 
 
 def _compiled_activations(names: list[str], alphas: Sequence[float] | None, betas: Sequence[float] | None,
@@ -342,9 +341,7 @@ def _clip_value(clip: float | None) -> np.float32:
 
 
 def _named(run: RunKernel, compiled: bool, name: str) -> RunKernel:
-    if compiled:
-        run.kernel_name = f"numba:{name}"  # type: ignore[attr-defined]
-    return run
+    return named(run, f"numba:{name}") if compiled else run
 
 
 # -- RNN -------------------------------------------------------------------------
