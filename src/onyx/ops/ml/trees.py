@@ -15,8 +15,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from onyx.compiled import named
 from onyx.ops.ml.common import class_labels, logistic, transform_scores
-from onyx.ops.registry import kernel
+from onyx.ops.registry import NodeContext, kernel
 from onyx.ops.threads import count as threads_count
 from onyx.ops.threads import parallel_map
 
@@ -48,6 +49,7 @@ class Forest:
     leaf_present: np.ndarray  # bool [leaf rows, targets]: the leaf votes for the target
 
     def __post_init__(self) -> None:
+        self.compiled = False  # see use_compiled
         is_leaf = self.mode == LEAF
         self.n_features = int(self.feature[~is_leaf].max(initial=-1)) + 1
         if self.feature[~is_leaf].min(initial=0) < 0:
@@ -94,6 +96,17 @@ class Forest:
         self.slot_leaf_row = self.leaf_row[node]
         self.min_depth, self.depth = _depths(self.slot_base, is_branch, n_trees)
 
+    def use_compiled(self) -> bool:
+        """Walk the trees with the compiled loop from now on, where Numba compiles it."""
+        from onyx.ops.ml import trees_compiled
+
+        self.compiled = trees_compiled.compile_walk()
+        if self.compiled:
+            for name in ("slot_feature", "slot_base", "slot_is_branch", "slot_mode", "slot_missing",
+                         "slot_member_row", "members", "threshold32", "slot_threshold"):
+                setattr(self, name, np.ascontiguousarray(getattr(self, name)))
+        return self.compiled
+
     @property
     def n_targets(self) -> int:
         return self.leaf_values.shape[1]
@@ -123,6 +136,10 @@ class Forest:
         else:
             threshold = self.slot_threshold
             X = X.astype(np.float64)
+        if self.compiled:
+            from onyx.ops.ml import trees_compiled
+
+            return trees_compiled.leaves(self, np.ascontiguousarray(X), threshold)
         n_trees = len(self.roots)
         flat = np.ascontiguousarray(X).reshape(-1)
         check_nan = self.has_missing and bool(np.isnan(flat).any())
@@ -378,6 +395,10 @@ def _attributes(scope: dict) -> dict:
     return dict(scope)
 
 
+def _named(run: Callable, compiled: bool) -> Callable:
+    return named(run, "numba:trees") if compiled else run
+
+
 def _matrix(X) -> np.ndarray:
     X = np.asarray(X)
     return X.reshape(1, -1) if X.ndim == 1 else X
@@ -406,6 +427,7 @@ def _regressor(a: dict) -> Callable[[np.ndarray], np.ndarray]:
     if a["n_targets"] is None:
         raise ValueError("TreeEnsembleRegressor needs n_targets")
     forest, base, _ = _compile(a, "target", a["n_targets"])
+    compiled = a["_node"].compiled and forest.use_compiled()
     aggregate, transform = a["aggregate_function"], a["post_transform"]
 
     def regress(X) -> np.ndarray:
@@ -414,7 +436,7 @@ def _regressor(a: dict) -> Callable[[np.ndarray], np.ndarray]:
             scores = scores + base
         return transform_scores(scores, transform).astype(np.float32)
 
-    return regress
+    return _named(regress, compiled)
 
 
 @kernel("TreeEnsembleRegressor", since=1, domain=ML, prepare=True)
@@ -423,7 +445,7 @@ def tree_ensemble_regressor_1(*, aggregate_function="SUM", base_values=None, n_t
                               nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
                               nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
                               post_transform="NONE", target_ids=None, target_nodeids=None,
-                              target_treeids=None, target_weights=None):
+                              target_treeids=None, target_weights=None, _node=NodeContext()):
     return _regressor(_attributes(locals()))
 
 
@@ -435,7 +457,7 @@ def tree_ensemble_regressor_3(*, aggregate_function="SUM", base_values=None, bas
                               nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
                               nodes_values_as_tensor=None, post_transform="NONE", target_ids=None,
                               target_nodeids=None, target_treeids=None, target_weights=None,
-                              target_weights_as_tensor=None):
+                              target_weights_as_tensor=None, _node=NodeContext()):
     return _regressor(_attributes(locals()))
 
 
@@ -455,6 +477,7 @@ def _classifier(a: dict) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]
     """The per-run TreeEnsembleClassifier of a node's attributes: its forest compiled once."""
     labels = class_labels(a["classlabels_int64s"], a["classlabels_strings"])
     forest, base, all_positive = _compile(a, "class", len(labels))
+    compiled = a["_node"].compiled and forest.use_compiled()
     transform = a["post_transform"]
     binary = len(labels) == 2 and not forest.leaf_present[:, 1].any()
 
@@ -476,7 +499,7 @@ def _classifier(a: dict) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]
             winner = np.argmax(np.where(voted, scores, -np.inf), axis=1)
         return labels[winner], transform_scores(scores, transform).astype(np.float32)
 
-    return classify
+    return _named(classify, compiled)
 
 
 @kernel("TreeEnsembleClassifier", since=1, domain=ML, prepare=True)
@@ -485,7 +508,7 @@ def tree_ensemble_classifier_1(*, base_values=None, class_ids=None, class_nodeid
                                nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
                                nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
                                nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
-                               post_transform="NONE"):
+                               post_transform="NONE", _node=NodeContext()):
     return _classifier(_attributes(locals()))
 
 
@@ -496,7 +519,8 @@ def tree_ensemble_classifier_3(*, base_values=None, base_values_as_tensor=None, 
                                nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
                                nodes_hitrates_as_tensor=None, nodes_missing_value_tracks_true=None,
                                nodes_modes=None, nodes_nodeids=None, nodes_treeids=None, nodes_truenodeids=None,
-                               nodes_values=None, nodes_values_as_tensor=None, post_transform="NONE"):
+                               nodes_values=None, nodes_values_as_tensor=None, post_transform="NONE",
+                               _node=NodeContext()):
     return _classifier(_attributes(locals()))
 
 
@@ -507,7 +531,8 @@ def tree_ensemble_classifier_3(*, base_values=None, base_values_as_tensor=None, 
 def tree_ensemble(*, aggregate_function=1, leaf_targetids=None, leaf_weights=None, membership_values=None,
                   n_targets=None, nodes_falseleafs=None, nodes_falsenodeids=None, nodes_featureids=None,
                   nodes_hitrates=None, nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_splits=None,
-                  nodes_trueleafs=None, nodes_truenodeids=None, post_transform=0, tree_roots=None):
+                  nodes_trueleafs=None, nodes_truenodeids=None, post_transform=0, tree_roots=None,
+                  _node=NodeContext()):
     if n_targets is None:
         raise ValueError("TreeEnsemble needs n_targets")
     if not 0 <= aggregate_function < len(AGGREGATES):
@@ -517,6 +542,7 @@ def tree_ensemble(*, aggregate_function=1, leaf_targetids=None, leaf_weights=Non
         nodes_falseleafs, nodes_missing_value_tracks_true, membership_values, tree_roots, leaf_targetids,
         leaf_weights, n_targets)
     aggregate = AGGREGATES[aggregate_function]
+    compiled = _node.compiled and forest.use_compiled()
 
     def run(X) -> np.ndarray:
         X = np.asarray(X)
@@ -525,4 +551,4 @@ def tree_ensemble(*, aggregate_function=1, leaf_targetids=None, leaf_weights=Non
         scores, _ = forest.aggregate(X, aggregate)
         return transform_scores(scores, post_transform).astype(X.dtype)
 
-    return run
+    return _named(run, compiled)

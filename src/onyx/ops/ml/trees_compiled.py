@@ -1,0 +1,85 @@
+"""Compiled tree traversal (the ``[fast]`` extra): each sample walks every tree to its leaf in
+one Numba loop, the samples shared among the run's intra-op threads (onyx.compiled.parallel_for).
+
+The forest is the slot layout of onyx.ops.ml.trees.Forest: a branch's children sit side by
+side (false child first), so one level is ``slot = base[slot] + goes_true``. Modes are
+trees.py's codes (NEQ already turned into EQ with its children exchanged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onyx.compiled import jit, parallel_for
+from onyx.ops.ml.trees import EQ, GT, GTE, LEQ, LT
+
+_SAMPLES_PER_SHARE = 64
+_BLOCK = 8  # samples walked side by side
+
+
+def _signature(real: str) -> str:
+    # start, stop, X, feature, threshold, base, is_branch, mode, missing, member_row, members, out
+    return (f"void(int64, int64, {real}[:, ::1], intp[::1], {real}[::1], intp[::1], boolean[::1], uint8[::1], "
+            "boolean[::1], int64[::1], float64[:, ::1], intp[:, ::1])")
+
+
+@jit(_signature("float32"), _signature("float64"))
+def _walk(start, stop, X, feature, threshold, base, is_branch, mode, missing, member_row, members, out):
+    """out[tree, i] = the leaf slot sample i reaches in each tree, for i in [start, stop).
+
+    Tree by tree (its nodes stay in cache), a block of samples at a time, level by level until
+    every sample of the block is at a leaf (a leaf's base is itself and its condition false, NaN
+    threshold): the samples' independent loads overlap (blocks of 8 measured 1.2-1.4x faster
+    than one sample at a time and than the NumPy walk; 16 and more walk too many levels).
+    """
+    slots = np.empty(_BLOCK, dtype=np.intp)
+    for tree in range(out.shape[0]):
+        for first in range(start, stop, _BLOCK):
+            size = min(_BLOCK, stop - first)
+            for k in range(size):
+                slots[k] = tree
+            walking = True
+            while walking:
+                walking = False
+                for k in range(size):
+                    slot = slots[k]
+                    x = X[first + k, feature[slot]]
+                    m = mode[slot]
+                    t = threshold[slot]
+                    if m == LEQ:
+                        goes = x <= t
+                    elif m == LT:
+                        goes = x < t
+                    elif m == GTE:
+                        goes = x >= t
+                    elif m == GT:
+                        goes = x > t
+                    elif m == EQ:
+                        goes = x == t
+                    else:  # BRANCH_MEMBER: x is one of the row's values (NaN padded)
+                        goes = False
+                        row = members[member_row[slot]]
+                        for j in range(row.shape[0]):
+                            goes |= x == row[j]
+                    goes |= missing[slot] & (x != x)
+                    slot = base[slot] + goes
+                    slots[k] = slot
+                    walking |= is_branch[slot]
+            for k in range(size):
+                out[tree, first + k] = slots[k]
+
+
+def compile_walk() -> bool:
+    """Compile the walk (at session creation); False where Numba cannot."""
+    return _walk.compiled() is not None
+
+
+def leaves(forest, X: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """[trees, N] leaf slots of ``forest`` for the rows of ``X`` (C-contiguous, the dtype of
+    ``threshold``), the rows shared among the run's threads."""
+    n_trees, n = len(forest.roots), X.shape[0]
+    out = np.empty((n_trees, n), dtype=np.intp)
+    parallel_for(_walk, n, X, forest.slot_feature, threshold, forest.slot_base,
+                 forest.slot_is_branch, forest.slot_mode, forest.slot_missing, forest.slot_member_row, forest.members, out,
+                 grain=_SAMPLES_PER_SHARE)
+    return out

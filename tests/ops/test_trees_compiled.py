@@ -1,0 +1,44 @@
+"""The compiled tree walk ([fast]) against the NumPy walk: the same leaf for every sample and
+tree, over every branch mode, NaNs that track the true branch, both float types and threads."""
+
+import numpy as np
+import pytest
+
+from onyx.ops import threads
+from onyx.ops.ml import trees
+
+pytest.importorskip("numba")
+
+MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+
+
+def random_forest(rng: np.random.Generator, n_trees: int = 12, depth: int = 6, features: int = 5) -> dict:
+    """Full binary trees of random modes, features and thresholds (some exact sample values)."""
+    columns = {k: [] for k in ("treeids", "nodeids", "featureids", "thresholds", "modes", "truenodeids",
+                               "falsenodeids", "missing_tracks_true")}
+    votes = {k: [] for k in ("vote_treeids", "vote_nodeids", "vote_targets", "vote_weights")}
+    for tree in range(n_trees):
+        for node in range(2 ** (depth + 1) - 1):
+            branch = node < 2 ** depth - 1
+            values = [tree, node, int(rng.integers(features)), float(rng.choice([0.0, 0.5, rng.normal()])),
+                      str(rng.choice(MODES)) if branch else "LEAF", 2 * node + 1 if branch else 0,
+                      2 * node + 2 if branch else 0, int(rng.integers(2)) if branch else 0]
+            for column, value in zip(columns.values(), values):
+                column.append(value)
+            if not branch:
+                for column, value in zip(votes.values(), [tree, node, int(rng.integers(3)), float(rng.normal())]):
+                    column.append(value)
+    return {**columns, **votes, "n_targets": 3}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_walk_reaches_the_leaves_of_the_numpy_walk(dtype):
+    rng = np.random.default_rng(3)
+    numpy_forest, compiled_forest = (trees.forest_from_ids(**random_forest(np.random.default_rng(5)))
+                                     for _ in range(2))
+    assert compiled_forest.use_compiled()
+    X = rng.choice([0.0, 0.5, np.nan, -1.0, 2.0], size=(300, 5)).astype(dtype)
+    X[::7] = rng.normal(size=(len(X[::7]), 5))
+    with threads.limit(2):  # the samples in two shares
+        np.testing.assert_array_equal(compiled_forest.leaves(X), numpy_forest.leaves(X))
+        np.testing.assert_array_equal(compiled_forest.aggregate(X, "SUM")[0], numpy_forest.aggregate(X, "SUM")[0])
