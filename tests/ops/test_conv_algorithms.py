@@ -101,8 +101,8 @@ def _conv_steps(session: onyx.InferenceSession) -> list:
 
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_a_forced_algorithm_runs_in_a_session_with_weights_prepared_at_creation(monkeypatch, algorithm):
-    name = {"gemm-1x1": "2d-1x1-widening", "depthwise-rows": "2d-depthwise", "shifted": "2d-narrowing"}.get(
-        algorithm, "2d-3x3-asymmetric-pads")
+    name = {"gemm-1x1": "2d-1x1-widening", "depthwise-rows": "2d-depthwise", "shifted": "2d-narrowing",
+            "grouped-direct": "2d-depthwise-strided"}.get(algorithm, "2d-3x3-asymmetric-pads")
     _, x_shape, w_shape, attrs = next(g for g in GEOMETRIES if g[0] == name)
     x, w, b, expected = _data(name, np.float32)
     monkeypatch.setattr(conv_module, "choose_algorithm", lambda geometry, compiled=False: algorithm)

@@ -9,7 +9,7 @@ from onnx.reference import ReferenceEvaluator
 import onyx
 from onyx.ops import rnn
 from onyx.ops.registry import NodeContext
-from oracle import run_onnxruntime
+from oracle import readonly_feeds, run_onnxruntime
 
 pytest.importorskip("numba")
 
@@ -130,3 +130,10 @@ def test_weights_are_prepared_once_per_node_at_session_creation(monkeypatch):
 def test_the_prepared_callable_names_its_kernel(compiled, name):
     run = rnn.gru_14(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
     assert getattr(run, "kernel_name", None) == name
+
+
+def test_read_only_feeds():
+    model, feeds = _model("LSTM", "bidirectional", lens=[SEQ, 3, 1])
+    expected = run_onnxruntime(model, feeds)
+    for got, want in zip(onyx.InferenceSession(model).run(None, readonly_feeds(feeds)), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -42,3 +42,12 @@ def test_compiled_walk_reaches_the_leaves_of_the_numpy_walk(dtype):
     with threads.limit(2):  # the samples in two shares
         np.testing.assert_array_equal(compiled_forest.leaves(X), numpy_forest.leaves(X))
         np.testing.assert_array_equal(compiled_forest.aggregate(X, "SUM")[0], numpy_forest.aggregate(X, "SUM")[0])
+
+
+def test_read_only_samples():
+    forest = trees.forest_from_ids(**random_forest(np.random.default_rng(1)))
+    X = np.random.default_rng(2).normal(size=(50, 5)).astype(np.float32)
+    expected = forest.leaves(X)
+    assert forest.use_compiled()
+    X.flags.writeable = False
+    np.testing.assert_array_equal(forest.leaves(X), expected)

@@ -13,6 +13,9 @@ weights; see onyx.ops.conv.PreparedConv):
 * ``depthwise-rows``: unit-stride 2-D depthwise: im2col over kernel columns only.
 * ``winograd-2x2`` and ``winograd-4x4``: 3x3 stride-1 convolutions by Winograd's minimal
   filtering (onyx.ops.winograd).
+* ``grouped-direct`` ([fast]): 2-D convolutions with few input channels per group (depthwise)
+  summed directly by a compiled loop, the bias added as each output row is written
+  (onyx.ops.conv_compiled).
 
 ``choose_algorithm(geometry, compiled)`` is the one place that decides. To add an algorithm
 (compiled depthwise or grouped kernels from onyx.compiled, say), add an ``Algorithm`` to
@@ -125,11 +128,16 @@ class Algorithm:
 
 def choose_algorithm(geometry: ConvGeometry, compiled: bool = False, exact: bool = False) -> str:
     """The name of the algorithm a convolution of ``geometry`` runs, in ALGORITHMS. ``compiled``:
-    whether compiled kernels may be used (none are here yet: the seam for them); ``exact``: the
+    whether compiled kernels may be used (grouped-direct); ``exact``: the
     sums must be exact (integer convolutions in float64), which rules out Winograd's fractions."""
     g = geometry
     if math.prod(g.kernel) == 1:
         return "gemm-1x1"
+    if compiled and _grouped_direct_applies(g) and g.inputs_per_group <= DIRECT_MAX_CHANNELS:
+        from onyx.ops import conv_compiled
+
+        if conv_compiled.available():
+            return "grouped-direct"
     if g.unit_strides and 2 * g.outputs_per_group < g.inputs_per_group:
         return "shifted"
     if g.unit_strides and g.rank == 2 and g.depthwise and (math.prod(g.kernel) >= 25 or math.prod(g.out) >= 3000):
@@ -231,6 +239,25 @@ def _run_depthwise_rows(x: np.ndarray, weights: PreparedWeights, g: ConvGeometry
     return y.reshape((x.shape[0], g.outputs) + grid), weights.bias
 
 
+def _grouped_direct_applies(g: ConvGeometry) -> bool:
+    """2-D with groups (onyx.ops.conv_compiled), where Numba is installed."""
+    from onyx.compiled import installed
+
+    return g.rank == 2 and g.group > 1 and installed()
+
+
+def _prepare_grouped_direct(w: np.ndarray, bias: np.ndarray | None, g: ConvGeometry) -> PreparedWeights:
+    bias = np.zeros(g.outputs, dtype=w.dtype) if bias is None else np.array(bias, dtype=w.dtype)
+    return PreparedWeights(np.array(w, order="C"), bias)  # copies: the compiled loop's types are writeable
+
+
+def _run_grouped_direct(x: np.ndarray, weights: PreparedWeights, g: ConvGeometry
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+    from onyx.ops import conv_compiled
+
+    return conv_compiled.grouped_conv(x, weights.matrix, weights.bias, g.strides, g.dilations, g.begin, g.out), None
+
+
 def winograd_applies(g: ConvGeometry) -> bool:
     """3x3, stride 1, dilation 1, one group, 2-D."""
     return g.kernel == (3, 3) and g.unit_strides and g.dilations == (1, 1) and g.group == 1
@@ -252,6 +279,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("shifted", lambda g: g.unit_strides, _prepare_shifted, _run_shifted),
     Algorithm("depthwise-rows", lambda g: g.unit_strides and g.rank == 2 and g.depthwise, _prepare_depthwise_rows,
               _run_depthwise_rows),
+    Algorithm("grouped-direct", _grouped_direct_applies, _prepare_grouped_direct, _run_grouped_direct),
     _winograd("winograd-2x2", winograd.F2),
     _winograd("winograd-4x4", winograd.F4),
 )}
@@ -262,6 +290,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
 COLUMN_CHUNK = 1 << 20  # elements of im2col columns materialized per product (4 MB: measured best
 # with NumPy's default two BLAS threads here; 1 << 17 suits one thread but starves two)
 MIN_COLUMNS = 512  # but at least this many columns per product, for the BLAS's sake
+DIRECT_MAX_CHANNELS = 4  # grouped-direct for at most this many input channels per group
 
 def flat_windows(kern, out, strides, dilations, outputs_per_group: int, inputs_per_group: int) -> bool:
     """Whether to read windows flat over the padded image or its stride phases (see window_taps):

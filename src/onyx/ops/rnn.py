@@ -324,6 +324,7 @@ def _compiled_runner(loop: Callable[..., np.ndarray | tuple[np.ndarray, ...]], m
 
     def run(xw: np.ndarray, states: States, Y: np.ndarray) -> States:
         mask = np.ones(xw.shape[:2], dtype=bool) if valid is None else valid[..., 0]
+        states = [s if s.flags.writeable else s.copy() for s in states]  # the loops' types (they only read them)
         check = loop_check()
         chunk = 16 if check else max(1, xw.shape[0])
         for t in range(0, xw.shape[0], chunk):

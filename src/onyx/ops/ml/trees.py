@@ -139,7 +139,7 @@ class Forest:
         if self.compiled:
             from onyx.ops.ml import trees_compiled
 
-            return trees_compiled.leaves(self, np.ascontiguousarray(X), threshold)
+            return trees_compiled.leaves(self, X, threshold)
         n_trees = len(self.roots)
         flat = np.ascontiguousarray(X).reshape(-1)
         check_nan = self.has_missing and bool(np.isnan(flat).any())

@@ -75,8 +75,10 @@ def compile_walk() -> bool:
 
 
 def leaves(forest, X: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """[trees, N] leaf slots of ``forest`` for the rows of ``X`` (C-contiguous, the dtype of
-    ``threshold``), the rows shared among the run's threads."""
+    """[trees, N] leaf slots of ``forest`` for the rows of ``X`` (of the dtype of ``threshold``),
+    the rows shared among the run's threads."""
+    if not (X.flags.c_contiguous and X.flags.writeable):  # the compiled loop's type (it only reads X)
+        X = np.array(X, order="C")
     n_trees, n = len(forest.roots), X.shape[0]
     out = np.empty((n_trees, n), dtype=np.intp)
     parallel_for(_walk, n, X, forest.slot_feature, threshold, forest.slot_base,
