@@ -7,7 +7,8 @@ onyx with "1" (compiled) and onnxruntime; runs alternate (onyx.tools.bench.alter
 medians are printed with the ratios to onnxruntime. The models are built here: the recurrent ones
 as bench/export_models.py's (a 2-layer LSTM 128 -> 256 and a bidirectional GRU 128 -> 256 over 64
 steps), written directly as ONNX nodes; small-hidden variants of both (batch 16, hidden 32); and a
-100-tree random forest (scikit-learn, skl2onnx) over 2,000 rows of 20 features.
+100-tree random forest (scikit-learn, skl2onnx) over 2,000 rows of 20 features; a MobileNetV2-like
+CNN (depthwise 3x3 convolutions, 224x224).
 """
 
 from __future__ import annotations
@@ -64,12 +65,53 @@ def forest():
     return onx.SerializeToString(), {"X": x.astype(np.float32)}
 
 
+def mobile_cnn():
+    """A MobileNetV2-like network at 224x224: a strided 3x3 stem, then inverted residual blocks
+    (1x1 expansion, Clip, depthwise 3x3, Clip, 1x1 projection, residual Add where shapes allow)."""
+    rng = np.random.default_rng(0)
+    nodes, inits = [], []
+
+    def weight(name: str, *shape: int) -> str:
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:])))
+                                             .astype(np.float32), name))
+        return name
+
+    def conv(x: str, name: str, c_in: int, c_out: int, k: int, stride: int = 1, group: int = 1,
+             clip: bool = True) -> str:
+        w, b = weight(f"{name}_w", c_out, c_in // group, k, k), weight(f"{name}_b", c_out)
+        nodes.append(helper.make_node("Conv", [x, w, b], [f"{name}_y"], group=group, strides=[stride] * 2,
+                                      pads=[k // 2] * 4))
+        if not clip:
+            return f"{name}_y"
+        nodes.append(helper.make_node("Clip", [f"{name}_y", "zero", "six"], [f"{name}_r"]))
+        return f"{name}_r"
+
+    inits += [numpy_helper.from_array(np.float32(0), "zero"), numpy_helper.from_array(np.float32(6), "six")]
+    x, channels = conv("X", "stem", 3, 32, 3, 2), 32
+    # (expansion, output channels, repeats, first stride), MobileNetV2's first stages
+    for stage, (t, c, n, s) in enumerate([(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 2, 2)]):
+        for i in range(n):
+            name, hidden = f"s{stage}b{i}", channels * t
+            y = conv(x, f"{name}_expand", channels, hidden, 1) if t != 1 else x
+            y = conv(y, f"{name}_dw", hidden, hidden, 3, s if i == 0 else 1, group=hidden)
+            y = conv(y, f"{name}_project", hidden, c, 1, clip=False)
+            if i > 0:
+                nodes.append(helper.make_node("Add", [x, y], [f"{name}_sum"]))
+                y = f"{name}_sum"
+            x, channels = y, c
+    graph = helper.make_graph(nodes, "mobile", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model.SerializeToString(), {"X": rng.standard_normal((1, 3, 224, 224)).astype(np.float32)}
+
+
 MODELS = {
     "lstm_2layer": lambda: recurrent("LSTM", 2, "forward", 64, 1, 128, 256),
     "gru_bidirectional": lambda: recurrent("GRU", 1, "bidirectional", 64, 1, 128, 256),
     "lstm_small": lambda: recurrent("LSTM", 2, "forward", 64, 16, 32, 32),
     "gru_small": lambda: recurrent("GRU", 1, "bidirectional", 64, 16, 32, 32),
     "forest": forest,
+    "mobile_cnn": mobile_cnn,
 }
 
 

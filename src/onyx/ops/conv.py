@@ -91,6 +91,19 @@ class PreparedConv:
         y = run_algorithm(algorithm, x.astype(ct, copy=False), weights, geometry, self.cropped_view and ct == x.dtype)
         return y.astype(x.dtype, copy=False)
 
+    def fused(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, residual: np.ndarray | None,
+              clamp: tuple[float, float]) -> np.ndarray | None:
+        """clamp(Conv(x, w, b) + residual) in the pass that writes the output, where the node's
+        algorithm can (float32/float64 ``x``, ``residual`` of the output's shape); else None."""
+        plan = self._plans.get((x.shape[1:], w.shape))
+        geometry, algorithm = plan if plan is not None else self._plan(x.shape, w.shape)
+        if algorithm.run_fused is None or compute_dtype(x.dtype) != x.dtype:
+            return None
+        if residual is not None and residual.shape != (x.shape[0], geometry.outputs, *geometry.out):
+            return None
+        weights = self._prepared(algorithm, geometry, w, b, x.dtype)
+        return algorithm.run_fused(x, weights, geometry, residual, clamp)
+
     def _plan(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> tuple[ConvGeometry, Algorithm]:
         geometry = ConvGeometry.of(x_shape, w_shape, **self.attrs)
         algorithm = ALGORITHMS[choose_algorithm(geometry, self.compiled)]

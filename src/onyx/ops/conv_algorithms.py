@@ -114,12 +114,15 @@ class Algorithm:
     """One way to compute a convolution. ``prepare(w, bias, geometry)`` re-lays out the float
     weights (M, C/group, *kernel) and bias once; ``run(x, weights, geometry)`` returns the
     products over a grid that starts with ``geometry.out`` (N, M, *grid) and the bias still to
-    add (see ``finish``)."""
+    add (see ``finish``); ``run_fused``, where given, also adds a residual and clamps."""
 
     name: str
     applies: Callable[[ConvGeometry], bool]
     prepare: Callable[[np.ndarray, np.ndarray | None, ConvGeometry], PreparedWeights]
     run: Callable[[np.ndarray, PreparedWeights, ConvGeometry], tuple[np.ndarray, np.ndarray | None]]
+    # clamp(conv + residual) with the epilogue in the pass that writes the output, for algorithms
+    # that can: (x, weights, geometry, residual or None, (low, high)) -> the (N, M, *out) result
+    run_fused: Callable[..., np.ndarray] | None = None
 
     @property
     def kernel_name(self) -> str:
@@ -253,9 +256,16 @@ def _prepare_grouped_direct(w: np.ndarray, bias: np.ndarray | None, g: ConvGeome
 
 def _run_grouped_direct(x: np.ndarray, weights: PreparedWeights, g: ConvGeometry
                         ) -> tuple[np.ndarray, np.ndarray | None]:
+    return _run_grouped_direct_fused(x, weights, g), None
+
+
+def _run_grouped_direct_fused(x: np.ndarray, weights: PreparedWeights, g: ConvGeometry,
+                              residual: np.ndarray | None = None,
+                              clamp: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
     from onyx.ops import conv_compiled
 
-    return conv_compiled.grouped_conv(x, weights.matrix, weights.bias, g.strides, g.dilations, g.begin, g.out), None
+    return conv_compiled.grouped_conv(x, weights.matrix, weights.bias, g.strides, g.dilations, g.begin, g.out,
+                                      residual, clamp)
 
 
 def winograd_applies(g: ConvGeometry) -> bool:
@@ -279,7 +289,8 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("shifted", lambda g: g.unit_strides, _prepare_shifted, _run_shifted),
     Algorithm("depthwise-rows", lambda g: g.unit_strides and g.rank == 2 and g.depthwise, _prepare_depthwise_rows,
               _run_depthwise_rows),
-    Algorithm("grouped-direct", _grouped_direct_applies, _prepare_grouped_direct, _run_grouped_direct),
+    Algorithm("grouped-direct", _grouped_direct_applies, _prepare_grouped_direct, _run_grouped_direct,
+              _run_grouped_direct_fused),
     _winograd("winograd-2x2", winograd.F2),
     _winograd("winograd-4x4", winograd.F4),
 )}

@@ -16,14 +16,16 @@ from onyx.compiled import jit, parallel_for
 
 
 def _signature(real: str) -> str:
-    # start, stop, x (N, C, H, W), w (M, C/group, kh, kw), bias (M,), strides, dilations, begin pads, y
+    # start, stop, x (N, C, H, W), w (M, C/group, kh, kw), bias (M,), strides, dilations, begin pads,
+    # residual (y's shape, or empty), clamp low and high, y
     return (f"void(int64, int64, {real}[:, :, :, ::1], {real}[:, :, :, ::1], {real}[::1], int64, int64, int64, "
-            f"int64, int64, int64, {real}[:, :, :, ::1])")
+            f"int64, int64, int64, {real}[:, :, :, ::1], {real}, {real}, {real}[:, :, :, ::1])")
 
 
 @jit(_signature("float32"), _signature("float64"))
-def _grouped(start, stop, x, w, bias, sh, sw, dh, dw, ph, pw, y):
-    """y[plane] for planes (image * M + output channel) in [start, stop)."""
+def _grouped(start, stop, x, w, bias, sh, sw, dh, dw, ph, pw, residual, low, high, y):
+    """y[plane] = clamp(conv + bias + residual, low, high) for planes (image * M + output channel)
+    in [start, stop); the epilogue runs on each output row while it is in cache."""
     height, width = x.shape[2], x.shape[3]
     outputs, per_group, kh, kw = w.shape
     out_h, out_w = y.shape[2], y.shape[3]
@@ -45,13 +47,20 @@ def _grouped(start, stop, x, w, bias, sh, sw, dh, dw, ph, pw, y):
                         offset = j * dw - pw  # input column = ow * sw + offset
                         lo = max(0, (-offset + sw - 1) // sw)
                         hi = min(out_w, max(0, (width - offset + sw - 1) // sw))
+                        if hi <= lo:
+                            continue
                         weight = w[m, c, i, j]
-                        if sw == 1:
-                            for ow in range(lo, hi):
-                                row[ow] += weight * x_row[ow + offset]
-                        else:
-                            for ow in range(lo, hi):
-                                row[ow] += weight * x_row[ow * sw + offset]
+                        # slices, so that the loop indexes from 0 (no negative-index checks: it vectorises)
+                        target, source = row[lo:hi], x_row[lo * sw + offset : (hi - 1) * sw + offset + 1 : sw]
+                        for k in range(hi - lo):
+                            target[k] += weight * source[k]
+            if residual.size:
+                add = residual[n, m, oh]
+                for ow in range(out_w):
+                    row[ow] += add[ow]
+            if low > -np.inf or high < np.inf:
+                for ow in range(out_w):
+                    row[ow] = min(max(row[ow], low), high)
 
 
 def available() -> bool:
@@ -59,14 +68,23 @@ def available() -> bool:
     return _grouped.compiled() is not None
 
 
-def grouped_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray, strides, dilations, begin, out) -> np.ndarray:
-    """Conv's (N, M, *out) result plus ``bias`` (M,) for 2-D ``x`` and ``w`` (M, C/group, kh, kw) of
-    one float type; the group count follows from their channels."""
+def grouped_conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray, strides, dilations, begin, out,
+                 residual: np.ndarray | None = None, clamp: tuple[float, float] = (-np.inf, np.inf)) -> np.ndarray:
+    """clamp(Conv + ``bias`` + ``residual``): the (N, M, *out) result for 2-D ``x`` and ``w`` (M,
+    C/group, kh, kw) of one float type (the group count follows from their channels), ``bias``
+    (M,) and ``residual`` (N, M, *out) added and the result clamped to ``clamp`` (Relu, Clip) in
+    the pass that writes each output row."""
     n, m = x.shape[0], w.shape[0]
     y = np.empty((n, m, *out), dtype=w.dtype)
+    residual = (np.empty((0, 0, 0, 0), dtype=w.dtype) if residual is None
+                else _readable(residual.astype(w.dtype, copy=False)))
     work = out[0] * out[1] * w[0].size
-    if not (x.flags.c_contiguous and x.flags.writeable):  # the compiled loop's type (it only reads x)
-        x = np.array(x, order="C")
-    parallel_for(_grouped, n * m, x, w, bias, *strides, *dilations, *begin, y,
-                 grain=max(1, (1 << 16) // max(1, work)))
+    real = w.dtype.type
+    parallel_for(_grouped, n * m, _readable(x), w, bias, *strides, *dilations, *begin, residual, real(clamp[0]),
+                 real(clamp[1]), y, grain=max(1, (1 << 16) // max(1, work)))
     return y
+
+
+def _readable(a: np.ndarray) -> np.ndarray:
+    """``a`` as the compiled loop's argument type, a C-contiguous writeable array (it only reads it)."""
+    return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")

@@ -81,6 +81,15 @@ def apply_activation(y: np.ndarray, activation: str, params: list[float]) -> np.
     raise ValueError(f"unknown fused activation '{activation}'")
 
 
+def _clamp(activation: str, params: list[float]) -> tuple[float, float] | None:
+    """The (low, high) bounds that are ``activation`` (none, Relu, Clip), or None."""
+    if activation == "Relu":
+        return 0.0, np.inf
+    if activation == "Clip":
+        return params[0], params[1]
+    return None if activation else (-np.inf, np.inf)
+
+
 class PreparedFusedConv:
     """activation(Conv(X, W, B) + Z) for one node, its convolution prepared once (PreparedConv).
     When the convolution's output is a cropped view of a padded grid, the pass that makes it
@@ -95,6 +104,11 @@ class PreparedFusedConv:
         return self.conv.kernel_name
 
     def __call__(self, X, W, B=None, Z=None):
+        clamp = _clamp(self.activation, self.params)
+        if clamp is not None:
+            y = self.conv.fused(X, W, B, Z, clamp)
+            if y is not None:
+                return y
         y = self.conv(X, W, B)
         if Z is not None:
             y = _add(y, Z) if y.flags.c_contiguous else np.add(y, Z.astype(y.dtype, copy=False))
