@@ -88,7 +88,7 @@ def test_default_cells_with_short_sequences(op_type, attrs, direction):
 
 @pytest.mark.parametrize("op_type, attrs", CELLS)
 def test_batch_major_layout_without_initial_states(op_type, attrs):
-    model, feeds = _model(op_type, "bidirectional", layout=1, states=False, **attrs)
+    model, feeds = _model(op_type, "bidirectional", layout=1, states=False, clip=50.0, **attrs)  # clip: compiled
     _check(model, feeds, reference)  # onnxruntime's CPU kernels take layout 0 only
 
 
@@ -130,6 +130,9 @@ def test_weights_are_prepared_once_per_node_at_session_creation(monkeypatch):
 def test_the_prepared_callable_names_its_kernel(compiled, name):
     run = rnn.gru_14(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
     assert getattr(run, "kernel_name", None) == name
+    assert getattr(rnn.lstm_14(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled)), "kernel_name", None) is None
+    clipped = rnn.lstm_14(hidden_size=HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
+    assert getattr(clipped, "kernel_name", None) == (name and "numba:lstm")
 
 
 def test_read_only_feeds():

@@ -13,7 +13,8 @@ MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRA
 
 
 def random_forest(rng: np.random.Generator, n_trees: int = 12, depth: int = 6, features: int = 5) -> dict:
-    """Full binary trees of random modes, features and thresholds (some exact sample values)."""
+    """Full binary trees of random modes, features and thresholds (some exact sample values),
+    leaves voting for one or two targets."""
     columns = {k: [] for k in ("treeids", "nodeids", "featureids", "thresholds", "modes", "truenodeids",
                                "falsenodeids", "missing_tracks_true")}
     votes = {k: [] for k in ("vote_treeids", "vote_nodeids", "vote_targets", "vote_weights")}
@@ -25,8 +26,8 @@ def random_forest(rng: np.random.Generator, n_trees: int = 12, depth: int = 6, f
                       2 * node + 2 if branch else 0, int(rng.integers(2)) if branch else 0]
             for column, value in zip(columns.values(), values):
                 column.append(value)
-            if not branch:
-                for column, value in zip(votes.values(), [tree, node, int(rng.integers(3)), float(rng.normal())]):
+            for target in range(0 if branch else 1 + node % 2):  # one or two votes per leaf
+                for column, value in zip(votes.values(), [tree, node, target, float(rng.normal())]):
                     column.append(value)
     return {**columns, **votes, "n_targets": 3}
 
@@ -41,7 +42,9 @@ def test_compiled_walk_reaches_the_leaves_of_the_numpy_walk(dtype):
     X[::7] = rng.normal(size=(len(X[::7]), 5))
     with threads.limit(2):  # the samples in two shares
         np.testing.assert_array_equal(compiled_forest.leaves(X), numpy_forest.leaves(X))
-        np.testing.assert_array_equal(compiled_forest.aggregate(X, "SUM")[0], numpy_forest.aggregate(X, "SUM")[0])
+        for how in ("SUM", "AVERAGE", "MAX"):
+            for got, want in zip(compiled_forest.aggregate(X, how, True), numpy_forest.aggregate(X, how, True)):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_read_only_samples():

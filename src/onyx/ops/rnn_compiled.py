@@ -78,6 +78,16 @@ def _clip(x, clip):
 
 
 @inline
+def _finished(valid, Y, s, b):
+    """Whether sequence ``b`` has ended before step ``s`` (its Y row is then zero)."""
+    if valid[s, b]:
+        return False
+    for j in range(Y.shape[2]):
+        Y[s, b, j] = _0
+    return True
+
+
+@inline
 def _recurrent_product(gates, h_row, RT):
     """gates = h_row @ RT over all of RT's columns (a product over a slice of a wider RT's
     columns measured ten times slower: it does not vectorise)."""
@@ -102,9 +112,7 @@ def lstm_direction(xw, RT, h0, c0, Y, valid, peep, input_forget, codes, alphas, 
     fa, ga, ha, fb, gb, hb = alphas[0], alphas[1], alphas[2], betas[0], betas[1], betas[2]
     for s in range(steps):
         for b in range(batch):
-            if not valid[s, b]:
-                for j in range(hidden):
-                    Y[s, b, j] = _0
+            if _finished(valid, Y, s, b):
                 continue
             x = xw[s, b]
             _recurrent_product(gates, h[b], RT)
@@ -140,9 +148,7 @@ def gru_direction(xw, RT, RT_h, h0, Y, valid, rbh, linear_before_reset, codes, a
     fa, ga, fb, gb = alphas[0], alphas[1], betas[0], betas[1]
     for s in range(steps):
         for b in range(batch):
-            if not valid[s, b]:
-                for j in range(hidden):
-                    Y[s, b, j] = _0
+            if _finished(valid, Y, s, b):
                 continue
             hb, x = h[b], xw[s, b]
             _recurrent_product(gates, hb, RT)
@@ -172,9 +178,7 @@ def rnn_direction(xw, RT, h0, Y, valid, codes, alphas, betas, clip):
     gates = np.empty(hidden, dtype=np.float32)
     for s in range(steps):
         for b in range(batch):
-            if not valid[s, b]:
-                for j in range(hidden):
-                    Y[s, b, j] = _0
+            if _finished(valid, Y, s, b):
                 continue
             x = xw[s, b]
             _recurrent_product(gates, h[b], RT)

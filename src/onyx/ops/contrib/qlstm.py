@@ -1,4 +1,5 @@
-"""DynamicQuantizeLSTM: an LSTM whose input and recurrence weights are 8-bit quantized."""
+"""DynamicQuantizeLSTM: an LSTM whose input and recurrence weights are 8-bit quantized (dequantized
+once per node at session creation when they are constants)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from onyx.ops.activations import relu
 from onyx.ops.quantization import dynamic_quantize_linear
-from onyx.ops.registry import kernel
+from onyx.ops.registry import NodeContext, kernel
 from onyx.runtime.control import loop_check
 
 MS = "com.microsoft"
@@ -87,56 +88,58 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
     return ys, h, c
 
 
-@kernel("DynamicQuantizeLSTM", since=1, domain=MS)
-def dynamic_quantize_lstm(
-    X,
-    W,
-    R,
-    B=None,
-    sequence_lens=None,
-    initial_h=None,
-    initial_c=None,
-    P=None,
-    W_scale=None,
-    W_zero_point=None,
-    R_scale=None,
-    R_zero_point=None,
-    *,
-    activations=None,
-    activation_alpha=None,
-    activation_beta=None,
-    clip=None,
-    direction="forward",
-    hidden_size=None,
-    input_forget=0,
-    _num_outputs=1,
-):
-    """LSTM (gates i, o, f, c) with W (D, in, 4H) and R (D, H, 4H) dequantized from 8 bits."""
-    if W_scale is None or W_zero_point is None or R_scale is None or R_zero_point is None:
-        raise ValueError("DynamicQuantizeLSTM requires W/R scales and zero points")
+class _DequantizedWeights:
+    """A node's dequantized W and R, computed once (at session creation) when the weights, their
+    scales and zero points are constants; from the run's inputs otherwise."""
+
+    def __init__(self, node: NodeContext):
+        self._constants = tuple(node.constant(i) for i in (1, 2, 8, 9, 10, 11))  # W, R, scales, zero points
+        self._weights = None
+        if all(c is not None for c in self._constants):
+            W, R, w_scale, w_zero, r_scale, r_zero = self._constants
+            self._weights = _dequantize_weight(W, w_scale, w_zero), _dequantize_weight(R, r_scale, r_zero)
+
+    def get(self, W, R, W_scale, W_zero_point, R_scale, R_zero_point) -> tuple[np.ndarray, np.ndarray]:
+        inputs = (W, R, W_scale, W_zero_point, R_scale, R_zero_point)
+        if self._weights is not None and all(a is c for a, c in zip(inputs, self._constants)):
+            return self._weights
+        return _dequantize_weight(W, W_scale, W_zero_point), _dequantize_weight(R, R_scale, R_zero_point)
+
+
+@kernel("DynamicQuantizeLSTM", since=1, domain=MS, prepare=True)
+def dynamic_quantize_lstm(*, activations=None, activation_alpha=None, activation_beta=None, clip=None,
+                          direction="forward", hidden_size=None, input_forget=0, _num_outputs=1, _node):
+    """LSTM (gates i, o, f, c) with W (D, in, 4H) and R (D, H, 4H) dequantized from 8 bits, once
+    per node for constant weights."""
     directions = {"forward": 1, "reverse": 1, "bidirectional": 2}.get(direction)
     if directions is None:
         raise ValueError(f"unknown LSTM direction {direction!r}")
-    hidden = R.shape[1] if hidden_size is None else hidden_size
-    steps, batch, _ = X.shape
-    w = _dequantize_weight(W, W_scale, W_zero_point)
-    r = _dequantize_weight(R, R_scale, R_zero_point)
     names = list(activations) if activations else ["Sigmoid", "Tanh", "Tanh"] * directions
     fns = _activation_fns(names, list(activation_alpha or []), list(activation_beta or []))
-    zeros = np.zeros((directions, batch, hidden), dtype=np.float32)
-    h0 = zeros if initial_h is None else initial_h
-    c0 = zeros if initial_c is None else initial_c
-    lengths = np.full(batch, steps) if sequence_lens is None else sequence_lens.astype(np.int64)
-    ys, hs, cs = [], [], []
-    for d in range(directions):
-        bias = np.zeros(4 * hidden, np.float32) if B is None else B[d, : 4 * hidden] + B[d, 4 * hidden :]
-        peephole = np.zeros(3 * hidden, np.float32) if P is None else P[d]
-        reverse = direction == "reverse" or d == 1
-        y, h, c = _run_direction(
-            X, w[d], r[d], bias, peephole, h0[d], c0[d], lengths, reverse, fns[3 * d : 3 * d + 3], clip, input_forget
-        )
-        ys.append(y)
-        hs.append(h)
-        cs.append(c)
-    outputs = (np.stack(ys, axis=1), np.stack(hs), np.stack(cs))
-    return outputs[:_num_outputs] if _num_outputs > 1 else outputs[0]
+    weights = _DequantizedWeights(_node)
+
+    def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, W_scale=None,
+            W_zero_point=None, R_scale=None, R_zero_point=None):
+        if W_scale is None or W_zero_point is None or R_scale is None or R_zero_point is None:
+            raise ValueError("DynamicQuantizeLSTM requires W/R scales and zero points")
+        hidden = R.shape[1] if hidden_size is None else hidden_size
+        steps, batch, _ = X.shape
+        w, r = weights.get(W, R, W_scale, W_zero_point, R_scale, R_zero_point)
+        zeros = np.zeros((directions, batch, hidden), dtype=np.float32)
+        h0 = zeros if initial_h is None else initial_h
+        c0 = zeros if initial_c is None else initial_c
+        lengths = np.full(batch, steps) if sequence_lens is None else sequence_lens.astype(np.int64)
+        ys, hs, cs = [], [], []
+        for d in range(directions):
+            bias = np.zeros(4 * hidden, np.float32) if B is None else B[d, : 4 * hidden] + B[d, 4 * hidden :]
+            peephole = np.zeros(3 * hidden, np.float32) if P is None else P[d]
+            reverse = direction == "reverse" or d == 1
+            y, h, c = _run_direction(X, w[d], r[d], bias, peephole, h0[d], c0[d], lengths, reverse,
+                                     fns[3 * d : 3 * d + 3], clip, input_forget)
+            ys.append(y)
+            hs.append(h)
+            cs.append(c)
+        outputs = (np.stack(ys, axis=1), np.stack(hs), np.stack(cs))
+        return outputs[:_num_outputs] if _num_outputs > 1 else outputs[0]
+
+    return run

@@ -103,7 +103,8 @@ class Forest:
         self.compiled = trees_compiled.compile_walk()
         if self.compiled:
             for name in ("slot_feature", "slot_base", "slot_is_branch", "slot_mode", "slot_missing",
-                         "slot_member_row", "members", "threshold32", "slot_threshold"):
+                         "slot_member_row", "members", "threshold32", "slot_threshold", "slot_leaf_row",
+                         "leaf_values", "leaf_present"):
                 setattr(self, name, np.ascontiguousarray(getattr(self, name)))
         return self.compiled
 
@@ -198,6 +199,13 @@ class Forest:
             if how == "AVERAGE":
                 scores /= max(n_trees, 1)
             return scores, voted
+        if self.compiled and how in ("SUM", "AVERAGE"):
+            from onyx.ops.ml import trees_compiled
+
+            scores, voted = trees_compiled.sum_votes(self, slots)
+            if how == "AVERAGE":
+                scores /= max(n_trees, 1)
+            return np.where(voted, scores, 0.0), voted
         rows = self.slot_leaf_row[slots.T]
         scores = np.zeros((n, self.n_targets))
         voted = np.zeros((n, self.n_targets), dtype=bool)

@@ -69,9 +69,33 @@ def _walk(start, stop, X, feature, threshold, base, is_branch, mode, missing, me
                 out[tree, first + k] = slots[k]
 
 
+@jit("void(int64, int64, intp[:, ::1], int64[::1], float64[:, ::1], boolean[:, ::1], float64[:, ::1], "
+     "boolean[:, ::1])")
+def _sum_votes(start, stop, slots, leaf_row, values, present, scores, voted):
+    """scores[i] = the sum of the leaf values sample i reaches, voted[i] = whether any leaf voted
+    for each target, for i in [start, stop)."""
+    for i in range(start, stop):
+        for tree in range(slots.shape[0]):
+            row = leaf_row[slots[tree, i]]
+            for k in range(values.shape[1]):
+                scores[i, k] += values[row, k]
+                voted[i, k] |= present[row, k]
+
+
 def compile_walk() -> bool:
-    """Compile the walk (at session creation); False where Numba cannot."""
-    return _walk.compiled() is not None
+    """Compile the walk and the sums (at session creation); False where Numba cannot."""
+    return _walk.compiled() is not None and _sum_votes.compiled() is not None
+
+
+def sum_votes(forest, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the summed leaf values [N, targets] (float64) of the leaf ``slots`` [trees, N]
+    and whether any tree voted for each target."""
+    n = slots.shape[1]
+    scores = np.zeros((n, forest.n_targets))
+    voted = np.zeros((n, forest.n_targets), dtype=bool)
+    parallel_for(_sum_votes, n, slots, forest.slot_leaf_row, forest.leaf_values, forest.leaf_present, scores, voted,
+                 grain=_SAMPLES_PER_SHARE)
+    return scores, voted
 
 
 def leaves(forest, X: np.ndarray, threshold: np.ndarray) -> np.ndarray:
