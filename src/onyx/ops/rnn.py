@@ -2,14 +2,17 @@
 
 The input projection ``X @ W^T + Wb + Rb`` is computed for the whole sequence up front (one
 stacked matmul per direction); only the recurrence loops over time, one direction after the
-other (each direction's R then stays in cache). The weights are prepared once per (W, R, B)
-initializer: transposed for row-vector products, biases folded wherever the formula allows.
+other (each direction's R then stays in cache). The kernels are prepared once per node: constant
+W, R and B are laid out at session creation (transposed for row-vector products, biases folded
+wherever the formula allows).
 
 With the default activations and no clip, peepholes, coupled gates or ``sequence_lens``, a
 specialised loop per op does a handful of in-place NumPy calls per step: the sigmoid gates'
 weights and biases are pre-scaled by 1/2 (exact), so one ``tanh`` over all gates gives
 ``sigmoid(x) = tanh(x / 2) / 2 + 1/2`` after one affine step. Everything else runs a general
-loop that masks finished sequences. The specialised loops pass each ufunc's output buffer
+loop that masks finished sequences, or, where the session may use compiled kernels, one
+compiled loop per direction (onyx.ops.rnn_compiled); for GRUs that loop also replaces the
+specialised one, which it beats. The specialised loops pass each ufunc's output buffer
 positionally (the last argument), which NumPy parses faster than ``out=``.
 
 A reverse direction walks time backwards through views; with the mask, a sequence shorter
@@ -25,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onyx.compiled import named
 from onyx.ops.activations import relu
-from onyx.compiled import CompiledFunction, named
 from onyx.ops import rnn_compiled
 from onyx.ops.registry import NodeContext, kernel
 from onyx.runtime.control import loop_check
@@ -291,15 +294,6 @@ def _default_fast(activation_names: list[str], defaults: list[str], clip: float 
 # -- compiled loops ([fast]) ----------------------------------------------------------
 
 
-def _compiled_wanted(node: NodeContext | None, loop: CompiledFunction) -> bool:
-    """Whether the node runs the compiled ``loop``: allowed for it, its weights float (32 or
-    less), and the loop compiled (now, at session creation)."""
-    W = node.constant(1) if node else None
-    if node is None or not node.compiled or (W is not None and W.dtype.itemsize > 4):
-        return False
-    return loop.compiled() is not None
-
-
 def _compiled_activations(names: list[str], alphas: Sequence[float] | None, betas: Sequence[float] | None,
                           num_dir: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per direction: the activation codes, alphas and betas the compiled loops take (the
@@ -315,30 +309,6 @@ def _compiled_activations(names: list[str], alphas: Sequence[float] | None, beta
     return [(np.array(codes[d * per : (d + 1) * per], dtype=np.int64),
              np.array(a_list[d * per : (d + 1) * per], dtype=np.float32),
              np.array(b_list[d * per : (d + 1) * per], dtype=np.float32)) for d in range(num_dir)]
-
-
-def _compiled_runner(loop: Callable[..., np.ndarray | tuple[np.ndarray, ...]], matrices: tuple[np.ndarray, ...],
-                     valid: np.ndarray | None, *extra) -> DirectionRunner:
-    """A DirectionRunner calling ``loop(xw, *matrices, *states, Y, valid, *extra)``: one call for
-    the whole sequence, or calls of a few steps each when the run may be stopped."""
-
-    def run(xw: np.ndarray, states: States, Y: np.ndarray) -> States:
-        mask = np.ones(xw.shape[:2], dtype=bool) if valid is None else valid[..., 0]
-        states = [s if s.flags.writeable else s.copy() for s in states]  # the loops' types (they only read them)
-        check = loop_check()
-        chunk = 16 if check else max(1, xw.shape[0])
-        for t in range(0, xw.shape[0], chunk):
-            if check:
-                check()
-            out = loop(xw[t : t + chunk], *matrices, *states, Y[t : t + chunk], mask[t : t + chunk], *extra)
-            states = list(out) if isinstance(out, tuple) else [out]
-        return states
-
-    return run
-
-
-def _clip_value(clip: float | None) -> np.float32:
-    return np.float32(np.inf if clip is None else clip)
 
 
 def _named(run: RunKernel, compiled: bool, name: str) -> RunKernel:
@@ -368,11 +338,11 @@ def _rnn(node: NodeContext | None, *, activation_alpha, activation_beta, activat
     """Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi)."""
     num_dir = len(_num_directions(direction))
     names = _activation_names(activations, ["tanh"], num_dir)
-    compiled = _compiled_wanted(node, rnn_compiled.rnn_direction)
+    compiled = rnn_compiled.wanted(node, rnn_compiled.rnn_direction)
     codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
     cache = _NodeWeights(node)
     cache.prebuild(1, 0, False)
-    clipped, clip32 = _clipper(clip), _clip_value(clip)
+    clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None):
         hidden = _hidden_size(hidden_size, R)
@@ -385,7 +355,7 @@ def _rnn(node: NodeContext | None, *, activation_alpha, activation_beta, activat
         def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
             RT, (f,) = weights.RT[d], acts[d]
             if use_compiled:
-                return _compiled_runner(rnn_compiled.rnn_direction, (RT,), valid, *codes[d], clip32)
+                return rnn_compiled.direction_runner(rnn_compiled.rnn_direction, (RT,), valid, *codes[d], clip32)
             if fast:
                 return partial(_rnn_loop, RT)
             return _general_loop(lambda xw, states: [f(clipped(xw + states[0] @ RT))], valid)
@@ -472,12 +442,12 @@ def _gru(node: NodeContext | None, *, activation_alpha, activation_beta, activat
     num_dir = len(_num_directions(direction))
     defaults = ["sigmoid", "tanh"]
     names = _activation_names(activations, defaults, num_dir)
-    compiled = _compiled_wanted(node, rnn_compiled.gru_direction)
+    compiled = rnn_compiled.wanted(node, rnn_compiled.gru_direction)
     codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
     lbr = bool(linear_before_reset)
     cache = _NodeWeights(node)
     cache.prebuild(3, 0 if compiled or clip is not None or names != defaults * num_dir else 2, lbr)
-    clipped, clip32 = _clipper(clip), _clip_value(clip)
+    clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None):
         hidden = _hidden_size(hidden_size, R)
@@ -492,7 +462,7 @@ def _gru(node: NodeContext | None, *, activation_alpha, activation_beta, activat
             RT, rbh, (f, g) = weights.RT[d], weights.rbh[d], acts[d]
             if use_compiled:
                 RT_zr, RT_h = (RT, RT[:0]) if lbr else (weights.RT_split[0][d], weights.RT_split[1][d])
-                return _compiled_runner(rnn_compiled.gru_direction, (RT_zr, RT_h), valid, rbh, lbr, *codes[d],
+                return rnn_compiled.direction_runner(rnn_compiled.gru_direction, (RT_zr, RT_h), valid, rbh, lbr, *codes[d],
                                         clip32)
             if fast:
                 return partial(_gru_loop, RT, rbh if lbr else None)
@@ -592,12 +562,12 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
     num_dir = len(_num_directions(direction))
     defaults = ["sigmoid", "tanh", "tanh"]
     names = _activation_names(activations, defaults, num_dir)
-    compiled = _compiled_wanted(node, rnn_compiled.lstm_direction)
+    compiled = rnn_compiled.wanted(node, rnn_compiled.lstm_direction)
     codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
     default_cell = not input_forget and clip is None and names == defaults * num_dir
     cache = _NodeWeights(node)
     cache.prebuild(4, 3 if default_cell else 0, False)
-    clipped, clip32 = _clipper(clip), _clip_value(clip)
+    clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None):
         hidden = H = _hidden_size(hidden_size, R)
@@ -618,7 +588,7 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
         def runner(d: int, valid: np.ndarray | None) -> DirectionRunner:
             RT, (f_act, g_act, h_act) = weights.RT[d], acts[d]
             if use_compiled:
-                return _compiled_runner(rnn_compiled.lstm_direction, (RT,), valid, peep[d], bool(input_forget),
+                return rnn_compiled.direction_runner(rnn_compiled.lstm_direction, (RT,), valid, peep[d], bool(input_forget),
                                         *codes[d], clip32)
             if fast:
                 return partial(_lstm_loop, RT)

@@ -14,10 +14,13 @@ compiled function serves every combination the spec allows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from onyx.compiled import inline, jit
+from onyx.compiled import CompiledFunction, inline, jit
+from onyx.ops.registry import NodeContext
+from onyx.runtime.control import loop_check
 
 ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2, "affine": 3, "leakyrelu": 4, "thresholdedrelu": 5,
                     "scaledtanh": 6, "hardsigmoid": 7, "elu": 8, "softsign": 9, "softplus": 10}
@@ -187,3 +190,44 @@ def rnn_direction(xw, RT, h0, Y, valid, codes, alphas, betas, clip):
                 h[b, j] = hj
                 Y[s, b, j] = hj
     return h
+
+
+# -- what onyx.ops.rnn calls ------------------------------------------------------
+
+
+def wanted(node: NodeContext | None, loop: CompiledFunction) -> bool:
+    """Whether the node runs the compiled ``loop``: allowed for it, its weights float (32 or
+    less), and the loop compiled (now, at session creation)."""
+    W = node.constant(1) if node else None
+    if node is None or not node.compiled or (W is not None and W.dtype.itemsize > 4):
+        return False
+    return loop.compiled() is not None
+
+
+Runner = Callable[[np.ndarray, list[np.ndarray], np.ndarray], list[np.ndarray]]  # rnn.py's DirectionRunner
+
+
+def direction_runner(loop: Callable[..., np.ndarray | tuple[np.ndarray, ...]], matrices: tuple[np.ndarray, ...],
+                     valid: np.ndarray | None, *extra) -> Runner:
+    """A direction's runner for onyx.ops.rnn (xw, states, Y -> final states) calling ``loop(xw,
+    *matrices, *states, Y, valid, *extra)``: one call for the whole sequence, or calls of a few
+    steps each when the run may be stopped."""
+
+    def run(xw: np.ndarray, states: list[np.ndarray], Y: np.ndarray) -> list[np.ndarray]:
+        mask = np.ones(xw.shape[:2], dtype=bool) if valid is None else valid[..., 0]
+        states = [s if s.flags.writeable else s.copy() for s in states]  # the loops' types (they only read them)
+        check = loop_check()
+        chunk = 16 if check else max(1, xw.shape[0])
+        for t in range(0, xw.shape[0], chunk):
+            if check:
+                check()
+            out = loop(xw[t : t + chunk], *matrices, *states, Y[t : t + chunk], mask[t : t + chunk], *extra)
+            states = list(out) if isinstance(out, tuple) else [out]
+        return states
+
+    return run
+
+
+def clip_value(clip: float | None) -> np.float32:
+    """The clip bound the loops take (no clip: infinity)."""
+    return np.float32(np.inf if clip is None else clip)
