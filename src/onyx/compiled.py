@@ -18,7 +18,7 @@ How a compiled kernel is written (see onyx/ops/fast/ for examples)::
         return named(lambda x: ..., "compiled")
 
 * **At session creation, never in a run.** ``jit`` takes the signatures the kernel will be
-  called with; ``compiled()`` compiles them all (or loads them from the disk cache) when the
+  called with (inputs typed :func:`readonly`, so that read-only initializers and feeds match); ``compiled()`` compiles them all (or loads them from the disk cache) when the
   kernel is prepared, then closes the function to further compilation: a call with other
   argument types raises TypeError instead of compiling in the middle of a run. A kernel checks
   its inputs' dtypes (and falls back to NumPy) before calling.
@@ -114,6 +114,19 @@ def named(fn: F, kernel_name: str) -> F:
     return fn
 
 
+def compiled_variant(choose: Callable[..., Any]) -> Callable[[F], F]:
+    """Decorator (below ``@kernel``) giving a NumPy kernel a compiled variant: at session
+    creation, where compiled kernels are allowed, ``choose(node, numpy_kernel, **attributes)``
+    (node: the registry's NodeContext; numpy_kernel: the NumPy kernel with the attributes bound)
+    returns the callable the node runs, or None for the NumPy kernel."""
+
+    def mark(fn: F) -> F:
+        fn.compiled_choice = choose  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
 def kernel_name(fn: Any) -> str:
     """The name of the kernel a node's callable runs ("numpy" unless it says otherwise)."""
     return getattr(fn, "kernel_name", NUMPY_KERNEL)
@@ -174,6 +187,12 @@ def jit(*signatures: str, **options: Any) -> Callable[[Callable[..., Any]], Comp
     if options.get("parallel") or "cache" in options:
         raise TypeError("onyx.compiled.jit: use parallel_for for threads; the disk cache is onyx's")
     return lambda fn: CompiledFunction(fn, signatures, options)
+
+
+def readonly(dtype: str, ndim: int) -> str:
+    """The signature type of a C-contiguous read-only array (a kernel's inputs: initializers and
+    feeds may be read-only, and a writable array converts to it), e.g. ``readonly("float32", 2)``."""
+    return f"Array({dtype}, {ndim}, 'C', readonly=True)"
 
 
 def _disk_cache(py_func: Callable[..., Any]) -> Any:
