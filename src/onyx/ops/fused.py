@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.compiled import compiled_variant
 from onyx.ops.activations import gelu as _gelu
 from onyx.ops.activations import gelu_float32, leaky_relu, relu
 from onyx.ops.conv import PreparedConv
 from onyx.ops.linalg import gemm, mat_mul
-from onyx.ops.normalization import layer_normalization as _layer_normalization
-from onyx.compiled import compiled_variant
 from onyx.ops.fast import normalization as fast_normalization
+from onyx.ops.normalization import layer_normalization as _layer_normalization
 from onyx.ops.registry import NodeContext, kernel
 
 DOMAIN = "ai.onyx"
