@@ -101,12 +101,15 @@ def _worth_a_loop(group: list[Node]) -> bool:
 
 
 def _an_activation_to_fuse_elsewhere(ed: GraphEditor, group: list[Node]) -> bool:
-    """A lone activation of a Conv, Gemm or MatMul, which the later CPU fusions apply in the
-    product's own output buffer."""
+    """A lone activation of a Conv, Gemm or MatMul (or of its sum with a bias or residual),
+    which the later CPU fusions apply in the product's own output buffer."""
     if len(group) != 1:
         return False
+    products = ("Conv", "Gemm", "MatMul")
     producer = ed.producer.get(group[0].inputs[0])
-    return producer is not None and producer.op_type in ("Conv", "Gemm", "MatMul") and not producer.domain
+    if producer is not None and producer.op_type == "Add" and not producer.domain:
+        return any(getattr(ed.producer.get(n), "op_type", None) in products for n in producer.inputs)
+    return producer is not None and producer.op_type in products and not producer.domain
 
 
 def _fuse(ed: GraphEditor, group: list[Node]) -> bool:
