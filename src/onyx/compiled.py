@@ -141,35 +141,46 @@ class CompiledFunction:
         self.signatures = signatures
         self._options = options
         self._dispatcher: Any = None
+        self._ready: set[str] = set()  # the signatures compiled so far
         self._failed = False
         functools.update_wrapper(self, fn)
 
-    def compiled(self) -> Any:
-        """The Numba dispatcher compiled for every declared signature, or None where Numba
+    def compiled(self, only: str | None = None) -> Any:
+        """The Numba dispatcher compiled for the declared signatures (``only``: those naming
+        this type, e.g. "float32"; the others can follow in a later call), or None where Numba
         does not import or cannot compile it (warned once)."""
-        if self._dispatcher is None and not self._failed:
-            with _lock:
-                if self._dispatcher is None and not self._failed:
-                    self._dispatcher = self._compile()
-                    self._failed = self._dispatcher is None
+        with _lock:
+            if self._failed:
+                return None
+            try:
+                if self._dispatcher is None:
+                    self._dispatcher = self._new_dispatcher()
+                    if self._dispatcher is None:
+                        self._failed = True
+                        return None
+                for signature in self.signatures:
+                    if (only is None or only in signature) and signature not in self._ready:
+                        self._dispatcher.disable_compile(False)
+                        self._dispatcher.compile(signature)
+                        self._ready.add(signature)
+            except Exception as exc:  # noqa: BLE001 - a Numba release that types this code differently
+                warnings.warn(f"onyx: compiling {self.py_func.__qualname__} failed ({type(exc).__name__}: {exc}); "
+                              "its nodes use the NumPy kernels", RuntimeWarning, stacklevel=3)
+                self._failed = True
+                return None
+            finally:
+                if self._dispatcher is not None:
+                    self._dispatcher.disable_compile()
         return self._dispatcher
 
-    def _compile(self) -> Any:
+    def _new_dispatcher(self) -> Any:
         numba = numba_module()
         if numba is None:
             return None
-        try:
-            dispatcher = numba.njit(nogil=True, **self._options)(self.py_func)
-            cache = _disk_cache(self.py_func)
-            if cache is not None:
-                dispatcher._cache = cache  # what cache=True does, with onyx's folder
-            for signature in self.signatures:
-                dispatcher.compile(signature)
-            dispatcher.disable_compile()
-        except Exception as exc:  # noqa: BLE001 - a Numba release that types this code differently
-            warnings.warn(f"onyx: compiling {self.py_func.__qualname__} failed ({type(exc).__name__}: {exc}); "
-                          "its nodes use the NumPy kernels", RuntimeWarning, stacklevel=4)
-            return None
+        dispatcher = numba.njit(nogil=True, **self._options)(self.py_func)
+        cache = _disk_cache(self.py_func)
+        if cache is not None:
+            dispatcher._cache = cache  # what cache=True does, with onyx's folder
         return dispatcher
 
     def __call__(self, *args: Any) -> Any:

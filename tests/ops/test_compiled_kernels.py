@@ -102,14 +102,23 @@ def test_pools_the_compiled_kernels_do_not_cover_stay_numpy():
 
 
 def test_a_compiled_pool_runs_numpy_for_inputs_it_does_not_cover():
-    """A model without declared shapes: the node is compiled, an int8 input falls back at run time."""
-    model = single_node_model("MaxPool", {"x": np.zeros((1, 1, 4, 4), np.int8)}, opset=12, infer_types=False,
-                              kernel_shape=[2, 2], strides=[2, 2])
+    """Shapes unknown at creation: the node is compiled for both float types; at run time a
+    stride-1 pool over narrow rows runs the NumPy kernel, a wide one the compiled loop."""
+    model = single_node_model("MaxPool", {"x": np.zeros((1, 1, 4, 4), np.float64)}, opset=12, infer_types=False,
+                              kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
     model.graph.input[0].type.tensor_type.ClearField("shape")
     fast, numpy_session = _sessions(model)
     assert fast.get_provider_assignment()[0].kernels == ("compiled:max_pool_2d",)
-    x = RNG.integers(-100, 100, (2, 3, 8, 70)).astype(np.int8)
-    np.testing.assert_array_equal(fast.run(None, {"x": x})[0], numpy_session.run(None, {"x": x})[0])
+    for shape in [(2, 3, 8, 9), (1, 2, 5, 80)]:
+        x = _x(*shape, dtype=np.float64)
+        np.testing.assert_array_equal(fast.run(None, {"x": x})[0], numpy_session.run(None, {"x": x})[0])
+
+
+def test_declared_types_decide_what_is_compiled():
+    _compare("MaxPool", {"x": np.arange(64, dtype=np.int8).reshape(1, 1, 8, 8)}, None, opset=12,
+             kernel_shape=[2, 2], strides=[2, 2])
+    _compare("LayerNormalization", {"x": _x(2, 8, dtype=np.float64)}, None, outputs=3,
+             initializers={"scale": _x(8, dtype=np.float64)})
 
 
 @pytest.mark.parametrize("shape", [(1, 64, 7, 7), (2, 3, 5, 4, 3), (1, 2, 33), (3, 5, 1, 1)])
@@ -133,12 +142,10 @@ def test_layer_normalization(shape, axis, with_bias):
              initializers={"scale": scale, "b": bias} if with_bias else {"scale": scale}, atol=1e-5)
 
 
-def test_layer_normalization_for_older_opsets_and_other_types():
+def test_layer_normalization_for_older_opsets():
     x, scale, bias = _x(2, 3, 8), _x(8), _x(8)
     _compare("LayerNormalization", {"x": x}, "compiled:layer_norm", domain="ai.onyx",
              initializers={"scale": scale, "b": bias}, ort=False)
-    _compare("LayerNormalization", {"x": x.astype(np.float64)}, "compiled:layer_norm", outputs=3,
-             initializers={"scale": scale.astype(np.float64), "b": bias.astype(np.float64)})  # float64: NumPy at run time
 
 
 # -- Softmax and LogSoftmax ------------------------------------------------------------------------

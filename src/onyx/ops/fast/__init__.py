@@ -16,9 +16,24 @@ import numpy as np
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def compiled_dtype(x: np.ndarray) -> bool:
-    """Whether ``x``'s dtype is one the compiled loops are built for (float32, float64)."""
-    return x.dtype in FLOATS
+def compiled_types(node: Any, index: int = 0) -> tuple[str, ...] | None:
+    """The float types to compile for input ``index``: its declared one, both where the model
+    does not say, None where it declares another type (the node stays NumPy)."""
+    from onnx import TensorProto
+
+    types = getattr(node, "input_types", ())
+    tp = types[index] if index < len(types) else None
+    elem = tp.tensor_type.elem_type if tp is not None and tp.HasField("tensor_type") else 0
+    if elem == 0:
+        return ("float32", "float64")
+    return {TensorProto.FLOAT: ("float32",), TensorProto.DOUBLE: ("float64",)}.get(elem)
+
+
+def compile_for(function: Any, types: tuple[str, ...]) -> tuple[Any, frozenset[np.dtype]] | None:
+    """``function`` (an onyx.compiled.jit function) compiled for ``types`` only, and the dtypes
+    it then runs; None where it cannot be compiled."""
+    dispatcher = function.compiled(types[0] if len(types) == 1 else None)
+    return None if dispatcher is None else (dispatcher, frozenset(np.dtype(t) for t in types))
 
 
 def declared_shape(node: Any, index: int) -> tuple[int | None, ...] | None:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from onyx.compiled import cache_dir, named, parallel_for, readonly
-from onyx.ops.fast import compiled_dtype
+from onyx.ops.fast import compiled_types
 
 _TYPES = ("float32", "float64")
 _modules: dict[str, Any] = {}
@@ -137,13 +137,16 @@ def choose_fused_elementwise(node: Any, numpy_kernel: Callable[..., Any], *, bod
         module = _module(source_of(body.graph))
     except (_Unsupported, KeyError, OSError):
         return None
-    loops = {np.dtype(t): getattr(module, f"loop_{t}").compiled() for t in _TYPES}
+    types = compiled_types(node)
+    if types is None:
+        return None
+    loops = {np.dtype(t): getattr(module, f"loop_{t}").compiled() for t in types}
     if None in loops.values():
         return None
 
     def run(*inputs):
         first = inputs[0]
-        if not compiled_dtype(first) or first.size == 0 or any(
+        if first.dtype not in loops or first.size == 0 or any(
                 x.shape != first.shape or x.dtype != first.dtype for x in inputs[1:]):
             return numpy_kernel(*inputs)
         flat = [np.ascontiguousarray(x).reshape(-1) for x in inputs]

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from onyx.compiled import jit, named, parallel_for, readonly
+from onyx.ops.fast import compiled_types
 
 _SIGNATURES = (f"void(int64, int64, {readonly('float32', 2)}, {readonly('float32', 1)}, {readonly('float32', 1)}, "
                "float64, float32[:,::1], float32[::1], float32[::1])",)
@@ -41,8 +42,10 @@ def choose_layer_normalization(node: Any, numpy_kernel: Callable[..., Any], *, a
                                epsilon: float = 1e-5, stash_type: int = 1,
                                all_outputs: bool = True) -> Callable[..., Any] | None:
     """A compiled LayerNormalization returning (Y, Mean, InvStdDev), or Y alone when not ``all_outputs``."""
+    if stash_type != 1 or "float32" not in (compiled_types(node) or ()):
+        return None
     loop = _layer_norm_rows.compiled()
-    if loop is None or stash_type != 1:
+    if loop is None:
         return None
 
     def run(x, scale, b=None):

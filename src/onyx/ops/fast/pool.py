@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from onyx.compiled import jit, named, parallel_for, readonly
-from onyx.ops.fast import compiled_dtype, declared_shape
+from onyx.ops.fast import compile_for, compiled_types, declared_shape
 
 _WINDOW_SIGNATURES = tuple(
     f"void(int64, int64, {readonly(t, 3)}, {t}[:,:,::1], int64[::1])" for t in ("float32", "float64")
@@ -140,11 +140,13 @@ def _planes_grain(plane_work: int) -> int:
     return max(1, (1 << 16) // max(1, plane_work))
 
 
-def _window_pool(loop: Any, numpy_kernel: Callable[..., Any], attrs: dict[str, Any], name: str) -> Callable[..., Any]:
+def _window_pool(compiled: tuple[Any, frozenset], numpy_kernel: Callable[..., Any], attrs: dict[str, Any],
+                 name: str) -> Callable[..., Any]:
     geometries: dict[tuple[int, ...], tuple[tuple[int, int], np.ndarray]] = {}
+    loop, dtypes = compiled
 
     def run(x):
-        if x.ndim != 4 or not compiled_dtype(x) or 0 in x.shape:
+        if x.ndim != 4 or x.dtype not in dtypes or 0 in x.shape:
             return numpy_kernel(x)
         geometry = geometries.get(x.shape)
         if geometry is None:
@@ -175,21 +177,23 @@ def _covered_window(node: Any, attrs: dict[str, Any]) -> bool:
 
 def choose_max_pool(node: Any, numpy_kernel: Callable[..., Any], **attrs: Any) -> Callable[..., Any] | None:
     """A compiled 2-D MaxPool (values only; the argmax output stays with NumPy)."""
-    if not _covered_window(node, attrs) or _max_pool_planes.compiled() is None:
-        return None
-    return _window_pool(_max_pool_planes.compiled(), numpy_kernel, attrs, "compiled:max_pool_2d")
+    types = compiled_types(node)
+    compiled = compile_for(_max_pool_planes, types) if types and _covered_window(node, attrs) else None
+    return None if compiled is None else _window_pool(compiled, numpy_kernel, attrs, "compiled:max_pool_2d")
 
 
 def choose_average_pool(node: Any, numpy_kernel: Callable[..., Any], **attrs: Any) -> Callable[..., Any] | None:
     """A compiled 2-D AveragePool."""
-    if not _covered_window(node, attrs) or _average_pool_planes.compiled() is None:
-        return None
-    return _window_pool(_average_pool_planes.compiled(), numpy_kernel, attrs, "compiled:average_pool_2d")
+    types = compiled_types(node)
+    compiled = compile_for(_average_pool_planes, types) if types and _covered_window(node, attrs) else None
+    return None if compiled is None else _window_pool(compiled, numpy_kernel, attrs, "compiled:average_pool_2d")
 
 
-def _global_pool(loop: Any, numpy_kernel: Callable[..., Any], name: str) -> Callable[..., Any]:
+def _global_pool(compiled: tuple[Any, frozenset], numpy_kernel: Callable[..., Any], name: str) -> Callable[..., Any]:
+    loop, dtypes = compiled
+
     def run(x):
-        if x.ndim < 3 or not compiled_dtype(x) or 0 in x.shape:
+        if x.ndim < 3 or x.dtype not in dtypes or 0 in x.shape:
             return numpy_kernel(x)
         n, c = x.shape[:2]
         planes = np.ascontiguousarray(x).reshape(n * c, -1)
@@ -201,6 +205,7 @@ def _global_pool(loop: Any, numpy_kernel: Callable[..., Any], name: str) -> Call
 
 
 def choose_global_average_pool(node: Any, numpy_kernel: Callable[..., Any]) -> Callable[..., Any] | None:
-    loop = _plane_means.compiled()
-    return None if loop is None else _global_pool(loop, numpy_kernel, "compiled:global_average_pool")
+    types = compiled_types(node)
+    compiled = compile_for(_plane_means, types) if types else None
+    return None if compiled is None else _global_pool(compiled, numpy_kernel, "compiled:global_average_pool")
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from onyx.compiled import jit, named, parallel_for, readonly
-from onyx.ops.fast import compiled_dtype
+from onyx.ops.fast import compile_for, compiled_types
 
 _SIGNATURES = tuple(f"void(int64, int64, {readonly(t, 2)}, {t}[:,::1])" for t in ("float32", "float64"))
 
@@ -49,9 +49,16 @@ def _log_softmax_rows(start, stop, x, out):
             out[r, i] = x[r, i] - shift
 
 
-def _over_last_axis(loop: Any, numpy_kernel: Callable[..., Any], axis: int, name: str) -> Callable[..., Any]:
+def _over_last_axis(function: Any, node: Any, numpy_kernel: Callable[..., Any], axis: int,
+                    name: str) -> Callable[..., Any] | None:
+    types = compiled_types(node)
+    compiled = compile_for(function, types) if types else None
+    if compiled is None:
+        return None
+    loop, dtypes = compiled
+
     def run(x):
-        if not compiled_dtype(x) or x.ndim == 0 or axis not in (-1, x.ndim - 1) or x.size == 0:
+        if x.dtype not in dtypes or x.ndim == 0 or axis not in (-1, x.ndim - 1) or x.size == 0:
             return numpy_kernel(x)
         width = x.shape[-1]
         rows = np.ascontiguousarray(x).reshape(-1, width)
@@ -64,11 +71,9 @@ def _over_last_axis(loop: Any, numpy_kernel: Callable[..., Any], axis: int, name
 
 def choose_softmax(node: Any, numpy_kernel: Callable[..., Any], *, axis: int = -1) -> Callable[..., Any] | None:
     """Softmax (opset 13 on) over the last axis."""
-    loop = _softmax_rows.compiled()
-    return None if loop is None else _over_last_axis(loop, numpy_kernel, axis, "compiled:softmax")
+    return _over_last_axis(_softmax_rows, node, numpy_kernel, axis, "compiled:softmax")
 
 
 def choose_log_softmax(node: Any, numpy_kernel: Callable[..., Any], *, axis: int = -1) -> Callable[..., Any] | None:
     """LogSoftmax (opset 13 on) over the last axis."""
-    loop = _log_softmax_rows.compiled()
-    return None if loop is None else _over_last_axis(loop, numpy_kernel, axis, "compiled:log_softmax")
+    return _over_last_axis(_log_softmax_rows, node, numpy_kernel, axis, "compiled:log_softmax")
