@@ -221,7 +221,6 @@ def spatial_axes(x: np.ndarray) -> tuple[int, ...]:
 
 
 @kernel("GlobalAveragePool", since=1)
-@compiled_variant(fast.choose_global_average_pool)
 def global_average_pool(x):
     ct = np.float64 if x.dtype == np.float64 else np.float32
     return x.mean(axis=spatial_axes(x), keepdims=True, dtype=ct).astype(x.dtype, copy=False)

@@ -1,13 +1,14 @@
 """Compiled pools: 2-D MaxPool and AveragePool (per output row, the window's input rows
 combined in one contiguous pass, then each window along that row; no padded copy of the
-input) and GlobalAveragePool (one vectorized sum per channel plane), float32 and float64,
-planes shared over the run's threads.
+input), float32 and float64, planes shared over the run's threads.
 
 Measured against the NumPy kernels (CPU time of one thread, bench/compiled_kernels.py has
 the session-level numbers): 3x3/2 max pool over 64x112x112 2.2-4.1 -> 1.1-1.8 ms, 2x2/2 over
-128x112x112 2.3-5.3 -> 1.3-2.4 ms, average pools 2-4x faster; GlobalAveragePool over
-2048x7x7 0.13 -> 0.045 ms. Not chosen: stride-1 pools over rows under 64 wide (NumPy's
-whole-array passes win there) and GlobalMaxPool (NumPy's max is as fast or faster)."""
+128x112x112 2.3-5.3 -> 1.3-2.4 ms, average pools 2-4x faster. Not chosen: stride-1 pools over
+rows under 64 wide (NumPy's whole-array passes win there), GlobalMaxPool (NumPy's max is as
+fast or faster) and GlobalAveragePool: a vectorized float64 sum (0.13 -> 0.045 ms over
+2048x7x7) rounds differently from NumPy's float32 pairwise mean, which the light SqueezeNet's
+softmax over logits near 1e9 shows, and a loop summing in NumPy's order measured no faster."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from onyx.ops.fast import compile_for, compiled_types, declared_shape
 _WINDOW_SIGNATURES = tuple(
     f"void(int64, int64, {readonly(t, 3)}, {t}[:,:,::1], int64[::1])" for t in ("float32", "float64")
 )
-_PLANE_SIGNATURES = tuple(f"void(int64, int64, {readonly(t, 2)}, {t}[::1])" for t in ("float32", "float64"))
 
 
 @jit(*_WINDOW_SIGNATURES, error_model="numpy")
@@ -108,23 +108,16 @@ def _average_pool_planes(start, stop, x, out, geometry):
                     out[p, oh, ow] = total / (count_h * count_w[ow])
 
 
-@jit(*_PLANE_SIGNATURES, error_model="numpy", fastmath={"reassoc"})
-def _plane_means(start, stop, x, out):
-    """out[p] = mean of x[p] (summed in float64, in any order: vectorized)."""
-    size = x.shape[1]
-    for p in range(start, stop):
-        total = 0.0
-        for i in range(size):
-            total += x[p, i]
-        out[p] = total / size
-
-
 def _window_geometry(x: np.ndarray, attrs: dict[str, Any]) -> tuple[tuple[int, int], np.ndarray] | None:
-    """(output size, geometry vector) of a 2-D window pool on ``x``, as the NumPy kernel computes them."""
+    """(output size, geometry vector) of a 2-D window pool on ``x``, as the NumPy kernel computes
+    them; None for one window over the whole input, which the NumPy kernel computes as a global
+    pool (and the compiled loop would sum in another order)."""
     from onyx.ops.pool import PoolGeometry
 
     g = PoolGeometry(x, attrs.get("kernel_shape"), attrs.get("strides"), attrs.get("dilations"),
                      attrs.get("pads"), attrs.get("auto_pad", "NOTSET"), attrs.get("ceil_mode", 0))
+    if g.whole_input:
+        return None
     end = [max(0, e) for e in g.end]
     vector = [*g.kernel, *g.strides, *g.dilations, *g.begin, int(attrs.get("count_include_pad", 0)), *end]
     return g.out, np.array(vector, np.int64)
@@ -142,15 +135,17 @@ def _planes_grain(plane_work: int) -> int:
 
 def _window_pool(compiled: tuple[Any, frozenset], numpy_kernel: Callable[..., Any], attrs: dict[str, Any],
                  name: str) -> Callable[..., Any]:
-    geometries: dict[tuple[int, ...], tuple[tuple[int, int], np.ndarray]] = {}
+    geometries: dict[tuple[int, ...], tuple[tuple[int, int], np.ndarray] | None] = {}
     loop, dtypes = compiled
 
     def run(x):
         if x.ndim != 4 or x.dtype not in dtypes or 0 in x.shape:
             return numpy_kernel(x)
-        geometry = geometries.get(x.shape)
-        if geometry is None:
+        geometry = geometries.get(x.shape, False)
+        if geometry is False:
             geometry = geometries[x.shape] = _window_geometry(x, attrs)
+        if geometry is None:
+            return numpy_kernel(x)
         (out_h, out_w), vector = geometry
         if vector[3] == 1 and x.shape[3] < _MIN_WIDTH_AT_STRIDE_1:
             return numpy_kernel(x)
@@ -187,25 +182,4 @@ def choose_average_pool(node: Any, numpy_kernel: Callable[..., Any], **attrs: An
     types = compiled_types(node)
     compiled = compile_for(_average_pool_planes, types) if types and _covered_window(node, attrs) else None
     return None if compiled is None else _window_pool(compiled, numpy_kernel, attrs, "compiled:average_pool_2d")
-
-
-def _global_pool(compiled: tuple[Any, frozenset], numpy_kernel: Callable[..., Any], name: str) -> Callable[..., Any]:
-    loop, dtypes = compiled
-
-    def run(x):
-        if x.ndim < 3 or x.dtype not in dtypes or 0 in x.shape:
-            return numpy_kernel(x)
-        n, c = x.shape[:2]
-        planes = np.ascontiguousarray(x).reshape(n * c, -1)
-        out = np.empty(n * c, x.dtype)
-        parallel_for(loop, n * c, planes, out, grain=_planes_grain(planes.shape[1]))
-        return out.reshape((n, c) + (1,) * (x.ndim - 2))
-
-    return named(run, name)
-
-
-def choose_global_average_pool(node: Any, numpy_kernel: Callable[..., Any]) -> Callable[..., Any] | None:
-    types = compiled_types(node)
-    compiled = compile_for(_plane_means, types) if types else None
-    return None if compiled is None else _global_pool(compiled, numpy_kernel, "compiled:global_average_pool")
 
