@@ -2,6 +2,7 @@
 
     python bench/run.py                 # every model: onnx's light_* models + bench/.cache/*.onnx
     python bench/run.py --models resnet50 squeezenet --runs 30
+    python bench/run.py --kernels both  # onyx with NumPy kernels and with compiled ones ([fast])
 
 For each model: median latency of each runtime over alternating runs after warm-up, the
 ratio onyx/onnxruntime, and, each in fresh child processes per runtime, the session-creation
@@ -11,6 +12,13 @@ reuses memory the first one touched and freed, which on these virtual machines m
 creation 1.2 s when first and 0.06 s when second.
 Ends with the geometric mean of the ratios. bench/export_models.py and bench/small_models.py
 fill bench/.cache.
+
+``--kernels`` chooses onyx's kernels: ``numpy`` (session config entry
+session.onyx.compiled_kernels=0, what an install without the [fast] extra runs), ``compiled``
+(=1, the [fast] extra) or ``both`` (the default where Numba is installed: two onyx columns, the
+three sessions alternating). For the compiled kernels the creation probe runs twice in fresh
+processes sharing an empty compiled-code cache: cold (compiling), then warm (loading the cache;
+both include importing Numba, which the first such session of a process pays).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import onyx  # noqa: E402
+from onyx.compiled import CACHE_ENV, COMPILED_KERNELS_KEY, installed  # noqa: E402
 from onyx.tools.bench import alternate  # noqa: E402
 from onyx.tools.inputs import prepare_feeds  # noqa: E402
 
@@ -66,10 +75,15 @@ def model_feeds(session, path: Path) -> dict:
     return prepare_feeds(session.get_inputs(), {}, {})
 
 
+# onyx's runtimes by kernel set: the session config value of COMPILED_KERNELS_KEY
+ONYX_KERNELS = {"onyx": "0", "onyx-fast": "1"}
+
+
 def make_session(runtime: str, path: Path):
-    if runtime == "onyx":
+    if runtime in ONYX_KERNELS:
         options = onyx.SessionOptions()
         options.intra_op_num_threads = THREADS
+        options.add_session_config_entry(COMPILED_KERNELS_KEY, ONYX_KERNELS[runtime])
         return onyx.InferenceSession(str(path), options)
     import onnxruntime
 
@@ -100,7 +114,7 @@ def warm_up(runtime: str) -> None:
     it. onyx's shape folding calls onnx's shape inference, whose first call builds its operator
     schemas (8 ms, once per process), which the warm-up model alone does not reach."""
     make_session(runtime, WARM_UP_MODEL).run(None, {"image": np.zeros((1, 64), np.float32)})
-    if runtime == "onyx":
+    if runtime in ONYX_KERNELS:
         onnx.shape_inference.infer_shapes(onnx.load(str(WARM_UP_MODEL)))
 
 
@@ -126,38 +140,57 @@ def memory_probe(runtime: str, path: Path) -> dict:
 PROBES = {"creation": creation_probe, "memory": memory_probe}
 
 
-def in_fresh_process(probe: str, runtime: str, path: Path) -> dict:
+def in_fresh_process(probe: str, runtime: str, path: Path, env: dict | None = None) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--probe", probe, runtime, str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def compiled_creation(path: Path) -> dict:
+    """Creation (ms) with compiled kernels in fresh processes: cold (an empty compiled-code
+    cache), then warm (the cache the cold one filled)."""
+    import shutil
+    import tempfile
+
+    cache = tempfile.mkdtemp(prefix="onyx-bench-cache-")
+    try:
+        cold = in_fresh_process("creation", "onyx-fast", path, {CACHE_ENV: cache})["create_ms"]
+        warm = in_fresh_process("creation", "onyx-fast", path, {CACHE_ENV: cache})["create_ms"]
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return {"fast_cold_create_ms": cold, "fast_warm_create_ms": warm}
+
+
 def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool, with_reference: bool,
-                settle_s: float) -> dict:
+                settle_s: float, kernels: str = "numpy") -> dict:
+    onyx_runtimes = {"numpy": ["onyx"], "compiled": ["onyx-fast"], "both": ["onyx", "onyx-fast"]}[kernels]
     fresh = {}
     if with_probes:  # first, while this process is idle: its spinning threads would slow the children
         time.sleep(settle_s)
-        for runtime, key in (("onyx", "onyx"), ("onnxruntime", "ort")):
+        for runtime, key in ((onyx_runtimes[0], "onyx"), ("onnxruntime", "ort")):
             fresh[f"{key}_create_ms"] = in_fresh_process("creation", runtime, path)["create_ms"]
             fresh[f"{key}_mb"] = in_fresh_process("memory", runtime, path)["peak_mb"]
-    onyx_sess, onyx_create = timed_creation("onyx", path)
-    ort_sess, ort_create = timed_creation("onnxruntime", path)
-    feeds = model_feeds(onyx_sess, path)
-    check_agreement(name, onyx_sess.run(None, feeds), ort_sess.run(None, feeds))
-    timings = alternate(
-        {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)},
-        warmup=warmup, runs=runs, settle_s=settle_s,
-    )
-    row = {
-        "model": name,
-        "onyx_ms": timings["onyx"].median * 1e3,
-        "ort_ms": timings["onnxruntime"].median * 1e3,
-        "onyx_create_ms": onyx_create * 1e3,
-        "ort_create_ms": ort_create * 1e3,
-    }
-    row["ratio"] = row["onyx_ms"] / row["ort_ms"]
+        if "onyx-fast" in onyx_runtimes:
+            fresh.update(compiled_creation(path))
+    sessions, created = {}, {}
+    for runtime in [*onyx_runtimes, "onnxruntime"]:
+        sessions[runtime], created[runtime] = timed_creation(runtime, path)
+    feeds = model_feeds(sessions[onyx_runtimes[0]], path)
+    expected = sessions["onnxruntime"].run(None, feeds)
+    for runtime in onyx_runtimes:
+        check_agreement(f"{name} ({runtime})", sessions[runtime].run(None, feeds), expected)
+    timings = alternate({runtime: (lambda s=session: s.run(None, feeds)) for runtime, session in sessions.items()},
+                        warmup=warmup, runs=runs, settle_s=settle_s)
+    key = {"onyx": "onyx", "onyx-fast": "fast"}
+    row = {"model": name, "ort_ms": timings["onnxruntime"].median * 1e3, "ort_create_ms": created["onnxruntime"] * 1e3,
+           "onyx_create_ms": created[onyx_runtimes[0]] * 1e3}
+    for runtime in onyx_runtimes:
+        row[f"{key[runtime]}_ms"] = timings[runtime].median * 1e3
+        row[f"{key[runtime]}_ratio"] = row[f"{key[runtime]}_ms"] / row["ort_ms"]
+    first = key[onyx_runtimes[0]]
+    row["onyx_ms"], row["ratio"] = row[f"{first}_ms"], row[f"{first}_ratio"]
     row.update(fresh)
     if with_reference and name in REFERENCE_MODELS:
         from onnx.reference import ReferenceEvaluator
@@ -193,20 +226,34 @@ def machine_line() -> str:
             f"onnxruntime {onnxruntime.__version__}, onyx {onyx.__version__}")
 
 
+def _cell(row: dict, key: str, digits: int) -> str:
+    return f"{row[key]:.{digits}f}" if key in row else "-"
+
+
 def print_table(rows: list[dict]) -> None:
     print(machine_line() + "\n")
-    cols = ["model", "onyx ms", "ort ms", "ratio", "onyx create ms", "ort create ms", "onyx MB", "ort MB", "reference ms"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "|".join("---" for _ in cols) + "|")
+    both = "fast_ms" in rows[0] and "onyx_ms" in rows[0] and rows[0].get("onyx_ratio") is not None
+    columns = [("model", "model", 0), ("onyx ms", "onyx_ms", 2)]
+    if both:
+        columns += [("[fast] ms", "fast_ms", 2)]
+    columns += [("ort ms", "ort_ms", 2), ("ratio", "onyx_ratio" if both else "ratio", 2)]
+    if both:
+        columns += [("[fast] ratio", "fast_ratio", 2)]
+    columns += [("onyx create ms", "onyx_create_ms", 0), ("[fast] cold create ms", "fast_cold_create_ms", 0),
+                ("[fast] warm create ms", "fast_warm_create_ms", 0), ("ort create ms", "ort_create_ms", 0),
+                ("onyx MB", "onyx_mb", 0), ("ort MB", "ort_mb", 0), ("reference ms", "reference_ms", 0)]
+    columns = [c for c in columns if any(c[1] in r for r in rows)]
+    print("| " + " | ".join(c[0] for c in columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
     for r in rows:
-        cells = [r["model"], f"{r['onyx_ms']:.2f}", f"{r['ort_ms']:.2f}", f"{r['ratio']:.2f}",
-                 f"{r['onyx_create_ms']:.0f}", f"{r['ort_create_ms']:.0f}",
-                 f"{r['onyx_mb']:.0f}" if "onyx_mb" in r else "-", f"{r['ort_mb']:.0f}" if "ort_mb" in r else "-",
-                 f"{r['reference_ms']:.0f}" if "reference_ms" in r else "-"]
-        print("| " + " | ".join(cells) + " |")
-    ratios = [r["ratio"] for r in rows]
-    print(f"\ngeometric mean onyx/onnxruntime latency: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
-          f"(worst: {max(rows, key=lambda r: r['ratio'])['model']} {max(ratios):.2f})")
+        print("| " + " | ".join(r["model"] if k == "model" else _cell(r, k, d) for _, k, d in columns) + " |")
+    for label, key in (("onyx", "onyx_ratio" if both else "ratio"), ("onyx [fast]", "fast_ratio" if both else None)):
+        if key is None:
+            continue
+        ratios = [r[key] for r in rows]
+        worst = max(rows, key=lambda r: r[key])
+        print(f"\ngeometric mean {label}/onnxruntime latency: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
+              f"(worst: {worst['model']} {worst[key]:.2f})")
     ref_rows = [r for r in rows if "reference_ms" in r]
     if ref_rows:
         speedups = [r["reference_ms"] / r["onyx_ms"] for r in ref_rows]
@@ -229,6 +276,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="intra_op_num_threads of both runtimes (default 0: each one's own choice); 1 measures "
                              "the kernels alone on a machine that other processes keep busy")
+    parser.add_argument("--kernels", choices=["numpy", "compiled", "both"], default="both" if installed() else "numpy",
+                        help="onyx's kernels: NumPy only, compiled ([fast], Numba), or both as two columns "
+                             "(default: both where Numba is installed)")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     global THREADS
@@ -243,7 +293,7 @@ def main() -> None:
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)
         rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference,
-                                args.settle))
+                                args.settle, args.kernels))
     print_table(rows)
 
 

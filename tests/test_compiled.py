@@ -79,14 +79,17 @@ def test_an_unwritable_cache_folder_means_compiling_without_a_cache(tmp_path):
 
 
 @needs_numba
-def test_a_compiled_function_never_compiles_again_for_other_types():
-    @compiled.jit("void(float32[::1], float32[::1])")
+def test_a_compiled_function_compiles_what_a_node_needs_and_never_in_a_run():
+    @compiled.jit("void(float32[::1], float32[::1])", "void(float64[::1], float64[::1])")
     def copy(x, out):
         for i in range(x.size):
             out[i] = x[i]
 
-    dispatcher = copy.compiled()
-    assert dispatcher is copy.compiled()  # compiled once
+    dispatcher = copy.compiled("float32")
+    assert len(dispatcher.signatures) == 1
+    with pytest.raises(TypeError):  # float64 is declared but was not asked for: no compiling in a run
+        dispatcher(np.zeros(2), np.zeros(2))
+    assert copy.compiled() is dispatcher and len(dispatcher.signatures) == 2
     with pytest.raises(TypeError):
         dispatcher(np.zeros(2, np.int64), np.zeros(2, np.int64))
 

@@ -18,7 +18,7 @@ How a compiled kernel is written (see onyx/ops/fast/ for examples)::
         return named(lambda x: ..., "compiled")
 
 * **At session creation, never in a run.** ``jit`` takes the signatures the kernel will be
-  called with; ``compiled()`` compiles them all (or loads them from the disk cache) when the
+  called with (inputs typed :func:`readonly`, so that read-only initializers and feeds match); ``compiled()`` compiles them all (or loads them from the disk cache) when the
   kernel is prepared, then closes the function to further compilation: a call with other
   argument types raises TypeError instead of compiling in the middle of a run. A kernel checks
   its inputs' dtypes (and falls back to NumPy) before calling.
@@ -115,6 +115,19 @@ def named(fn: F, kernel_name: str) -> F:
     return fn
 
 
+def compiled_variant(choose: Callable[..., Any]) -> Callable[[F], F]:
+    """Decorator (below ``@kernel``) giving a NumPy kernel a compiled variant: at session
+    creation, where compiled kernels are allowed, ``choose(node, numpy_kernel, **attributes)``
+    (node: the registry's NodeContext; numpy_kernel: the NumPy kernel with the attributes bound)
+    returns the callable the node runs, or None for the NumPy kernel."""
+
+    def mark(fn: F) -> F:
+        fn.compiled_choice = choose  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
 def kernel_name(fn: Any) -> str:
     """The name of the kernel a node's callable runs ("numpy" unless it says otherwise)."""
     return getattr(fn, "kernel_name", NUMPY_KERNEL)
@@ -129,35 +142,48 @@ class CompiledFunction:
         self.signatures = signatures
         self._options = options
         self._dispatcher: Any = None
+        self._ready: set[str] = set()  # the signatures compiled so far
         self._failed = False
         functools.update_wrapper(self, fn)
 
-    def compiled(self) -> Any:
-        """The Numba dispatcher compiled for every declared signature, or None where Numba
+    def compiled(self, only: str | None = None) -> Any:
+        """The Numba dispatcher compiled for the declared signatures (``only``: those naming
+        this type, e.g. "float32"; the others can follow in a later call), or None where Numba
         does not import or cannot compile it (warned once)."""
-        if self._dispatcher is None and not self._failed:
-            with _lock:
-                if self._dispatcher is None and not self._failed:
-                    self._dispatcher = self._compile()
-                    self._failed = self._dispatcher is None
+        if self._dispatcher is not None and len(self._ready) == len(self.signatures):
+            return self._dispatcher  # every signature compiled: no lock on the run's path
+        with _lock:
+            if self._failed:
+                return None
+            try:
+                if self._dispatcher is None:
+                    self._dispatcher = self._new_dispatcher()
+                    if self._dispatcher is None:
+                        self._failed = True
+                        return None
+                for signature in self.signatures:
+                    if (only is None or only in signature) and signature not in self._ready:
+                        self._dispatcher.disable_compile(False)
+                        self._dispatcher.compile(signature)
+                        self._ready.add(signature)
+            except Exception as exc:  # noqa: BLE001 - a Numba release that types this code differently
+                warnings.warn(f"onyx: compiling {self.py_func.__qualname__} failed ({type(exc).__name__}: {exc}); "
+                              "its nodes use the NumPy kernels", RuntimeWarning, stacklevel=3)
+                self._failed = True
+                return None
+            finally:
+                if self._dispatcher is not None:
+                    self._dispatcher.disable_compile()
         return self._dispatcher
 
-    def _compile(self) -> Any:
+    def _new_dispatcher(self) -> Any:
         numba = numba_module()
         if numba is None:
             return None
-        try:
-            dispatcher = numba.njit(nogil=True, **self._options)(_calling_compiled(self.py_func))
-            cache = _disk_cache(self.py_func)
-            if cache is not None:
-                dispatcher._cache = cache  # what cache=True does, with onyx's folder
-            for signature in self.signatures:
-                dispatcher.compile(signature)
-            dispatcher.disable_compile()
-        except Exception as exc:  # noqa: BLE001 - a Numba release that types this code differently
-            warnings.warn(f"onyx: compiling {self.py_func.__qualname__} failed ({type(exc).__name__}: {exc}); "
-                          "its nodes use the NumPy kernels", RuntimeWarning, stacklevel=4)
-            return None
+        dispatcher = numba.njit(nogil=True, **self._options)(_calling_compiled(self.py_func))
+        cache = _disk_cache(self.py_func)
+        if cache is not None:
+            dispatcher._cache = cache  # what cache=True does, with onyx's folder
         return dispatcher
 
     def __call__(self, *args: Any) -> Any:
@@ -212,6 +238,12 @@ def jit(*signatures: str, **options: Any) -> Callable[[Callable[..., Any]], Comp
     if options.get("parallel") or "cache" in options:
         raise TypeError("onyx.compiled.jit: use parallel_for for threads; the disk cache is onyx's")
     return lambda fn: CompiledFunction(fn, signatures, options)
+
+
+def readonly(dtype: str, ndim: int) -> str:
+    """The signature type of a C-contiguous read-only array (a kernel's inputs: initializers and
+    feeds may be read-only, and a writable array converts to it), e.g. ``readonly("float32", 2)``."""
+    return f"Array({dtype}, {ndim}, 'C', readonly=True)"
 
 
 def _disk_cache(py_func: Callable[..., Any]) -> Any:

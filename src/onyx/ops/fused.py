@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.compiled import compiled_variant
 from onyx.ops.activations import gelu as _gelu
 from onyx.ops.activations import gelu_float32, leaky_relu, relu
 from onyx.ops.conv import PreparedConv
 from onyx.ops.linalg import gemm, mat_mul
+from onyx.ops.fast import normalization as fast_normalization
 from onyx.ops.normalization import layer_normalization as _layer_normalization
 from onyx.ops.registry import NodeContext, kernel
 
@@ -156,6 +158,7 @@ def gelu(X, *, approximate="none"):
 
 
 @kernel("LayerNormalization", since=1, domain=DOMAIN)
+@compiled_variant(fast_normalization.choose_layer_normalization_y)
 def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     """The opset-17 LayerNormalization for models importing an older opset (Y only)."""
     return _layer_normalization(X, Scale, B, axis=axis, epsilon=epsilon, stash_type=stash_type)[0]

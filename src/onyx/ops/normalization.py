@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from onyx.compiled import compiled_variant
+from onyx.ops.fast import normalization as fast
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axes, normalize_axis
 
@@ -168,6 +170,7 @@ def group_normalization_21(x, scale, bias, *, epsilon=1e-5, num_groups=None, sta
 
 
 @kernel("LayerNormalization", since=17)
+@compiled_variant(fast.choose_layer_normalization)
 def layer_normalization(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     """Normalize over axes [axis, rank); Mean and InvStdDev keep the reduced axes as 1."""
     axis = normalize_axis(axis, x.ndim)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from onyx.compiled import compiled_variant
+from onyx.ops.fast import pool as fast
 from onyx.ops.registry import kernel
 from onyx.ops.window import (
     output_shape,
@@ -114,18 +116,21 @@ def max_pool(x, num_outputs, *, auto_pad, ceil_mode, dilations, kernel_shape, pa
 
 
 @kernel("MaxPool", since=1)
+@compiled_variant(fast.choose_max_pool)
 def max_pool_1(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides=None):
     return max_pool(x, 1, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
                     pads=pads, storage_order=0, strides=strides)
 
 
 @kernel("MaxPool", since=8)
+@compiled_variant(fast.choose_max_pool)
 def max_pool_8(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, storage_order=0, strides=None, _num_outputs=1):
     return max_pool(x, _num_outputs, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
                     pads=pads, storage_order=storage_order, strides=strides)
 
 
 @kernel("MaxPool", since=10)
+@compiled_variant(fast.choose_max_pool)
 def max_pool_10(
     x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
     strides=None, _num_outputs=1,
@@ -146,18 +151,21 @@ def average_pool(x, *, auto_pad, ceil_mode, count_include_pad, dilations, kernel
 
 
 @kernel("AveragePool", since=1)
+@compiled_variant(fast.choose_average_pool)
 def average_pool_1(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides=None):
     return average_pool(x, auto_pad=auto_pad, ceil_mode=0, count_include_pad=0, dilations=None,
                         kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 @kernel("AveragePool", since=7)
+@compiled_variant(fast.choose_average_pool)
 def average_pool_7(x, *, auto_pad="NOTSET", count_include_pad=0, kernel_shape=None, pads=None, strides=None):
     return average_pool(x, auto_pad=auto_pad, ceil_mode=0, count_include_pad=count_include_pad, dilations=None,
                         kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 @kernel("AveragePool", since=10)
+@compiled_variant(fast.choose_average_pool)
 def average_pool_10(
     x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, kernel_shape=None, pads=None, strides=None
 ):
@@ -166,6 +174,7 @@ def average_pool_10(
 
 
 @kernel("AveragePool", since=19)
+@compiled_variant(fast.choose_average_pool)
 def average_pool_19(
     x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape=None, pads=None,
     strides=None,

@@ -17,6 +17,12 @@ keyword-only ``_node`` receives a ``NodeContext``: its constant inputs (weights 
 its inputs' declared types (to choose an algorithm for the geometry) and whether compiled
 kernels (the ``[fast]`` extra, onyx.compiled) may be used.
 
+A kernel decorated with ``onyx.compiled.compiled_variant(choose)`` (below ``@kernel``) is
+registered as a preparing kernel: at session creation ``choose(node, numpy_kernel, **attributes)``
+may return a compiled callable for the node (``numpy_kernel``: the NumPy kernel with the
+attributes bound, for the inputs the compiled one does not cover), and otherwise the node runs the decorated NumPy function,
+which stays an ordinary function for the code that calls it directly.
+
 A model gets, per node, the newest registration whose since-version is <= the
 model's opset for that domain.
 """
@@ -88,6 +94,12 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool
     (``prepare``: it takes the attributes and returns the per-run callable)."""
 
     def register(fn: Callable) -> Callable:
+        choose = getattr(fn, "compiled_choice", None)
+        if choose is not None:
+            if prepare:
+                raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type}: a compiled variant of a preparing kernel")
+            kernel(op_type, since, domain, prepare=True)(_with_compiled_variant(fn, choose))
+            return fn
         try:
             params = inspect.signature(fn).parameters.values()
         except ValueError:  # a NumPy ufunc before NumPy 2.4 has no signature: inputs only
@@ -114,6 +126,22 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool
         return fn
 
     return register
+
+
+def _with_compiled_variant(fn: Callable, choose: Callable) -> Callable:
+    """The preparing kernel of NumPy kernel ``fn`` with compiled variant ``choose`` (see the notes above)."""
+
+    def prepare(**attrs: Any) -> Callable[..., Any]:
+        node = attrs.pop("_node")
+        numpy_kernel = functools.partial(fn, **attrs) if attrs else fn
+        chosen = choose(node, numpy_kernel, **attrs) if node.compiled else None
+        return numpy_kernel if chosen is None else chosen
+
+    params = [p for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    params.append(inspect.Parameter("_node", inspect.Parameter.KEYWORD_ONLY))
+    functools.update_wrapper(prepare, fn, updated=())
+    prepare.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return prepare
 
 
 def load_all_kernels() -> None:

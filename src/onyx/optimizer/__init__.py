@@ -33,6 +33,7 @@ from onyx.optimizer.channel_affine import fold_affine_into_conv, fold_channel_af
 from onyx.optimizer.constant_folding import fold_constants, fold_shapes
 from onyx.optimizer.control_flow import fold_subgraphs
 from onyx.optimizer.editor import copy_model
+from onyx.optimizer.elementwise_fusion import fuse_elementwise_chains
 from onyx.optimizer.linear_fusion import (
     fuse_conv_activation,
     fuse_gemm_activation,
@@ -85,6 +86,10 @@ CPU_FUSIONS: tuple[OptimizerPass, ...] = (
     OptimizerPass("matmul_bias_fusion", fuse_matmul_bias),
     OptimizerPass("dead_code_elimination", eliminate_dead_code),
 )
+
+# with compiled kernels ([fast]), the CPU provider first fuses elementwise chains into one loop
+# (before channel_affine_folding makes their scalar Mul/Add nodes ChannelAffine nodes)
+ELEMENTWISE_FUSION = OptimizerPass("elementwise_fusion", fuse_elementwise_chains)
 
 
 @dataclass

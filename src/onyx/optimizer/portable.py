@@ -5,7 +5,8 @@ Before an optimized model is written (SessionOptions.optimized_model_filepath, `
 optimize``), each is replaced by what onnxruntime runs: its com.microsoft operator of the same
 meaning (FusedConv, FusedGemm, Gelu, FastGelu) or the standard operators it fuses (MatMul, Add,
 Mul, Softmax and the activation; LayerNormalization, which ai.onnx has from opset 17 only, in
-the ReduceMean, Sub, Mul, Sqrt, Div and Add it is made of).
+the ReduceMean, Sub, Mul, Sqrt, Div and Add it is made of; FusedElementwise in the nodes of
+its body).
 onyx loads the result as fast as the original: its optimizer fuses the standard chains again.
 PadChannels, which only comes from onnxruntime's own layout-optimized files, stays as it is.
 """
@@ -104,9 +105,23 @@ def _rewrite(ed: GraphEditor, node: Node) -> list[Node] | None:
         w.activation(node.inputs[0], "GeluTanh" if node.attrs.get("approximate", "none") == "tanh" else "Gelu", [], out)
     elif op == "LayerNormalization" and int(node.attrs.get("axis", -1)) < 0:
         _layer_norm(w, node, out)
+    elif op == "FusedElementwise":
+        return _chain(ed, node)
     else:
         return None
     return w.nodes
+
+
+def _chain(ed: GraphEditor, node: Node) -> list[Node]:
+    """The nodes of a FusedElementwise node's body, with their constants, back in the graph."""
+    body = node.attrs["body"]
+    for name, value in body.initializers.items():
+        ed.graph.initializers.setdefault(name, value)
+    nodes: list[Node] = []
+    for inner in body.nodes:
+        inner = Node(inner.op_type, list(inner.inputs), list(inner.outputs), dict(inner.attrs), inner.domain, inner.name)
+        nodes.extend((_rewrite(ed, inner) or [inner]) if inner.domain == ONYX_DOMAIN else [inner])
+    return nodes
 
 
 def _layer_norm(w: _Writer, node: Node, out: str) -> None:

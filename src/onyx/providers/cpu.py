@@ -57,9 +57,9 @@ class CPUProvider(ExecutionProvider):
                 yield node
 
     def fusions(self) -> Sequence[Any]:
-        from onyx.optimizer import CPU_FUSIONS
+        from onyx.optimizer import CPU_FUSIONS, ELEMENTWISE_FUSION
 
-        return CPU_FUSIONS
+        return (ELEMENTWISE_FUSION,) + CPU_FUSIONS if self.compiled_kernels else CPU_FUSIONS
 
     def emit(self, partition: Partition, builder: PlanBuilder) -> None:  # type: ignore[override]
         for node in partition.nodes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.compiled import compiled_variant
+from onyx.ops.fast import normalization as fast
 from onyx.ops.normalization import layer_normalization as standard_layer_normalization
 from onyx.ops.registry import kernel
 
@@ -60,6 +62,7 @@ def simplified_layer_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_typ
 
 
 @kernel("LayerNormalization", since=1)
+@compiled_variant(fast.choose_layer_normalization)
 def layer_normalization_1(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     """onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime
     registers it and writes it into the models it optimizes): the opset-17 operator."""
