@@ -80,7 +80,7 @@ class Converter:
     attribute_names: frozenset[str]
     dtypes: frozenset[np.dtype]  # allowed dtypes of every input and output
     prepare: Prepare | None = None
-    outputs: int | None = None  # outputs the function returns (a tuple) when more than one
+    multiple: bool = False  # the function returns a tuple, one entry per node output
 
     def call_kwargs(self, info: NodeInfo) -> dict[str, Any] | None:
         """The keyword arguments of the call converting ``info.node``, or None when this
@@ -115,10 +115,11 @@ _loaded = False
 
 
 def converter(op_type: str, since: int | tuple[int, ...] = 1, domain: str = "", dtypes: frozenset = NUMERIC,
-              prepare: Prepare | None = None, outputs: int | None = None) -> Callable:
+              prepare: Prepare | None = None, multiple: bool = False) -> Callable:
     """Register the decorated function as the converter of ``op_type`` from opset ``since`` on
     (several versions: a tuple); ``dtypes``: the types its inputs and outputs may have;
-    ``prepare``: a NodeInfo -> keyword arguments hook (None refuses the node)."""
+    ``prepare``: a NodeInfo -> keyword arguments hook (None refuses the node); ``multiple``: it
+    returns a tuple of the node's outputs."""
 
     def register(fn: Callable) -> Callable:
         try:
@@ -128,7 +129,7 @@ def converter(op_type: str, since: int | tuple[int, ...] = 1, domain: str = "", 
         names = frozenset(p.name for p in params if p.kind is p.KEYWORD_ONLY)
         for version in (since if isinstance(since, tuple) else (since,)):
             conv = Converter(op_type, "" if domain == "ai.onnx" else domain, version, fn, names, frozenset(dtypes),
-                             prepare, outputs)
+                             prepare, multiple)
             versions = _CONVERTERS.setdefault((conv.domain, op_type), [])
             if any(v == version for v, _ in versions):
                 raise ValueError(f"converter {domain or 'ai.onnx'}::{op_type} since {version} registered twice")
