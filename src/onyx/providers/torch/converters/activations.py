@@ -149,3 +149,8 @@ def hardmax_2d(x, *, axis=1):
 @converter("Hardmax", since=13, dtypes=FLOATS)
 def hardmax(x, *, axis=-1):
     return _hardmax_of(x, axis)
+
+
+@converter("Swish", since=24, dtypes=FLOATS)
+def swish(x, *, alpha=1.0):
+    return x * torch.sigmoid(alpha * x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -29,29 +30,35 @@ def instance_normalization(x, scale, bias, *, epsilon=1e-5):
 
 
 def _layer_norm_attrs(info: NodeInfo) -> dict | None:
-    if set(info.attrs) - {"axis", "epsilon", "stash_type"} or info.num_outputs != 1:
+    if set(info.attrs) - {"axis", "epsilon", "stash_type"} or (info.node.domain and info.num_outputs != 1):
         return None
     present = [d for d, n in zip(info.input_dtypes, info.node.inputs) if n]
     if len(set(present)) != 1:
         return None
+    if info.num_outputs > 1 and info.output_dtypes[1] != (np.float32 if info.attrs.get("stash_type", 1) == 1
+                                                          else info.input_dtypes[0]):
+        return None
     return {"axis": int(info.attrs.get("axis", -1)), "epsilon": float(info.attrs.get("epsilon", 1e-5)),
-            "stash": int(info.attrs.get("stash_type", 1))}
+            "stash": int(info.attrs.get("stash_type", 1)), "statistics": int(info.num_outputs > 1)}
 
 
-@converter("LayerNormalization", since=17, dtypes=FLOATS, prepare=_layer_norm_attrs)
-@converter("LayerNormalization", since=1, domain="ai.onyx", dtypes=FLOATS, prepare=_layer_norm_attrs)
-def layer_normalization(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash=1):
+@converter("LayerNormalization", since=17, dtypes=FLOATS, prepare=_layer_norm_attrs, multiple=True)
+@converter("LayerNormalization", since=1, dtypes=FLOATS, prepare=_layer_norm_attrs, multiple=True)
+@converter("LayerNormalization", since=1, domain="ai.onyx", dtypes=FLOATS, prepare=_layer_norm_attrs, multiple=True)
+def layer_normalization(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash=1, statistics=0):
+    """(Y, Mean, InvStdDev): statistics over axes [axis, rank), in float32 when stash_type is 1."""
     axis = axis + x.dim() if axis < 0 else axis
     shape = x.shape[axis:]
-    if scale.shape == shape and (b is None or b.shape == shape) and (stash != 1 or x.dtype == torch.float32):
-        return F.layer_norm(x, shape, scale, b, epsilon)
+    if not statistics and scale.shape == shape and (b is None or b.shape == shape) and (
+            stash != 1 or x.dtype == torch.float32):
+        return (F.layer_norm(x, shape, scale, b, epsilon),)
     dims = tuple(range(axis, x.dim()))
     work = x.float() if stash == 1 else x
     mean = work.mean(dims, keepdim=True)
     centered = work - mean
-    normalized = (centered * torch.rsqrt((centered * centered).mean(dims, keepdim=True) + epsilon)).to(x.dtype)
-    y = normalized * scale
-    return y if b is None else y + b
+    inv_std = torch.rsqrt((centered * centered).mean(dims, keepdim=True) + epsilon)
+    y = (centered * inv_std).to(x.dtype) * scale
+    return (y if b is None else y + b), mean, inv_std
 
 
 def _group_norm_attrs(info: NodeInfo) -> dict | None:
@@ -97,3 +104,20 @@ def _dropout_attrs(info: NodeInfo) -> dict | None:
            prepare=_dropout_attrs, multiple=True)
 def dropout(data, ratio=None, training_mode=None):
     return data, torch.ones_like(data, dtype=torch.bool)
+
+
+def _lrn_attrs(info: NodeInfo) -> dict | None:
+    if set(info.attrs) - {"alpha", "beta", "bias", "size"}:
+        return None
+    return {"size": int(info.attrs["size"]), "alpha": float(info.attrs.get("alpha", 1e-4)),
+            "beta": float(info.attrs.get("beta", 0.75)), "bias": float(info.attrs.get("bias", 1.0))}
+
+
+@converter("LRN", since=(1, 13), dtypes=FLOATS, prepare=_lrn_attrs)
+def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
+    """x / (bias + alpha / size * sum of squares over the channels around)^beta."""
+    squares = x * x
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    padded = F.pad(squares.movedim(1, -1), [before, after]).movedim(-1, 1)
+    total = padded.unfold(1, size, 1).sum(-1)
+    return x / (bias + alpha / size * total) ** beta

@@ -45,7 +45,7 @@ def _reducer(name: str, fn, dtypes, axes_input_since: int, since: tuple[int, ...
         return fn(data, dims, bool(keepdims))
 
     reduce.__name__ = reduce.__qualname__ = name.lower()
-    converter(name, since=since, dtypes=dtypes, prepare=_reduce_attrs(axes_input_since))(reduce)
+    converter(name, since=since, dtypes=dtypes, prepare=_reduce_attrs(axes_input_since), checked=(0,))(reduce)
 
 
 def _sum(x, dims, keep, identity=False):
@@ -138,7 +138,7 @@ def _cumsum_attrs(info: NodeInfo) -> dict | None:
     return {"exclusive": int(info.attrs.get("exclusive", 0)), "reverse": int(info.attrs.get("reverse", 0))}
 
 
-@converter("CumSum", since=(11, 14), dtypes=NUMBERS, prepare=_cumsum_attrs)
+@converter("CumSum", since=(11, 14), dtypes=NUMBERS, prepare=_cumsum_attrs, checked=(0,))
 def cumsum(x, axis, *, exclusive=0, reverse=0):
     dim = int(axis.item())
     dim = dim + x.dim() if dim < 0 else dim
@@ -155,7 +155,7 @@ def _topk_attrs(info: NodeInfo) -> dict | None:
     return {"axis": int(info.attrs.get("axis", -1)), "largest": int(info.attrs.get("largest", 1))}
 
 
-@converter("TopK", since=(10, 11), dtypes=NUMBERS, prepare=_topk_attrs, multiple=True)
+@converter("TopK", since=(10, 11), dtypes=NUMBERS, prepare=_topk_attrs, multiple=True, checked=(0,))
 def topk(x, k, *, axis=-1, largest=1):
     """A stable sort keeps equal values in index order, which the spec asks for."""
     count = int(k.reshape(-1)[0].item())

@@ -318,3 +318,57 @@ def one_hot(indices, depth, values, *, axis=-1):
     rank = indices.dim() + 1
     hot = hot.movedim(-1, axis + rank if axis < 0 else axis)
     return torch.where(hot, values[1], values[0])
+
+
+def _pad_attrs(info: NodeInfo) -> dict | None:
+    mode = info.attrs.get("mode", "constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        return None
+    if info.opset < 11:
+        if set(info.attrs) - {"mode", "pads", "value"}:
+            return None
+        return {"mode": mode, "known": plain(info.attrs["pads"]), "value": float(info.attrs.get("value", 0.0))}
+    if set(info.attrs) - {"mode"} or (info.has_input(2) and info.input_dtypes[2] != info.input_dtypes[0]):
+        return None
+    kwargs = {"mode": mode}
+    pads = info.constant(1)
+    if pads is not None:
+        kwargs["known"] = [int(p) for p in pads.reshape(-1)]
+    return kwargs
+
+
+def _pad_indices(size: int, begin: int, end: int, mode: str, device) -> torch.Tensor:
+    """Indices into an axis of ``size`` that edge, reflect or wrap padding reads."""
+    positions = torch.arange(-begin, size + end, device=device)
+    if mode == "edge":
+        return positions.clamp(0, size - 1)
+    if mode == "wrap":
+        return positions.remainder(size)
+    period = 2 * (size - 1)
+    folded = positions.abs().remainder(period) if period else torch.zeros_like(positions)
+    return torch.where(folded > size - 1, period - folded, folded)
+
+
+@converter("Pad", since=(2, 11, 13, 18, 19, 21, 23, 24, 25), prepare=_pad_attrs)
+def pad(data, pads=None, constant_value=None, axes=None, *, mode="constant", known=None, value=0.0):
+    widths = known if known is not None else _ints(pads)
+    rank = data.dim()
+    chosen = [a + rank if a < 0 else a for a in _ints(axes)] if axes is not None else list(range(rank))
+    n = len(chosen)
+    begins, ends = [0] * rank, [0] * rank
+    for i, axis in enumerate(chosen):
+        begins[axis], ends[axis] = widths[i], widths[n + i]
+    if mode == "constant":
+        fill = constant_value.item() if constant_value is not None and constant_value.numel() else value
+        flat = [p for axis in reversed(range(rank)) for p in (begins[axis], ends[axis])]
+        return torch.nn.functional.pad(data, flat, value=fill)
+    for axis in range(rank):
+        begin, end = begins[axis], ends[axis]
+        if begin < 0:
+            data, begin = data.narrow(axis, -begin, data.shape[axis] + begin), 0
+        if end < 0:
+            data, end = data.narrow(axis, 0, data.shape[axis] + end), 0
+        if begin or end:
+            data = data.index_select(axis, _pad_indices(data.shape[axis], begin, end, mode, data.device))
+    return data
