@@ -54,7 +54,37 @@ def value_facts(graph: Graph, opset: Mapping[str, int]) -> ValueFacts:
         if isinstance(value, np.ndarray):
             dtypes[name] = value.dtype
             ranks[name] = value.ndim
+    _propagate_dtypes(graph, dtypes)
     return ValueFacts(dtypes, ranks)
+
+
+_BOOL, _INT64, _FLOAT = np.dtype(np.bool_), np.dtype(np.int64), np.dtype(np.float32)
+_BOOL_RESULTS = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
+                 "IsNaN", "IsInf"}
+_INT64_RESULTS = {"Shape", "Size", "ArgMax", "ArgMin", "NonZero"}
+
+
+def _propagate_dtypes(graph: Graph, dtypes: dict[str, np.dtype]) -> None:
+    """Element types shape inference left out (after an operator of a domain it does not know,
+    such as onyx's own fused ones), for the operators whose result type follows from their
+    inputs' alone: the first input's type, or bool / int64 by the spec."""
+    for node in graph.nodes:
+        if not node.outputs or not node.outputs[0] or node.outputs[0] in dtypes:
+            continue
+        if node.op_type in _BOOL_RESULTS:
+            dtypes[node.outputs[0]] = _BOOL
+        elif node.op_type in _INT64_RESULTS:
+            dtypes[node.outputs[0]] = _INT64
+        elif node.op_type in ("Cast", "ConstantOfShape", "Constant", "EyeLike", "OneHot", "CastLike",
+                              "Dropout", "TopK", "Range", "Where", "Pow", "LayerNormalization", "If", "Loop",
+                              "Scan", "SkipLayerNormalization"):
+            if node.op_type in ("Where",) and len(node.inputs) > 1 and node.inputs[1] in dtypes:
+                dtypes[node.outputs[0]] = dtypes[node.inputs[1]]
+            elif node.op_type in ("LayerNormalization", "SkipLayerNormalization", "Pow", "TopK", "Dropout") \
+                    and node.inputs and node.inputs[0] in dtypes:
+                dtypes[node.outputs[0]] = dtypes[node.inputs[0]]
+        elif node.inputs and node.inputs[0] in dtypes:
+            dtypes[node.outputs[0]] = dtypes[node.inputs[0]]
 
 
 def constant_values(graph: Graph) -> dict[str, np.ndarray]:

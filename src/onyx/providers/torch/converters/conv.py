@@ -24,6 +24,10 @@ def _text(value, default: str) -> str:
 def _window_attrs(info: NodeInfo, allowed: set[str]) -> dict | None:
     """The attributes every windowed op shares, normalized; None for an input it cannot do."""
     rank = info.rank(0)
+    if rank is None and "kernel_shape" in info.attrs:
+        rank = len(info.attrs["kernel_shape"]) + 2
+    if rank is None and info.node.op_type in ("Conv", "ConvTranspose"):
+        rank = info.rank(1)
     if rank is None or not 3 <= rank <= 5 or set(info.attrs) - allowed:
         return None
     spatial = rank - 2
@@ -88,7 +92,7 @@ def _conv_transpose_attrs(info: NodeInfo) -> dict | None:
                                   "output_padding", "output_shape"})
     if kwargs is None or len(set(info.input_dtypes)) != 1:
         return None
-    spatial = info.rank(0) - 2
+    spatial = len(kwargs["strides"])
     kwargs.pop("kernel_shape", None)
     kwargs["group"] = int(info.attrs.get("group", 1))
     kwargs["output_padding"] = plain(info.attrs.get("output_padding", [0] * spatial))

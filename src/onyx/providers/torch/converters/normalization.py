@@ -14,7 +14,7 @@ def _batch_norm_attrs(info: NodeInfo) -> dict | None:
         return None
     if info.attrs.get("training_mode", 0) or info.num_outputs != 1 or not info.attrs.get("spatial", 1):
         return None
-    if len(set(info.input_dtypes)) != 1 or (info.rank(0) or 0) < 2:
+    if len(set(info.input_dtypes)) != 1 or (info.rank(0) is not None and info.rank(0) < 2):
         return None
     return {"epsilon": float(info.attrs.get("epsilon", 1e-5))}
 
@@ -62,7 +62,7 @@ def layer_normalization(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash=1, sta
 
 
 def _group_norm_attrs(info: NodeInfo) -> dict | None:
-    if set(info.attrs) - {"epsilon", "num_groups", "stash_type"} or (info.rank(0) or 0) < 3:
+    if set(info.attrs) - {"epsilon", "num_groups", "stash_type"} or (info.rank(0) is not None and info.rank(0) < 3):
         return None
     return {"groups": int(info.attrs["num_groups"]), "epsilon": float(info.attrs.get("epsilon", 1e-5)),
             "per_group": int(info.opset < 21)}
