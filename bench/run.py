@@ -9,6 +9,8 @@ time (after a warm-up session on another model) and peak memory while running (t
 its peak RSS over the loaded baseline). In one process, whichever runtime is created second
 reuses memory the first one touched and freed, which on these virtual machines made VGG-19's
 creation 1.2 s when first and 0.06 s when second.
+A last column times onyx with providers=["TorchExecutionProvider", "CPUExecutionProvider"] (the
+Torch provider on the CPU) in the same alternation, when torch is installed (--no-torch skips it).
 Ends with the geometric mean of the ratios. bench/export_models.py and bench/small_models.py
 fill bench/.cache.
 """
@@ -134,8 +136,20 @@ def in_fresh_process(probe: str, runtime: str, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def torch_session(path: Path):
+    """An onyx session whose nodes the Torch provider (on the CPU) runs, or None without torch."""
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nodes it leaves to the CPU provider are fine here
+        return onyx.InferenceSession(str(path), providers=["TorchExecutionProvider", "CPUExecutionProvider"])
+
+
 def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool, with_reference: bool,
-                settle_s: float) -> dict:
+                settle_s: float, with_torch: bool = True) -> dict:
     fresh = {}
     if with_probes:  # first, while this process is idle: its spinning threads would slow the children
         time.sleep(settle_s)
@@ -145,11 +159,14 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
     onyx_sess, onyx_create = timed_creation("onyx", path)
     ort_sess, ort_create = timed_creation("onnxruntime", path)
     feeds = model_feeds(onyx_sess, path)
-    check_agreement(name, onyx_sess.run(None, feeds), ort_sess.run(None, feeds))
-    timings = alternate(
-        {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)},
-        warmup=warmup, runs=runs, settle_s=settle_s,
-    )
+    theirs = ort_sess.run(None, feeds)
+    check_agreement(name, onyx_sess.run(None, feeds), theirs)
+    contenders = {"onyx": lambda: onyx_sess.run(None, feeds), "onnxruntime": lambda: ort_sess.run(None, feeds)}
+    torch_sess = torch_session(path) if with_torch else None
+    if torch_sess is not None:
+        check_agreement(f"{name} (Torch provider)", torch_sess.run(None, feeds), theirs)
+        contenders["onyx-torch"] = lambda: torch_sess.run(None, feeds)
+    timings = alternate(contenders, warmup=warmup, runs=runs, settle_s=settle_s)
     row = {
         "model": name,
         "onyx_ms": timings["onyx"].median * 1e3,
@@ -158,6 +175,8 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
         "ort_create_ms": ort_create * 1e3,
     }
     row["ratio"] = row["onyx_ms"] / row["ort_ms"]
+    if "onyx-torch" in timings:
+        row["torch_ms"] = timings["onyx-torch"].median * 1e3
     row.update(fresh)
     if with_reference and name in REFERENCE_MODELS:
         from onnx.reference import ReferenceEvaluator
@@ -195,14 +214,16 @@ def machine_line() -> str:
 
 def print_table(rows: list[dict]) -> None:
     print(machine_line() + "\n")
-    cols = ["model", "onyx ms", "ort ms", "ratio", "onyx create ms", "ort create ms", "onyx MB", "ort MB", "reference ms"]
+    cols = ["model", "onyx ms", "ort ms", "ratio", "onyx create ms", "ort create ms", "onyx MB", "ort MB", "reference ms",
+            "Torch provider ms"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:
         cells = [r["model"], f"{r['onyx_ms']:.2f}", f"{r['ort_ms']:.2f}", f"{r['ratio']:.2f}",
                  f"{r['onyx_create_ms']:.0f}", f"{r['ort_create_ms']:.0f}",
                  f"{r['onyx_mb']:.0f}" if "onyx_mb" in r else "-", f"{r['ort_mb']:.0f}" if "ort_mb" in r else "-",
-                 f"{r['reference_ms']:.0f}" if "reference_ms" in r else "-"]
+                 f"{r['reference_ms']:.0f}" if "reference_ms" in r else "-",
+                 f"{r['torch_ms']:.2f}" if "torch_ms" in r else "-"]
         print("| " + " | ".join(cells) + " |")
     ratios = [r["ratio"] for r in rows]
     print(f"\ngeometric mean onyx/onnxruntime latency: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
@@ -229,6 +250,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="intra_op_num_threads of both runtimes (default 0: each one's own choice); 1 measures "
                              "the kernels alone on a machine that other processes keep busy")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the Torch provider's column (onyx with providers=[TorchExecutionProvider, CPU])")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     global THREADS
@@ -243,7 +266,7 @@ def main() -> None:
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)
         rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference,
-                                args.settle))
+                                args.settle, not args.no_torch))
     print_table(rows)
 
 
