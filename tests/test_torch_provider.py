@@ -192,3 +192,15 @@ def test_light_networks_agree_with_onnxruntime_and_run_wholly_on_torch(name):
     for got, expected in zip(ours.run(None, {spec.name: image}), theirs.run(None, {spec.name: image}), strict=True):
         assert got.shape == expected.shape and got.dtype == expected.dtype
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_the_claims_report_lists_the_converters_registered():
+    from onyx.providers.torch.converters import registered
+
+    page = (Path(__file__).parents[1] / "docs" / "torch-provider.md").read_text()
+    listed = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[2] not in ("none", "converter opsets", "---"):
+            listed[("" if cells[0] == "ai.onnx" else cells[0], cells[1])] = [int(v) for v in cells[2].split(", ")]
+    assert listed == registered(), "docs/torch-provider.md is stale: run `python -m onyx.tools.torch_claims`"

@@ -1,24 +1,9 @@
-"""NumPy values <-> torch tensors, and ONNX element types as torch dtypes."""
+"""NumPy values <-> torch tensors, and NumPy dtypes as torch dtypes."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from onnx import TensorProto
-
-# ONNX element type -> torch dtype, for the types the converters handle
-TORCH_DTYPES: dict[int, torch.dtype] = {
-    TensorProto.BOOL: torch.bool,
-    TensorProto.UINT8: torch.uint8,
-    TensorProto.INT8: torch.int8,
-    TensorProto.INT16: torch.int16,
-    TensorProto.INT32: torch.int32,
-    TensorProto.INT64: torch.int64,
-    TensorProto.FLOAT16: torch.float16,
-    TensorProto.FLOAT: torch.float32,
-    TensorProto.DOUBLE: torch.float64,
-}
-
 
 def torch_dtype(dtype: np.dtype) -> torch.dtype:
     """The torch dtype holding values of NumPy ``dtype``."""

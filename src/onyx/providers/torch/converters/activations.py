@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from onyx.providers.torch.converters.registry import FLOATS, SIGNED, NodeInfo, converter
+from onyx.providers.torch.converters.registry import FLOATS, SIGNED, NodeInfo, converter, text
 
 converter("Relu", since=(6, 13, 14), dtypes=SIGNED)(torch.relu)
 converter("Sigmoid", since=(6, 13), dtypes=FLOATS)(torch.sigmoid)
@@ -79,8 +79,7 @@ def shrink(x, *, bias=0.0, lambd=0.5):
 
 
 def _gelu_attrs(info: NodeInfo) -> dict | None:
-    approximate = info.attrs.get("approximate", "none")
-    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    approximate = text(info.attrs.get("approximate"), "none")
     if set(info.attrs) - {"approximate"} or approximate not in ("none", "tanh"):
         return None
     return {"approximate": approximate}

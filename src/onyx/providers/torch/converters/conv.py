@@ -8,17 +8,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from onyx.providers.torch.converters.registry import FLOATS, NodeInfo, converter, plain
+from onyx.providers.torch.converters.registry import FLOATS, NodeInfo, converter, plain, text
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-
-
-def _text(value, default: str) -> str:
-    value = default if value is None else value
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _window_attrs(info: NodeInfo, allowed: set[str]) -> dict | None:
@@ -31,7 +26,7 @@ def _window_attrs(info: NodeInfo, allowed: set[str]) -> dict | None:
     if rank is None or not 3 <= rank <= 5 or set(info.attrs) - allowed:
         return None
     spatial = rank - 2
-    auto_pad = _text(info.attrs.get("auto_pad"), "NOTSET")
+    auto_pad = text(info.attrs.get("auto_pad"), "NOTSET")
     if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
         return None
     kwargs = {

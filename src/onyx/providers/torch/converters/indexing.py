@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from onyx.providers.torch.converters.registry import NodeInfo, converter
+from onyx.providers.torch.converters.registry import NodeInfo, converter, text
 
 
 def _positive(indices: torch.Tensor, size: int) -> torch.Tensor:
@@ -43,8 +43,7 @@ _REDUCTIONS = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
 def _scatter_attrs(info: NodeInfo) -> dict | None:
     if set(info.attrs) - {"axis", "reduction"}:
         return None
-    reduction = info.attrs.get("reduction", "none")
-    reduction = reduction.decode() if isinstance(reduction, bytes) else reduction
+    reduction = text(info.attrs.get("reduction"), "none")
     if reduction != "none" and reduction not in _REDUCTIONS:
         return None
     if len({info.input_dtypes[0], info.input_dtypes[2]}) != 1:
@@ -63,8 +62,7 @@ def scatter_elements(data, indices, updates, *, axis=0, reduction="none"):
 
 
 def _scatter_nd_attrs(info: NodeInfo) -> dict | None:
-    reduction = info.attrs.get("reduction", "none")
-    reduction = reduction.decode() if isinstance(reduction, bytes) else reduction
+    reduction = text(info.attrs.get("reduction"), "none")
     if set(info.attrs) - {"reduction"} or reduction not in ("none", "add"):
         return None
     return {"accumulate": reduction == "add"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from onyx.providers.torch.converters.registry import FLOATS, NUMBERS, NodeInfo, converter
+from onyx.providers.torch.converters.registry import FLOATS, NUMBERS, NodeInfo, converter, text
 
 
 def _same_type(info: NodeInfo) -> dict | None:
@@ -42,8 +42,7 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, trans_a=0, trans_b=0):
 def _einsum_attrs(info: NodeInfo) -> dict | None:
     if set(info.attrs) - {"equation"} or len(set(info.input_dtypes)) != 1:
         return None
-    equation = info.attrs["equation"]
-    return {"equation": (equation.decode() if isinstance(equation, bytes) else equation).replace(" ", "")}
+    return {"equation": text(info.attrs["equation"], "").replace(" ", "")}
 
 
 @converter("Einsum", since=12, dtypes=NUMBERS, prepare=_einsum_attrs)

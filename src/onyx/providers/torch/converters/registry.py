@@ -22,7 +22,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,7 @@ class NodeInfo:
         return len(self.node.outputs)
 
 
-Prepare = Callable[[NodeInfo], "Mapping[str, Any] | None"]
+Prepare = Callable[[NodeInfo], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode()
     return value
+
+
+def text(value: Any, default: str) -> str:
+    """A string attribute (bytes in some models) or ``default`` when absent."""
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else value
 
 
 _CONVERTERS: dict[tuple[str, str], list[tuple[int, Converter]]] = {}

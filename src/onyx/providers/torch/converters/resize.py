@@ -8,16 +8,11 @@ import math
 
 import torch
 
-from onyx.providers.torch.converters.registry import FLOATS, NodeInfo, converter, plain
+from onyx.providers.torch.converters.registry import FLOATS, NodeInfo, converter, plain, text
 
 _COORDINATES = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
                 "half_pixel_symmetric"}
 _NEAREST = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}
-
-
-def _text(value, default: str) -> str:
-    value = default if value is None else value
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _resize_attrs(info: NodeInfo) -> dict | None:
@@ -26,14 +21,14 @@ def _resize_attrs(info: NodeInfo) -> dict | None:
                      "extrapolation_value", "keep_aspect_ratio_policy", "mode", "nearest_mode"}:
         return None
     kwargs = {
-        "mode": _text(attrs.get("mode"), "nearest"),
-        "coordinates": _text(attrs.get("coordinate_transformation_mode"), "half_pixel"),
-        "nearest_mode": _text(attrs.get("nearest_mode"), "round_prefer_floor"),
+        "mode": text(attrs.get("mode"), "nearest"),
+        "coordinates": text(attrs.get("coordinate_transformation_mode"), "half_pixel"),
+        "nearest_mode": text(attrs.get("nearest_mode"), "round_prefer_floor"),
         "cubic_a": float(attrs.get("cubic_coeff_a", -0.75)),
         "exclude_outside": int(attrs.get("exclude_outside", 0)),
         "axes": plain(attrs["axes"]) if "axes" in attrs else None,
     }
-    if (attrs.get("antialias", 0) or _text(attrs.get("keep_aspect_ratio_policy"), "stretch") != "stretch"
+    if (attrs.get("antialias", 0) or text(attrs.get("keep_aspect_ratio_policy"), "stretch") != "stretch"
             or kwargs["mode"] not in ("nearest", "linear", "cubic") or kwargs["coordinates"] not in _COORDINATES
             or kwargs["nearest_mode"] not in _NEAREST):
         return None

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from onyx.providers.torch.converters.registry import INTEGERS, NUMERIC, NodeInfo, converter, plain
+from onyx.providers.torch.converters.registry import INTEGERS, NUMERIC, NodeInfo, converter, plain, text
 from onyx.providers.torch.dtypes import torch_dtype
 
 INT64 = np.dtype(np.int64)
@@ -267,8 +267,7 @@ def nonzero(x):
 
 
 def _depth_space_attrs(info: NodeInfo) -> dict | None:
-    mode = info.attrs.get("mode", "DCR")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = text(info.attrs.get("mode"), "DCR")
     if set(info.attrs) - {"blocksize", "mode"} or mode not in ("DCR", "CRD") or info.rank(0) != 4:
         return None
     return {"blocksize": int(info.attrs["blocksize"]), "mode": mode}
@@ -321,8 +320,7 @@ def one_hot(indices, depth, values, *, axis=-1):
 
 
 def _pad_attrs(info: NodeInfo) -> dict | None:
-    mode = info.attrs.get("mode", "constant")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = text(info.attrs.get("mode"), "constant")
     if mode not in ("constant", "reflect", "edge", "wrap"):
         return None
     if info.opset < 11:
