@@ -10,6 +10,8 @@ time (after a warm-up session on another model) and peak memory while running (t
 its peak RSS over the loaded baseline). In one process, whichever runtime is created second
 reuses memory the first one touched and freed, which on these virtual machines made VGG-19's
 creation 1.2 s when first and 0.06 s when second.
+A last column times onyx with providers=["TorchExecutionProvider", "CPUExecutionProvider"] (the
+Torch provider on the CPU) in the same alternation, when torch is installed (--no-torch skips it).
 Ends with the geometric mean of the ratios. bench/export_models.py and bench/small_models.py
 fill bench/.cache.
 
@@ -148,6 +150,18 @@ def in_fresh_process(probe: str, runtime: str, path: Path, env: dict | None = No
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def torch_session(path: Path):
+    """An onyx session whose nodes the Torch provider (on the CPU) runs, or None without torch."""
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nodes it leaves to the CPU provider are fine here
+        return onyx.InferenceSession(str(path), providers=["TorchExecutionProvider", "CPUExecutionProvider"])
+
+
 def compiled_creation(path: Path) -> dict:
     """Creation (ms) with compiled kernels in fresh processes: cold (an empty compiled-code
     cache), then warm (the cache the cold one filled)."""
@@ -164,7 +178,7 @@ def compiled_creation(path: Path) -> dict:
 
 
 def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool, with_reference: bool,
-                settle_s: float, kernels: str = "numpy") -> dict:
+                settle_s: float, kernels: str = "numpy", with_torch: bool = True) -> dict:
     onyx_runtimes = {"numpy": ["onyx"], "compiled": ["onyx-fast"], "both": ["onyx", "onyx-fast"]}[kernels]
     fresh = {}
     if with_probes:  # first, while this process is idle: its spinning threads would slow the children
@@ -181,6 +195,10 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
     expected = sessions["onnxruntime"].run(None, feeds)
     for runtime in onyx_runtimes:
         check_agreement(f"{name} ({runtime})", sessions[runtime].run(None, feeds), expected)
+    torch_sess = torch_session(path) if with_torch else None
+    if torch_sess is not None:
+        check_agreement(f"{name} (Torch provider)", torch_sess.run(None, feeds), expected)
+        sessions["onyx-torch"] = torch_sess
     timings = alternate({runtime: (lambda s=session: s.run(None, feeds)) for runtime, session in sessions.items()},
                         warmup=warmup, runs=runs, settle_s=settle_s)
     key = {"onyx": "onyx", "onyx-fast": "fast"}
@@ -191,6 +209,8 @@ def bench_model(name: str, path: Path, runs: int, warmup: int, with_probes: bool
         row[f"{key[runtime]}_ratio"] = row[f"{key[runtime]}_ms"] / row["ort_ms"]
     first = key[onyx_runtimes[0]]
     row["onyx_ms"], row["ratio"] = row[f"{first}_ms"], row[f"{first}_ratio"]
+    if "onyx-torch" in timings:
+        row["torch_ms"] = timings["onyx-torch"].median * 1e3
     row.update(fresh)
     if with_reference and name in REFERENCE_MODELS:
         from onnx.reference import ReferenceEvaluator
@@ -241,7 +261,8 @@ def print_table(rows: list[dict]) -> None:
         columns += [("[fast] ratio", "fast_ratio", 2)]
     columns += [("onyx create ms", "onyx_create_ms", 0), ("[fast] cold create ms", "fast_cold_create_ms", 0),
                 ("[fast] warm create ms", "fast_warm_create_ms", 0), ("ort create ms", "ort_create_ms", 0),
-                ("onyx MB", "onyx_mb", 0), ("ort MB", "ort_mb", 0), ("reference ms", "reference_ms", 0)]
+                ("onyx MB", "onyx_mb", 0), ("ort MB", "ort_mb", 0), ("reference ms", "reference_ms", 0),
+                ("Torch provider ms", "torch_ms", 2)]
     columns = [c for c in columns if any(c[1] in r for r in rows)]
     print("| " + " | ".join(c[0] for c in columns) + " |")
     print("|" + "|".join("---" for _ in columns) + "|")
@@ -279,6 +300,8 @@ def main() -> None:
     parser.add_argument("--kernels", choices=["numpy", "compiled", "both"], default="both" if installed() else "numpy",
                         help="onyx's kernels: NumPy only, compiled ([fast], Numba), or both as two columns "
                              "(default: both where Numba is installed)")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the Torch provider's column (onyx with providers=[TorchExecutionProvider, CPU])")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "RUNTIME", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     global THREADS
@@ -293,7 +316,7 @@ def main() -> None:
     for name, path in model_paths(args.models).items():
         print(f"... {name}", file=sys.stderr, flush=True)
         rows.append(bench_model(name, path, args.runs, args.warmup, not args.no_memory, not args.no_reference,
-                                args.settle, args.kernels))
+                                args.settle, args.kernels, not args.no_torch))
     print_table(rows)
 
 

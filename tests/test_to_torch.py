@@ -11,7 +11,6 @@ torch = pytest.importorskip("torch", reason="the [torch] extra")
 pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript (the [test] extra)")
 
 import onyx.torch  # noqa: E402
-from onyx.errors import UnsupportedOperator  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("to_torch")  # one process exports each model once
 
@@ -87,12 +86,7 @@ def _exported(name):
     return original, x, program.model_proto.SerializeToString()
 
 
-# the Torch provider's converters on main cover elementwise operators so far; these two need
-# Conv, Relu, Gemm/MatMul, ReduceMean, LayerNormalization, Softmax, Reshape, Transpose, Gelu...
-# (strict: when the converters land, these pass and the marks must go)
-_PENDING = pytest.mark.xfail(raises=UnsupportedOperator, strict=True,
-                             reason="converters for Conv, MatMul, LayerNormalization and others are not on main yet")
-NAMES = ["affine", pytest.param("conv_bn_relu_linear", marks=_PENDING), pytest.param("transformer_block", marks=_PENDING)]
+NAMES = ["affine", "conv_bn_relu_linear", "transformer_block"]
 
 
 def _round_trip(name):

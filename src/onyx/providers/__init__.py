@@ -22,10 +22,39 @@ __all__ = [
 _REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
 
 # providers that ship with onyx but need an optional package: name -> (module, class, package);
-# available when the package is installed, imported when a session asks for them
+# available when the package is installed (CUDA: and sees a GPU), imported when a session asks for them
 _OPTIONAL: dict[str, tuple[str, str, str]] = {
+    "CUDAExecutionProvider": ("onyx.providers.torch", "CUDAExecutionProvider", "torch"),
     "TorchExecutionProvider": ("onyx.providers.torch", "TorchExecutionProvider", "torch"),
 }
+
+
+def _optional_available(name: str, package: str) -> bool:
+    if importlib.util.find_spec(package) is None:
+        return False
+    return name != "CUDAExecutionProvider" or _cuda_usable()
+
+
+def _cuda_usable() -> bool:
+    """Whether torch can run on a CUDA device; asked of torch only once something imported it
+    (a session creation should not pay for importing torch): until then, whether this torch
+    build has CUDA and the machine an NVIDIA device."""
+    import os
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    if not os.path.exists("/dev/nvidiactl"):
+        return False
+    spec = importlib.util.find_spec("torch")
+    version = os.path.join(os.path.dirname(spec.origin), "version.py") if spec and spec.origin else ""
+    try:
+        with open(version, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return not any(line.startswith("cuda") and line.rstrip().endswith("= None") for line in text.splitlines())
 
 
 def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
@@ -45,7 +74,7 @@ def unregister_provider(name: str) -> None:
 def get_available_providers() -> list[str]:
     """Names of the providers this installation can run, in priority order (CPU last)."""
     optional = [name for name, (_, _, package) in _OPTIONAL.items()
-                if name not in _REGISTERED and importlib.util.find_spec(package) is not None]
+                if name not in _REGISTERED and _optional_available(name, package)]
     return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
 
 

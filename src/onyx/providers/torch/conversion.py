@@ -54,7 +54,36 @@ def value_facts(graph: Graph, opset: Mapping[str, int]) -> ValueFacts:
         if isinstance(value, np.ndarray):
             dtypes[name] = value.dtype
             ranks[name] = value.ndim
+    _propagate_dtypes(graph, dtypes)
     return ValueFacts(dtypes, ranks)
+
+
+_BOOL, _INT64 = np.dtype(np.bool_), np.dtype(np.int64)
+_BOOL_RESULTS = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Not",
+                 "IsNaN", "IsInf"}
+_INT64_RESULTS = {"Shape", "Size", "ArgMax", "ArgMin", "NonZero"}
+# result types set by an attribute or a subgraph: left unknown (such a node is not claimed)
+_OWN_RESULT_TYPES = {"Cast", "CastLike", "ConstantOfShape", "Constant", "EyeLike", "If", "Loop", "Scan"}
+_TYPE_FROM_INPUT = {"Where": 1, "OneHot": 2}  # else the first input's
+
+
+def _propagate_dtypes(graph: Graph, dtypes: dict[str, np.dtype]) -> None:
+    """The first output's element type where shape inference left it out (after an operator of
+    a domain it does not know, such as onyx's fused Gelu), for operators whose result type
+    follows from their inputs: bool or int64 by the spec, else an input's type."""
+    for node in graph.nodes:
+        out = node.outputs[0] if node.outputs else ""
+        if not out or out in dtypes or node.op_type in _OWN_RESULT_TYPES:
+            continue
+        if node.op_type in _BOOL_RESULTS:
+            dtypes[out] = _BOOL
+        elif node.op_type in _INT64_RESULTS:
+            dtypes[out] = _INT64
+        else:
+            index = _TYPE_FROM_INPUT.get(node.op_type, 0)
+            source = node.inputs[index] if index < len(node.inputs) else ""
+            if source in dtypes:
+                dtypes[out] = dtypes[source]
 
 
 def constant_values(graph: Graph) -> dict[str, np.ndarray]:

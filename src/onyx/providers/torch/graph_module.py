@@ -4,6 +4,7 @@ buffers or parameters, and the outputs returned as a tuple."""
 
 from __future__ import annotations
 
+import keyword
 import operator
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,12 @@ from onyx.errors import UnsupportedOperator
 from onyx.model.graph import Graph
 from onyx.providers.torch.conversion import Call, constant_values, convert_graph
 from onyx.providers.torch.dtypes import to_tensor
+
+
+def _identifier(name: str) -> str:
+    """A Python identifier naming the value ``name`` (fx names placeholders after it)."""
+    ident = re.sub(r"\W", "_", name)
+    return ident if ident.isidentifier() and not keyword.iskeyword(ident) else f"v_{ident}"
 
 
 def _attribute_name(prefix: str, name: str, taken: set[str]) -> str:
@@ -38,7 +45,7 @@ def build_from_calls(calls: Sequence[Call], inputs: Sequence[str], outputs: Sequ
     taken: set[str] = set()
     env: dict[str, torch.fx.Node] = {}
     for name in inputs:
-        env[name] = graph.placeholder(re.sub(r"\W", "_", name) or "input")
+        env[name] = graph.placeholder(_identifier(name))
     constants = dict(constants or {})
 
     def constant(name: str, value: np.ndarray) -> torch.fx.Node:
@@ -71,7 +78,7 @@ def build_from_calls(calls: Sequence[Call], inputs: Sequence[str], outputs: Sequ
         args = tuple(value(n) for n in node.inputs)
         kwargs = {k: literal(v, node.name or node.op_type) for k, v in call.kwargs.items()}
         result = graph.call_function(call.converter.fn, args, kwargs)
-        if call.converter.outputs is None:
+        if not call.converter.multiple:
             env[node.outputs[0]] = result
         else:
             for i, out in enumerate(node.outputs):

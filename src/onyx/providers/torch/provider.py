@@ -39,7 +39,8 @@ class TorchExecutionProvider(ExecutionProvider):
 
     Options: ``device`` ('cpu', 'cuda', 'cuda:N'; default 'cpu'), ``dtype`` ('keep', or on
     CUDA 'bfloat16' / 'float16': float32 values computed in that type inside partitions),
-    ``compile`` (torch.compile each partition), ``cuda_graphs`` (replay a captured CUDA graph
+    ``compile`` (torch.compile each partition: '1', or a torch.compile backend name such as
+    'inductor' or 'eager'), ``cuda_graphs`` (replay a captured CUDA graph
     while input shapes stay those of the capture).
     """
 
@@ -60,13 +61,15 @@ class TorchExecutionProvider(ExecutionProvider):
         if dtype != "keep" and self.torch_device.type != "cuda":
             raise InvalidArgument(f"TorchExecutionProvider: dtype '{dtype}' is for CUDA devices only")
         self.compute_dtype = _LOW_PRECISION.get(dtype)
-        self.use_compile = _flag(self.options, "compile")
+        compile_option = str(self.options.get("compile", "0"))
+        self.compile_backend = None if compile_option in ("0", "false", "False", "") else (
+            "inductor" if compile_option in _TRUE else compile_option)
         self.cuda_graphs = _flag(self.options, "cuda_graphs")
         if self.cuda_graphs and self.torch_device.type != "cuda":
             raise InvalidArgument("TorchExecutionProvider: cuda_graphs needs a CUDA device")
+        self._calls: dict[int, Call] = {}
         # the plan's name of where values live: never the host's, since its values are tensors
         self.device = "torch:cpu" if self.torch_device.type == "cpu" else str(self.torch_device)
-        self._calls: dict[int, Call] = {}
 
     def capability(self, graph: Graph, opset: Mapping[str, int]) -> Iterable[Node]:
         calls, _ = convert_graph(graph, opset)
@@ -81,13 +84,14 @@ class TorchExecutionProvider(ExecutionProvider):
                 raise InvalidArgument(f"TorchExecutionProvider: {node.describe()} was not claimed by this provider")
             calls.append(call)
         module = build_from_calls(calls, partition.inputs, partition.outputs, device=self.torch_device)
-        return PartitionRunner(module, self.compute_dtype, self.use_compile, self.cuda_graphs)
+        return PartitionRunner(module, self.compute_dtype, self.compile_backend, self.cuda_graphs)
 
     def to_device(self, value: Any) -> Any:
-        if isinstance(value, np.ndarray):
-            return to_tensor(value, self.torch_device)
-        if isinstance(value, np.generic):
-            return to_tensor(np.asarray(value), self.torch_device)
+        if isinstance(value, (np.ndarray, np.generic)):
+            tensor = to_tensor(np.asarray(value), self.torch_device)
+            if self.compute_dtype is not None and tensor.dtype == torch.float32:
+                tensor = tensor.to(self.compute_dtype)  # once per copy (weights: once per session)
+            return tensor
         return value
 
     def to_host(self, value: Any) -> Any:
@@ -95,15 +99,16 @@ class TorchExecutionProvider(ExecutionProvider):
 
 
 class PartitionRunner:
-    """Calls a partition's GraphModule without autograd, in the compute dtype asked for."""
+    """Calls a partition's GraphModule without autograd, in the compute dtype asked for (its
+    float32 inputs cast to it, its outputs of that type cast back to float32)."""
 
-    def __init__(self, module: torch.fx.GraphModule, compute_dtype: torch.dtype | None, use_compile: bool,
+    def __init__(self, module: torch.fx.GraphModule, compute_dtype: torch.dtype | None, compile_backend: str | None,
                  cuda_graphs: bool):
         self.module = module
         self.compute_dtype = compute_dtype
         self._forward: Callable[..., Any] = module
-        if use_compile:
-            self._forward = torch.compile(module, dynamic=None)
+        if compile_backend is not None:
+            self._forward = torch.compile(module, backend=compile_backend, dynamic=None)
         self._graphs = CudaGraphs(self._forward) if cuda_graphs else None
 
     def __call__(self, *args: Any) -> tuple:
@@ -154,3 +159,35 @@ class CudaGraphs:
         except RuntimeError:  # shapes computed on the host (a sync) cannot be captured
             return None
         return graph, static, out
+
+
+# onnxruntime's CUDA provider options: device_id and enable_cuda_graph mean what they say there;
+# the others tune onnxruntime's own CUDA kernels and memory arena, and are accepted and ignored
+_CUDA_IGNORED = {
+    "gpu_mem_limit", "arena_extend_strategy", "cudnn_conv_algo_search", "do_copy_in_default_stream",
+    "cudnn_conv_use_max_workspace", "cudnn_conv1d_pad_to_nc1d", "tunable_op_enable", "tunable_op_tuning_enable",
+    "tunable_op_max_tuning_duration_ms", "enable_skip_layer_norm_strict_mode", "prefer_nhwc", "use_tf32",
+    "use_ep_level_unified_stream", "has_user_compute_stream", "user_compute_stream", "gpu_external_alloc",
+    "gpu_external_free", "gpu_external_empty_cache", "sdpa_kernel", "fuse_conv_bias",
+}
+
+
+class CUDAExecutionProvider(TorchExecutionProvider):
+    """onnxruntime's name for running on an NVIDIA GPU: the Torch provider on ``cuda:<device_id>``.
+    Listed by get_available_providers() only where torch sees a CUDA device, so that sessions
+    asking for it elsewhere warn and fall back to the CPU, as onnxruntime's do."""
+
+    name = "CUDAExecutionProvider"
+
+    def __init__(self, options: Mapping[str, Any] | None = None):
+        options = dict(options or {})
+        unknown = set(options) - _CUDA_IGNORED - {"device_id", "enable_cuda_graph", "dtype", "compile"}
+        if unknown:
+            raise InvalidArgument(f"CUDAExecutionProvider: unknown option(s) {sorted(unknown)}")
+        device_id = str(options.get("device_id", 0))
+        if not device_id.isdigit():
+            raise InvalidArgument(f"CUDAExecutionProvider: device_id '{device_id}' is not a device number")
+        torch_options = {"device": f"cuda:{device_id}", "cuda_graphs": _flag(options, "enable_cuda_graph")}
+        torch_options.update({k: options[k] for k in ("dtype", "compile") if k in options})
+        super().__init__(torch_options)
+        self.options = options

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from onyx.providers.torch.converters.registry import BOOL, FLOATS, INTEGERS, NUMBERS, NUMERIC, SIGNED, NodeInfo, converter
-
-UNSIGNED_OR_BOOL = frozenset(d for d in NUMERIC if d.kind in "ub")
-
+from onyx.providers.torch.converters.registry import BOOL, FLOATS, INTEGERS, NUMBERS, SIGNED, NodeInfo, converter
 
 def _same_type(info: NodeInfo) -> dict | None:
     """No attributes, and every input of one type (the spec's constraint torch would promote)."""

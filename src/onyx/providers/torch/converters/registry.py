@@ -22,7 +22,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,7 @@ class NodeInfo:
         return len(self.node.outputs)
 
 
-Prepare = Callable[[NodeInfo], "Mapping[str, Any] | None"]
+Prepare = Callable[[NodeInfo], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,19 @@ class Converter:
     since: int
     fn: Callable[..., Any]
     attribute_names: frozenset[str]
-    dtypes: frozenset[np.dtype]  # allowed dtypes of every input and output
+    dtypes: frozenset[np.dtype]  # allowed dtypes of the checked inputs and of every output
     prepare: Prepare | None = None
-    outputs: int | None = None  # outputs the function returns (a tuple) when more than one
+    multiple: bool = False  # the function returns a tuple, one entry per node output
+    checked: tuple[int, ...] | None = None  # inputs held to ``dtypes`` (None: all); others to NUMERIC
 
     def call_kwargs(self, info: NodeInfo) -> dict[str, Any] | None:
         """The keyword arguments of the call converting ``info.node``, or None when this
         converter does not convert it exactly (a dtype, attribute or input it does not handle)."""
-        dtypes = [d for d in (*info.input_dtypes, *info.output_dtypes)]
-        inputs_used = [bool(n) for n in info.node.inputs] + [bool(n) for n in info.node.outputs]
-        if any(used and (d is None or d not in self.dtypes) for d, used in zip(dtypes, inputs_used)):
+        for i, (dtype, name) in enumerate(zip(info.input_dtypes, info.node.inputs)):
+            allowed = self.dtypes if self.checked is None or i in self.checked else NUMERIC
+            if name and (dtype is None or dtype not in allowed):
+                return None
+        if any(name and (d is None or d not in self.dtypes) for d, name in zip(info.output_dtypes, info.node.outputs)):
             return None
         if self.prepare is not None:
             prepared = self.prepare(info)
@@ -110,15 +113,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def text(value: Any, default: str) -> str:
+    """A string attribute (bytes in some models) or ``default`` when absent."""
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else value
+
+
 _CONVERTERS: dict[tuple[str, str], list[tuple[int, Converter]]] = {}
 _loaded = False
 
 
 def converter(op_type: str, since: int | tuple[int, ...] = 1, domain: str = "", dtypes: frozenset = NUMERIC,
-              prepare: Prepare | None = None, outputs: int | None = None) -> Callable:
+              prepare: Prepare | None = None, multiple: bool = False,
+              checked: tuple[int, ...] | None = None) -> Callable:
     """Register the decorated function as the converter of ``op_type`` from opset ``since`` on
     (several versions: a tuple); ``dtypes``: the types its inputs and outputs may have;
-    ``prepare``: a NodeInfo -> keyword arguments hook (None refuses the node)."""
+    ``prepare``: a NodeInfo -> keyword arguments hook (None refuses the node); ``multiple``: it
+    returns a tuple of the node's outputs; ``checked``: the inputs ``dtypes`` applies to (the
+    others may have any type torch holds)."""
 
     def register(fn: Callable) -> Callable:
         try:
@@ -128,7 +140,7 @@ def converter(op_type: str, since: int | tuple[int, ...] = 1, domain: str = "", 
         names = frozenset(p.name for p in params if p.kind is p.KEYWORD_ONLY)
         for version in (since if isinstance(since, tuple) else (since,)):
             conv = Converter(op_type, "" if domain == "ai.onnx" else domain, version, fn, names, frozenset(dtypes),
-                             prepare, outputs)
+                             prepare, multiple, checked)
             versions = _CONVERTERS.setdefault((conv.domain, op_type), [])
             if any(v == version for v, _ in versions):
                 raise ValueError(f"converter {domain or 'ai.onnx'}::{op_type} since {version} registered twice")
