@@ -99,7 +99,7 @@ def gather_elements(data, indices, *, axis=0):
     return data[_element_index(data, indices, axis, "GatherElements")]
 
 
-@kernel("GatherND", since=11)
+@kernel("GatherND", since=(11, 12, 13))
 def gather_nd(data, indices, *, batch_dims=0):
     b = batch_dims
     k = indices.shape[-1] if indices.ndim else 0

@@ -17,6 +17,16 @@ keyword-only ``_node`` receives a ``NodeContext``: its constant inputs (weights 
 its inputs' declared types (to choose an algorithm for the geometry) and whether compiled
 kernels (the ``[fast]`` extra, onyx.compiled) may be used.
 
+One function serves every opset version whose semantics it covers:
+``@kernel("Relu", since=(1, 6, 13, 14))`` registers it once per listed version. For an operator
+onnx has a schema of (``onnx.defs``), each version's registration accepts the attributes that
+version's schema declares, no others: a keyword-only parameter that a later version added
+(GatherND's ``batch_dims``) keeps its default, which must be the earlier versions' semantics, and
+a node of an earlier version that sets it is refused. The opset-1 ``consumed_inputs`` hint
+(``LEGACY_HINTS``) is accepted where the schema declares it and never reaches the kernel. A version
+whose semantics differ (an attribute that became an input, another default) has a kernel of its own.
+tests/ops/test_schemas.py checks names and defaults against the schemas for every version.
+
 A model gets, per node, the newest registration whose since-version is <= the
 model's opset for that domain.
 """
@@ -31,8 +41,13 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+import onnx.defs
+
 DEFAULT_DOMAIN = ""
 _DOMAIN_ALIASES = {"ai.onnx": DEFAULT_DOMAIN}
+# attributes old schemas declare that change no result; accepted where declared, not passed on
+LEGACY_HINTS = frozenset({"consumed_inputs"})  # opsets 1-5: which inputs an in-place kernel may reuse
 
 
 def normalize_domain(domain: str) -> str:
@@ -67,10 +82,13 @@ class KernelDef:
     wants_outer: bool
     prepare: bool = False
     wants_node: bool = False
+    ignored_attributes: frozenset[str] = frozenset()  # legacy hints this version accepts and drops
 
     def bind(self, attrs: dict[str, Any], node: NodeContext | None = None) -> Callable[..., Any]:
         """The callable a node runs: the kernel with ``attrs`` bound, or what a preparing kernel
         returns for them (and for ``node``, when it asks for it)."""
+        if self.ignored_attributes:
+            attrs = {k: v for k, v in attrs.items() if k not in self.ignored_attributes}
         if self.prepare:
             if self.wants_node:
                 return self.fn(**attrs, _node=node or NodeContext())
@@ -83,37 +101,63 @@ _KERNELS: dict[tuple[str, str], list[tuple[int, KernelDef]]] = {}
 _loaded = False
 
 
-def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool = False) -> Callable:
-    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on
-    (``prepare``: it takes the attributes and returns the per-run callable)."""
+def kernel(op_type: str, since: int | tuple[int, ...], domain: str = DEFAULT_DOMAIN,
+           prepare: bool = False) -> Callable:
+    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on, or
+    from each version of a tuple of them (``prepare``: it takes the attributes and returns the
+    per-run callable)."""
+    versions = (since,) if isinstance(since, int) else tuple(since)
 
     def register(fn: Callable) -> Callable:
-        try:
-            params = inspect.signature(fn).parameters.values()
-        except ValueError:  # a NumPy ufunc before NumPy 2.4 has no signature: inputs only
-            params = ()
+        params = _parameters(fn)
         keyword_only = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
-        kdef = KernelDef(
-            op_type=op_type,
-            domain=normalize_domain(domain),
-            since=since,
-            fn=fn,
-            attribute_names=frozenset(n for n in keyword_only if not n.startswith("_")),
-            accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
-            wants_num_outputs="_num_outputs" in keyword_only,
-            wants_outer="_outer" in keyword_only,
-            prepare=prepare,
-            wants_node="_node" in keyword_only,
-        )
-        if kdef.wants_node and not prepare:
+        attributes = frozenset(n for n in keyword_only if not n.startswith("_"))
+        if "_node" in keyword_only and not prepare:
             raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type}: only a preparing kernel takes _node")
-        versions = _KERNELS.setdefault((kdef.domain, op_type), [])
-        if any(v == since for v, _ in versions):
-            raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type} since {since} registered twice")
-        bisect.insort(versions, (since, kdef), key=lambda item: item[0])
+        for version in versions:
+            declared = schema_attributes(normalize_domain(domain), op_type, version)
+            ignored = frozenset() if declared is None else (declared & LEGACY_HINTS) - attributes
+            _add(KernelDef(
+                op_type=op_type,
+                domain=normalize_domain(domain),
+                since=version,
+                fn=fn,
+                attribute_names=(attributes if declared is None else attributes & declared) | ignored,
+                accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
+                wants_num_outputs="_num_outputs" in keyword_only,
+                wants_outer="_outer" in keyword_only,
+                prepare=prepare,
+                wants_node="_node" in keyword_only,
+                ignored_attributes=ignored,
+            ))
         return fn
 
     return register
+
+
+def _parameters(fn: Callable) -> tuple[inspect.Parameter, ...]:
+    """The parameters of a kernel; a NumPy ufunc takes inputs only (its keywords, such as
+    ``where`` or ``dtype``, are NumPy's options, not attributes)."""
+    if isinstance(fn, np.ufunc):
+        return ()
+    return tuple(inspect.signature(fn).parameters.values())
+
+
+def _add(kdef: KernelDef) -> None:
+    versions = _KERNELS.setdefault((kdef.domain, kdef.op_type), [])
+    if any(v == kdef.since for v, _ in versions):
+        raise ValueError(f"kernel {kdef.domain or 'ai.onnx'}::{kdef.op_type} since {kdef.since} registered twice")
+    bisect.insort(versions, (kdef.since, kdef), key=lambda item: item[0])
+
+
+@functools.cache
+def schema_attributes(domain: str, op_type: str, version: int) -> frozenset[str] | None:
+    """The attribute names of ``op_type``'s onnx schema at opset ``version``, or None when onnx
+    has no schema for it (a custom domain, com.microsoft, an operator newer than onnx)."""
+    try:
+        return frozenset(onnx.defs.get_schema(op_type, version, domain).attributes)
+    except onnx.defs.SchemaError:
+        return None
 
 
 def load_all_kernels() -> None:
