@@ -1,13 +1,16 @@
 """Execution providers: who runs which node (see onyx.providers.base for the protocol).
 
 The CPU provider (NumPy kernels) is always there and always last. Other providers are
-registered by name with ``register_provider``; a session lists the ones it wants, in order.
+registered by name with ``register_provider``, or declared by installed packages in the
+``onyx.providers`` entry-point group (onyx.plugins: loaded at the first call of
+``get_available_providers``); a session lists the ones it wants, in order.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +19,7 @@ from onyx.providers.cpu import CPU, CPUProvider
 
 __all__ = [
     "CPU", "HOST", "CPUProvider", "ExecutionProvider", "Partition", "create_providers", "get_all_providers",
-    "get_available_providers", "get_device", "register_provider", "unregister_provider",
+    "get_available_providers", "get_device", "register_provider", "unregister_provider", "built_in_providers",
 ]
 
 _REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
@@ -26,6 +29,9 @@ _REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
 _OPTIONAL: dict[str, tuple[str, str, str]] = {
     "TorchExecutionProvider": ("onyx.providers.torch", "TorchExecutionProvider", "torch"),
 }
+
+
+_plugins_loaded = False
 
 
 def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
@@ -42,8 +48,24 @@ def unregister_provider(name: str) -> None:
         _REGISTERED.pop(name, None)
 
 
+def built_in_providers() -> list[str]:
+    """Names of the providers that ship with onyx (CPU and those needing an optional package)."""
+    return [CPU, *_OPTIONAL]
+
+
 def get_available_providers() -> list[str]:
-    """Names of the providers this installation can run, in priority order (CPU last)."""
+    """Names of the providers this installation can run, in priority order (CPU last); the first
+    call registers the providers installed packages declare (onyx.plugins)."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        from onyx.plugins import load_provider_plugins
+
+        try:
+            load_provider_plugins()
+        except Exception as exc:  # noqa: BLE001 - broken package metadata must not stop a session
+            warnings.warn(f"onyx: provider plugins could not be listed: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=2)
     optional = [name for name, (_, _, package) in _OPTIONAL.items()
                 if name not in _REGISTERED and importlib.util.find_spec(package) is not None]
     return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
