@@ -59,11 +59,9 @@ def simplified_layer_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_typ
     return (y, inv_std) if _num_outputs > 1 else y
 
 
-@kernel("LayerNormalization", since=1)
-def layer_normalization_1(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
-    """onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime
-    registers it and writes it into the models it optimizes): the opset-17 operator."""
-    return standard_layer_normalization(x, scale, b, axis=axis, epsilon=epsilon, stash_type=stash_type)
+# onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime registers
+# it and writes it into the models it optimizes): the opset-17 operator
+kernel("LayerNormalization", since=1)(standard_layer_normalization)
 
 
 @kernel("EmbedLayerNormalization", since=1, domain=MS)
