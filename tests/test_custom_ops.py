@@ -183,7 +183,7 @@ def test_entry_points_register_providers_and_skip_broken_ones(tmp_path, monkeypa
             registered = plugins.load_provider_plugins()
         assert "FakePluginExecutionProvider" in registered and "NotAProviderExecutionProvider" not in registered
         messages = "\n".join(str(w.message) for w in caught)
-        assert "provider plugin 'broken' failed to load: ModuleNotFoundError" in messages
+        assert "provider plugin 'broken' (no_such_plugin_module) failed to load: ModuleNotFoundError" in messages
         assert "provider plugin 'plain' names" in messages and "not an onyx.providers.ExecutionProvider" in messages
         assert "provider plugin 'cpu' declares 'CPUExecutionProvider', the name of a provider onyx has" in messages
         assert "FakePluginExecutionProvider" in onyx.get_available_providers()

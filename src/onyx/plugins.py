@@ -144,7 +144,7 @@ def discover_providers() -> dict[str, Any]:
         try:
             found[entry.name] = entry.load()
         except Exception as exc:  # noqa: BLE001 - someone else's package: report, go on
-            _warn_provider(entry.name, f"failed to load: {type(exc).__name__}: {exc}")
+            _warn_provider(entry.name, f"({entry.value}) failed to load: {type(exc).__name__}: {exc}")
     return found
 
 

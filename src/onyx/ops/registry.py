@@ -140,7 +140,10 @@ def _parameters(fn: Callable) -> tuple[inspect.Parameter, ...]:
     ``where`` or ``dtype``, are NumPy's options, not attributes)."""
     if isinstance(fn, np.ufunc):
         return ()
-    return tuple(inspect.signature(fn).parameters.values())
+    try:
+        return tuple(inspect.signature(fn).parameters.values())
+    except ValueError:  # a builtin without a signature: inputs only
+        return ()
 
 
 def _add(kdef: KernelDef) -> None:

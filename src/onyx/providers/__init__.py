@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,7 +32,8 @@ _OPTIONAL: dict[str, tuple[str, str, str]] = {
 }
 
 
-_plugins_loaded = False
+_plugins_lock = threading.RLock()  # a plugin may ask for the providers while it loads
+_plugins_loaded = False  # the providers installed packages declare are registered once, on first use
 
 
 def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
@@ -56,19 +58,26 @@ def built_in_providers() -> list[str]:
 def get_available_providers() -> list[str]:
     """Names of the providers this installation can run, in priority order (CPU last); the first
     call registers the providers installed packages declare (onyx.plugins)."""
-    global _plugins_loaded
     if not _plugins_loaded:
-        _plugins_loaded = True
-        from onyx.plugins import load_provider_plugins
+        _load_plugins()
+    optional = [name for name, (_, _, package) in _OPTIONAL.items()
+                if name not in _REGISTERED and importlib.util.find_spec(package) is not None]
+    return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
 
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    from onyx.plugins import load_provider_plugins
+
+    with _plugins_lock:
+        if _plugins_loaded:
+            return
         try:
             load_provider_plugins()
         except Exception as exc:  # noqa: BLE001 - broken package metadata must not stop a session
             warnings.warn(f"onyx: provider plugins could not be listed: {type(exc).__name__}: {exc}",
-                          RuntimeWarning, stacklevel=2)
-    optional = [name for name, (_, _, package) in _OPTIONAL.items()
-                if name not in _REGISTERED and importlib.util.find_spec(package) is not None]
-    return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
+                          RuntimeWarning, stacklevel=3)
+        _plugins_loaded = True
 
 
 def _provider_class(name: str) -> type[ExecutionProvider]:
