@@ -155,12 +155,14 @@ def _add(kdef: KernelDef) -> None:
 
 @functools.cache
 def schema_attributes(domain: str, op_type: str, version: int) -> frozenset[str] | None:
-    """The attribute names of ``op_type``'s onnx schema at opset ``version``, or None when onnx
-    has no schema for it (a custom domain, com.microsoft, an operator newer than onnx)."""
+    """The attribute names of the version of ``op_type``'s onnx schema that opset ``version``
+    introduced, or None when the installed onnx has none (a custom domain, com.microsoft, a
+    version newer than onnx): the kernel's own parameters then stand."""
     try:
-        return frozenset(onnx.defs.get_schema(op_type, version, domain).attributes)
+        schema = onnx.defs.get_schema(op_type, version, domain)
     except onnx.defs.SchemaError:
         return None
+    return frozenset(schema.attributes) if schema.since_version == version else None
 
 
 def load_all_kernels() -> None:
