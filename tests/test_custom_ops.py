@@ -12,6 +12,7 @@ from onnx import TensorProto, helper
 
 import onyx
 from onyx import plugins
+from onyx.providers.partition import ProviderFallbackWarning
 
 _domains = itertools.count()
 
@@ -134,27 +135,80 @@ def test_installed_example_package_is_found_through_its_entry_point():
     np.testing.assert_array_equal(high, x.max(0))
 
 
-def test_entry_points_register_kernels_and_declare_providers(tmp_path, monkeypatch):
+def _fake_distribution(tmp_path, monkeypatch, name: str, module: str, entry_points: str) -> None:
+    """An installed package (a dist-info folder on sys.path) of the module ``name`` (source
+    ``module``) declaring ``entry_points``."""
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(module))
+    info = tmp_path / "fake_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_entry_points_register_kernels(tmp_path, monkeypatch):
     domain = _domain()
-    (tmp_path / "fake_plugin_mod.py").write_text(textwrap.dedent(f"""
+    _fake_distribution(tmp_path, monkeypatch, "fake_kernel_plugin", f"""
         import onyx
 
         def register():
             onyx.custom_op("{domain}", "Square")(lambda x: x * x)
-
-        class ToyProvider:
-            name = "ToyExecutionProvider"
-    """))
-    info = tmp_path / "fake_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[onyx.kernels]\nfake = fake_plugin_mod:register\nbroken = no_such_plugin_module\n\n"
-        "[onyx.providers]\ntoy = fake_plugin_mod:ToyProvider\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    """, "[onyx.kernels]\nfake = fake_kernel_plugin:register\nbroken = no_such_plugin_module\n")
     with pytest.warns(RuntimeWarning, match="kernel plugin 'broken'.*failed to load"):
         loaded = plugins.load_kernel_plugins()
     assert "fake" in loaded and "broken" not in loaded
     np.testing.assert_array_equal(onyx.InferenceSession(_model(domain, "Square")).run(None, {"x": X})[0], X * X)
-    providers = plugins.discover_providers()
-    assert providers["toy"].name == "ToyExecutionProvider"
+
+
+def test_entry_points_register_providers_and_skip_broken_ones(tmp_path, monkeypatch):
+    _fake_distribution(tmp_path, monkeypatch, "fake_provider_plugin", """
+        import numpy as np
+        from onyx.providers import ExecutionProvider
+
+        class DoublingProvider(ExecutionProvider):
+            name = "FakePluginExecutionProvider"
+
+            def capability(self, graph, opset):
+                return [n for n in graph.nodes if n.op_type == "Relu"]
+
+            def compile(self, partition, graph):
+                return lambda x: (2 * np.maximum(x, 0),)  # wrong on purpose: shows who ran the node
+
+        class NotAProvider:
+            name = "NotAProviderExecutionProvider"
+    """, "[onyx.providers]\nfake = fake_provider_plugin:DoublingProvider\nbroken = no_such_plugin_module\n"
+         "plain = fake_provider_plugin:NotAProvider\ncpu = onyx.providers:CPUProvider\n")
+    try:
+        with pytest.warns(RuntimeWarning) as caught:
+            registered = plugins.load_provider_plugins()
+        assert "FakePluginExecutionProvider" in registered and "NotAProviderExecutionProvider" not in registered
+        messages = "\n".join(str(w.message) for w in caught)
+        assert "provider plugin 'broken' (no_such_plugin_module) failed to load: ModuleNotFoundError" in messages
+        assert "provider plugin 'plain' names" in messages and "not an onyx.providers.ExecutionProvider" in messages
+        assert "provider plugin 'cpu' declares 'CPUExecutionProvider', the name of a provider onyx has" in messages
+        assert "FakePluginExecutionProvider" in onyx.get_available_providers()
+        model = helper.make_model(helper.make_graph(
+            [helper.make_node("Relu", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opset_imports=[helper.make_opsetid("", 17)])
+        session = onyx.InferenceSession(model.SerializeToString(), providers=["FakePluginExecutionProvider"])
+        np.testing.assert_array_equal(session.run(None, {"x": X - 2})[0], 2 * np.maximum(X - 2, 0))
+    finally:
+        onyx.providers.unregister_provider("FakePluginExecutionProvider")
+
+
+@pytest.mark.skipif(not _example_package_installed(),
+                    reason="examples/custom_op is not installed (.ci/run installs it: pip install ./examples/custom_op)")
+def test_installed_example_provider_is_listed_and_runs_its_nodes():
+    assert "ExampleExecutionProvider" in onyx.get_available_providers()
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Exp", ["r"], ["e"]),
+             helper.make_node("Neg", ["e"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    with pytest.warns(ProviderFallbackWarning, match="unnamed Exp node"):
+        session = onyx.InferenceSession(model, providers=["ExampleExecutionProvider", "CPUExecutionProvider"])
+    assert session.get_providers() == ["ExampleExecutionProvider", "CPUExecutionProvider"]
+    assert [p.provider for p in session.get_provider_assignment()] == [
+        "ExampleExecutionProvider", "CPUExecutionProvider", "ExampleExecutionProvider"]
+    x = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], -np.exp(np.maximum(x, 0)), rtol=1e-6)

@@ -13,10 +13,14 @@
 * An installed package can declare entry points in the group ``onyx.kernels``: each names a
   module (imported) or a function (called with no arguments) that registers kernels; onyx
   loads them all before its first session.
-* The group ``onyx.providers`` is reserved for execution-provider plugins:
-  :func:`discover_providers` loads what packages declare there. What a provider object must
-  be is defined by the execution-provider architecture, which is still being built; onyx
-  does not use them yet.
+* The group ``onyx.providers`` declares execution providers: each entry point names an
+  :class:`onyx.providers.ExecutionProvider` subclass, which :func:`load_provider_plugins`
+  registers under its ``name`` (``onyx.providers.get_available_providers()`` runs it once, so an
+  installed provider is listed there and usable in ``providers=[...]``), or a module that
+  registers providers itself when imported (``@onyx.providers.register_provider``).
+
+A plugin that fails to load is skipped with a warning naming it: it never breaks ``import onyx``
+or a session.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ def load_kernel_plugins() -> list[str]:
 
 def discover_providers() -> dict[str, Any]:
     """The objects that installed packages declare in the ``onyx.providers`` entry-point group,
-    by entry-point name. Pending the execution-provider architecture, onyx does not use them."""
+    by entry-point name (those that fail to load are skipped with a warning)."""
     from importlib.metadata import entry_points
 
     found = {}
@@ -140,6 +144,36 @@ def discover_providers() -> dict[str, Any]:
         try:
             found[entry.name] = entry.load()
         except Exception as exc:  # noqa: BLE001 - someone else's package: report, go on
-            warnings.warn(f"onyx: provider plugin '{entry.name}' ({entry.value}) failed to load: "
-                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+            _warn_provider(entry.name, f"({entry.value}) failed to load: {type(exc).__name__}: {exc}")
     return found
+
+
+def load_provider_plugins() -> list[str]:
+    """Register the execution providers installed packages declare (``onyx.providers`` entry
+    points); returns the names of the providers registered. One that is not an ExecutionProvider
+    subclass, or whose name is taken by a provider onyx has, is skipped with a warning."""
+    import types
+
+    from onyx import providers
+
+    registered = []
+    for entry_name, target in discover_providers().items():
+        if isinstance(target, types.ModuleType):
+            continue  # its import registered what it provides
+        if not (isinstance(target, type) and issubclass(target, providers.ExecutionProvider)):
+            _warn_provider(entry_name, f"names {target!r}, not an onyx.providers.ExecutionProvider subclass")
+            continue
+        if target.name in providers.built_in_providers():
+            _warn_provider(entry_name, f"declares '{target.name}', the name of a provider onyx has")
+            continue
+        try:
+            providers.register_provider(target)
+        except ValueError as exc:
+            _warn_provider(entry_name, str(exc))
+            continue
+        registered.append(target.name)
+    return registered
+
+
+def _warn_provider(entry_name: str, problem: str) -> None:
+    warnings.warn(f"onyx: provider plugin '{entry_name}' {problem}; skipped", RuntimeWarning, stacklevel=3)

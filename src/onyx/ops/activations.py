@@ -37,21 +37,11 @@ def thresholded_relu(x, *, alpha=1.0):
     return np.where(x > alpha, x, 0.0)
 
 
-@kernel("Relu", since=6)
+@kernel("Relu", since=(1, 6))
 def relu_kernel(x):
     return relu(x)
-kernel("LeakyRelu", since=6)(leaky_relu)
+kernel("LeakyRelu", since=(1, 6))(leaky_relu)
 kernel("ThresholdedRelu", since=10)(thresholded_relu)
-
-
-@kernel("Relu", since=1)
-def relu_v1(x, *, consumed_inputs=None):
-    return relu(x)
-
-
-@kernel("LeakyRelu", since=1)
-def leaky_relu_v1(x, *, alpha=0.01, consumed_inputs=None):
-    return leaky_relu(x, alpha=alpha)
 
 
 @float_math
@@ -66,12 +56,7 @@ def _channel_slope(x: np.ndarray, slope: np.ndarray) -> np.ndarray:
     return slope
 
 
-@kernel("PRelu", since=1)
-def prelu_v1(x, slope, *, consumed_inputs=None):
-    return _prelu(x, _channel_slope(x, slope))
-
-
-@kernel("PRelu", since=6)
+@kernel("PRelu", since=(1, 6))
 def prelu_v6(x, slope):
     return _prelu(x, _channel_slope(x, slope))
 
@@ -102,18 +87,14 @@ def celu(x, *, alpha=1.0):
     return np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha))
 
 
-kernel("Elu", since=6)(elu)
+kernel("Elu", since=(1, 6))(elu)
 kernel("Selu", since=6)(selu)
 kernel("Celu", since=12)(celu)
 
 
-@kernel("Elu", since=1)
-def elu_v1(x, *, alpha=1.0, consumed_inputs=None):
-    return elu(x, alpha=alpha)
-
-
 @kernel("Selu", since=1)
-def selu_v1(x, *, alpha=1.673200011253357, gamma=1.0506999492645264, consumed_inputs=None):
+def selu_v1(x, *, alpha=1.673200011253357, gamma=1.0506999492645264):
+    """Selu-1: its defaults are the constants rounded to five significant digits."""
     return selu(x, alpha=alpha, gamma=gamma)
 
 
@@ -146,20 +127,10 @@ def swish(x, *, alpha=1.0):
     return x * _sigmoid(x * alpha)
 
 
-kernel("Sigmoid", since=6)(sigmoid)
-kernel("HardSigmoid", since=6)(hard_sigmoid)
+kernel("Sigmoid", since=(1, 6))(sigmoid)
+kernel("HardSigmoid", since=(1, 6))(hard_sigmoid)
 kernel("HardSwish", since=14)(hard_swish)
 kernel("Swish", since=24)(swish)
-
-
-@kernel("Sigmoid", since=1)
-def sigmoid_v1(x, *, consumed_inputs=None):
-    return sigmoid(x)
-
-
-@kernel("HardSigmoid", since=1)
-def hard_sigmoid_v1(x, *, alpha=0.2, beta=0.5, consumed_inputs=None):
-    return hard_sigmoid(x, alpha=alpha, beta=beta)
 
 
 # -- smooth rectifiers -------------------------------------------------------------------------

@@ -181,19 +181,8 @@ def _attention(
     return Y.astype(out_dtype, copy=False), present_key, present_value, qk_result
 
 
-@kernel("Attention", since=23)
-def attention_23(Q, K, V, attn_mask=None, past_key=None, past_value=None, *, is_causal=0, kv_num_heads=None,
-                 q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0, softmax_precision=None,
-                 _num_outputs=1):
-    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
-                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
-                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
-                      softmax_precision=softmax_precision, left_window_size=-1, right_window_size=-1,
-                      num_outputs=_num_outputs)
-
-
-@kernel("Attention", since=24)
-def attention_24(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
+@kernel("Attention", since=(23, 24))
+def attention_23(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
                  kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
                  softmax_precision=None, _num_outputs=1):
     return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen, is_causal=is_causal,

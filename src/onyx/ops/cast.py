@@ -123,33 +123,13 @@ def cast_1(input, *, to=None):
     return cast(input, np_dtype(to))
 
 
-@kernel("Cast", since=6)
-def cast_6(input, *, to=None):
-    return cast(input, np_dtype(to))
-
-
-@kernel("Cast", since=19)
-def cast_19(input, *, to=None, saturate=1):
-    return cast(input, np_dtype(to), saturate)
-
-
-@kernel("Cast", since=24)
-def cast_24(input, *, to=None, saturate=1, round_mode="up"):
+@kernel("Cast", since=(6, 19, 24))
+def cast_to(input, *, to=None, saturate=1, round_mode="up"):
     return cast(input, np_dtype(to), saturate, round_mode)
 
 
-@kernel("CastLike", since=15)
-def cast_like_15(input, target_type):
-    return cast(input, target_type.dtype)
-
-
-@kernel("CastLike", since=19)
-def cast_like_19(input, target_type, *, saturate=1):
-    return cast(input, target_type.dtype, saturate)
-
-
-@kernel("CastLike", since=24)
-def cast_like_24(input, target_type, *, saturate=1, round_mode="up"):
+@kernel("CastLike", since=(15, 19, 24))
+def cast_like(input, target_type, *, saturate=1, round_mode="up"):
     return cast(input, target_type.dtype, saturate, round_mode)
 
 

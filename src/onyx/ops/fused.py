@@ -151,10 +151,7 @@ def channel_affine(X, scale, shift, *, activation="", activation_params=()):
     return apply_activation(y, activation, list(activation_params))
 
 
-@kernel("Gelu", since=1, domain=DOMAIN)
-def gelu(X, *, approximate="none"):
-    """The opset-20 Gelu for models importing an older opset."""
-    return _gelu(X, approximate=approximate)
+kernel("Gelu", since=1, domain=DOMAIN)(_gelu)  # the opset-20 Gelu for models importing an older opset
 
 
 @kernel("LayerNormalization", since=1, domain=DOMAIN)

@@ -31,18 +31,8 @@ def _constant(**forms) -> np.ndarray:
     return strings
 
 
-@kernel("Constant", since=1)
-def constant_1(*, value=None):
-    return _constant(value=value)
-
-
-@kernel("Constant", since=11)
-def constant_11(*, value=None, sparse_value=None):
-    return _constant(value=value, sparse_value=sparse_value)
-
-
-@kernel("Constant", since=12)
-def constant_12(
+@kernel("Constant", since=(1, 11, 12))
+def constant(
     *,
     value=None,
     sparse_value=None,
@@ -149,19 +139,10 @@ def _inference_dropout(data: np.ndarray, num_outputs: int, mask_dtype) -> np.nda
     return data, np.ones(data.shape, dtype=mask_dtype)
 
 
-@kernel("Dropout", since=1)
-def dropout_1(data, *, is_test=0, ratio=0.5, consumed_inputs=None, _num_outputs=1):
-    """Before opset 7 a Dropout is still run as in inference (onyx does not train)."""
-    return _inference_dropout(data, _num_outputs, data.dtype)
-
-
-@kernel("Dropout", since=6)
-def dropout_6(data, *, is_test=0, ratio=0.5, _num_outputs=1):
-    return _inference_dropout(data, _num_outputs, data.dtype)
-
-
-@kernel("Dropout", since=7)
-def dropout_7(data, *, ratio=0.5, _num_outputs=1):
+@kernel("Dropout", since=(1, 6, 7))
+def dropout_1(data, *, is_test=0, ratio=0.5, _num_outputs=1):
+    """Before opset 10 the mask has the data's type; onyx runs a Dropout as in inference whatever
+    ``is_test`` says (it does not train)."""
     return _inference_dropout(data, _num_outputs, data.dtype)
 
 

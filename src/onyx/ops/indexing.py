@@ -99,7 +99,7 @@ def gather_elements(data, indices, *, axis=0):
     return data[_element_index(data, indices, axis, "GatherElements")]
 
 
-@kernel("GatherND", since=11)
+@kernel("GatherND", since=(11, 12, 13))
 def gather_nd(data, indices, *, batch_dims=0):
     b = batch_dims
     k = indices.shape[-1] if indices.ndim else 0
@@ -137,16 +137,6 @@ def _scatter_elements(data, indices, updates, axis: int, reduction: str) -> np.n
     return _scatter(data, _element_index(data, indices, axis, "ScatterElements"), updates, reduction)
 
 
-@kernel("Scatter", since=9)
-def scatter(data, indices, updates, *, axis=0):
-    return _scatter_elements(data, indices, updates, axis, "none")
-
-
-@kernel("ScatterElements", since=11)
-def scatter_elements_11(data, indices, updates, *, axis=0):
-    return _scatter_elements(data, indices, updates, axis, "none")
-
-
 @kernel("ScatterElements", since=16)
 def scatter_elements_16(data, indices, updates, *, axis=0, reduction="none"):
     if reduction in ("max", "min"):
@@ -154,8 +144,9 @@ def scatter_elements_16(data, indices, updates, *, axis=0, reduction="none"):
     return _scatter_elements(data, indices, updates, axis, reduction)
 
 
-@kernel("ScatterElements", since=18)
-def scatter_elements_18(data, indices, updates, *, axis=0, reduction="none"):
+@kernel("Scatter", since=9)
+@kernel("ScatterElements", since=(11, 18))
+def scatter_elements(data, indices, updates, *, axis=0, reduction="none"):
     return _scatter_elements(data, indices, updates, axis, reduction)
 
 
@@ -170,11 +161,6 @@ def _scatter_nd(data, indices, updates, reduction: str) -> np.ndarray:
     return _scatter(data, tuple(indices[..., j] for j in range(k)), updates, reduction)
 
 
-@kernel("ScatterND", since=11)
-def scatter_nd_11(data, indices, updates):
-    return _scatter_nd(data, indices, updates, "none")
-
-
 @kernel("ScatterND", since=16)
 def scatter_nd_16(data, indices, updates, *, reduction="none"):
     if reduction in ("max", "min"):
@@ -182,8 +168,8 @@ def scatter_nd_16(data, indices, updates, *, reduction="none"):
     return _scatter_nd(data, indices, updates, reduction)
 
 
-@kernel("ScatterND", since=18)
-def scatter_nd_18(data, indices, updates, *, reduction="none"):
+@kernel("ScatterND", since=(11, 18))
+def scatter_nd(data, indices, updates, *, reduction="none"):
     return _scatter_nd(data, indices, updates, reduction)
 
 

@@ -45,14 +45,9 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray | None, alpha: float, beta:
     return y.astype(dtype, copy=False)
 
 
-@kernel("Gemm", since=1)
-def gemm_1(A, B, C, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):
-    """Gemm before opset 7: ``broadcast`` allows C smaller than (M, N); NumPy broadcasting covers both."""
-    return gemm(A, B, C, alpha, beta, transA, transB)
-
-
-@kernel("Gemm", since=7)
-def gemm_7(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+@kernel("Gemm", since=(1, 7))
+def gemm_kernel(A, B, C=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):
+    """Before opset 7, ``broadcast`` allows C smaller than (M, N): NumPy's broadcasting covers both."""
     return gemm(A, B, C, alpha, beta, transA, transB)
 
 
@@ -134,11 +129,6 @@ def top_k_1(X, *, axis=-1, k=None):
     return top_k(X, k, axis, 1, 1)
 
 
-@kernel("TopK", since=10)
-def top_k_10(X, K, *, axis=-1):
-    return top_k(X, _k_value(K), axis, 1, 1)
-
-
-@kernel("TopK", since=11)
+@kernel("TopK", since=(10, 11))
 def top_k_11(X, K, *, axis=-1, largest=1, sorted=1):  # noqa: A002 - the spec's attribute name
     return top_k(X, _k_value(K), axis, largest, sorted)

@@ -16,23 +16,15 @@ def _compare(ufunc: np.ufunc):
     return compare
 
 
-def _logical(ufunc: np.ufunc):
-    def logical(a, b):
-        return ufunc(a, b)
-
-    logical.__name__ = ufunc.__name__
-    return logical
-
-
 register_binary("Equal", _compare(np.equal), legacy=(1,))
 register_binary("Greater", _compare(np.greater), legacy=(1,))
 register_binary("Less", _compare(np.less), legacy=(1,))
 kernel("GreaterOrEqual", since=12)(_compare(np.greater_equal))
 kernel("LessOrEqual", since=12)(_compare(np.less_equal))
 
-register_binary("And", _logical(np.logical_and), legacy=(1,))
-register_binary("Or", _logical(np.logical_or), legacy=(1,))
-register_binary("Xor", _logical(np.logical_xor), legacy=(1,))
+register_binary("And", np.logical_and, legacy=(1,))
+register_binary("Or", np.logical_or, legacy=(1,))
+register_binary("Xor", np.logical_xor, legacy=(1,))
 
 
 @kernel("Not", since=1)

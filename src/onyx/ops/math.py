@@ -1,7 +1,7 @@
 """Elementwise arithmetic: binary and variadic ops, unary math functions, Clip.
 
 Opsets 1 and 6 of the binary ops carry the legacy ``broadcast``/``axis``
-attributes (and ``consumed_inputs`` in opset 1); from opset 7 on, inputs
+attributes; from opset 7 on, inputs
 broadcast NumPy-style.
 """
 
@@ -53,35 +53,15 @@ def legacy_align(a: np.ndarray, b: np.ndarray, broadcast: int, axis: int | None)
     return b.reshape(b.shape + (1,) * trailing)
 
 
-# ops whose opset-1 version has broadcast/axis but no consumed_inputs
-_NO_CONSUMED_INPUTS = {"Pow", "Equal", "Greater", "Less", "And", "Or", "Xor"}
-
-
 def register_binary(op_type: str, fn: Callable, legacy: tuple[int, ...] = (1, 6), modern: int = 7) -> None:
-    """Register ``fn(a, b)`` for ``op_type``: legacy-broadcast versions, then the NumPy-style one."""
-    for since in legacy:
-        if since == 1 and op_type not in _NO_CONSUMED_INPUTS:
+    """Register ``fn(a, b)`` for ``op_type``: under the legacy ``broadcast``/``axis`` rules for the
+    ``legacy`` versions, NumPy-style from ``modern`` on."""
 
-            def v1(a, b, *, axis=None, broadcast=0, consumed_inputs=None):
-                return fn(a, legacy_align(a, b, broadcast, axis))
+    def legacy_broadcast(a, b, *, axis=None, broadcast=0):
+        return fn(a, legacy_align(a, b, broadcast, axis))
 
-            kernel(op_type, since=since)(v1)
-        else:
-
-            def v6(a, b, *, axis=None, broadcast=0):
-                return fn(a, legacy_align(a, b, broadcast, axis))
-
-            kernel(op_type, since=since)(v6)
+    kernel(op_type, since=legacy)(legacy_broadcast)
     kernel(op_type, since=modern)(fn)
-
-
-def _register_unary(op_type: str, fn: Callable, versions: tuple[int, ...]) -> None:
-    """Register ``fn(x)``; version 1, when listed, also accepts ``consumed_inputs``."""
-    for since in versions:
-        if since == 1:
-            kernel(op_type, since=1)(lambda x, *, consumed_inputs=None: fn(x))
-        else:
-            kernel(op_type, since=since)(fn)
 
 
 # -- binary arithmetic -------------------------------------------------------------
@@ -184,7 +164,7 @@ _UNARY_V1_V6 = {
     "Tanh": np.tanh,
 }
 for _op, _ufunc in _UNARY_V1_V6.items():
-    _register_unary(_op, _ufunc, (1, 6))
+    kernel(_op, since=(1, 6))(_ufunc)
 
 _UNARY_NEWER = {
     "Sin": (np.sin, 7),
@@ -202,7 +182,7 @@ _UNARY_NEWER = {
     "Round": (round_, 11),
 }
 for _op, (_ufunc, _since) in _UNARY_NEWER.items():
-    _register_unary(_op, _ufunc, (_since,))
+    kernel(_op, since=_since)(_ufunc)
 
 
 # -- erf -----------------------------------------------------------------------------
@@ -334,14 +314,6 @@ def erf(x):
 # -- variadic ------------------------------------------------------------------------
 
 
-def _variadic(op_type: str, fn: Callable, versions: tuple[int, ...]) -> None:
-    for since in versions:
-        if since == 1:
-            kernel(op_type, since=1)(lambda *data, consumed_inputs=None: fn(*data))
-        else:
-            kernel(op_type, since=since)(fn)
-
-
 def _reduce(ufunc: np.ufunc, data: tuple[np.ndarray, ...]) -> np.ndarray:
     if not data:
         raise ValueError("needs at least one input")
@@ -370,10 +342,10 @@ def mean(*data):
     return (total / np.asarray(len(data), dtype=dtype)).astype(dtype, copy=False)
 
 
-_variadic("Max", max_, (1, 6))
-_variadic("Min", min_, (1, 6))
-_variadic("Sum", sum_, (1, 6))
-_variadic("Mean", mean, (1, 6))
+kernel("Max", since=(1, 6))(max_)
+kernel("Min", since=(1, 6))(min_)
+kernel("Sum", since=(1, 6))(sum_)
+kernel("Mean", since=(1, 6))(mean)
 
 
 # -- Clip ------------------------------------------------------------------------------
@@ -390,7 +362,7 @@ def _clip(x: np.ndarray, lo, hi) -> np.ndarray:
 
 
 @kernel("Clip", since=1)
-def clip_v1(x, *, min=None, max=None, consumed_inputs=None):
+def clip_v1(x, *, min=None, max=None):
     return _clip(x, min, max)
 
 

@@ -60,34 +60,19 @@ def _batchnorm_train(x, scale, bias, mean, var, epsilon: float, momentum: float)
     return y, running_mean, running_var, batch_mean.astype(mean.dtype), batch_var.astype(var.dtype)
 
 
-@kernel("BatchNormalization", since=1)
-def batch_normalization_1(
-    x, scale, b, mean, var, *, consumed_inputs=None, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1,
-    _num_outputs=1,
-):
-    return batch_normalization_7(x, scale, b, mean, var, epsilon=epsilon, momentum=momentum, spatial=spatial,
-                                 _num_outputs=1 if is_test else _num_outputs)
-
-
-@kernel("BatchNormalization", since=6)
+@kernel("BatchNormalization", since=(1, 6))
 def batch_normalization_6(x, scale, b, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1,
                           _num_outputs=1):
     return batch_normalization_7(x, scale, b, mean, var, epsilon=epsilon, momentum=momentum, spatial=spatial,
                                  _num_outputs=1 if is_test else _num_outputs)
 
 
-@kernel("BatchNormalization", since=7)
+@kernel("BatchNormalization", since=(7, 9))
 def batch_normalization_7(x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9, spatial=1, _num_outputs=1):
     """Before opset 9, spatial=0 gives scale/B/mean/var of shape (C, D1, ...) instead of (C,)."""
     if _num_outputs > 1:
         return _batchnorm_train(x, scale, b, mean, var, epsilon, momentum)[:_num_outputs]
     return _batchnorm_apply(x, scale, b, mean, var, epsilon)
-
-
-@kernel("BatchNormalization", since=9)
-def batch_normalization_9(x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9, _num_outputs=1):
-    return batch_normalization_7(x, scale, b, mean, var, epsilon=epsilon, momentum=momentum,
-                                 _num_outputs=_num_outputs)
 
 
 @kernel("BatchNormalization", since=14)
@@ -127,12 +112,7 @@ def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float, dtype: np
     return centered, mean, inv_std
 
 
-@kernel("InstanceNormalization", since=1)
-def instance_normalization_1(x, scale, b, *, consumed_inputs=None, epsilon=1e-5):
-    return instance_normalization(x, scale, b, epsilon=epsilon)
-
-
-@kernel("InstanceNormalization", since=6)
+@kernel("InstanceNormalization", since=(1, 6))
 def instance_normalization(x, scale, b, *, epsilon=1e-5):
     dtype = np.result_type(x.dtype, np.float32)
     y, _, _ = _standardize(x, tuple(range(2, x.ndim)), epsilon, dtype)

@@ -53,13 +53,8 @@ def pad_2(data, *, pads=None, mode="constant", value=0.0):
     return _pad(data, pads, mode, value)
 
 
-@kernel("Pad", since=11)
-def pad_11(data, pads, constant_value=None, *, mode="constant"):
-    return pad_18(data, pads, constant_value, mode=mode)
-
-
-@kernel("Pad", since=18)
-def pad_18(data, pads, constant_value=None, axes=None, *, mode="constant"):
+@kernel("Pad", since=(11, 18))
+def pad_11(data, pads, constant_value=None, axes=None, *, mode="constant"):
     value = 0 if constant_value is None or np.size(constant_value) == 0 else np.asarray(constant_value).reshape(-1)[0]
     return _pad(data, pads, mode, value, axes)
 

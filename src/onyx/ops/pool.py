@@ -115,21 +115,7 @@ def max_pool(x, num_outputs, *, auto_pad, ceil_mode, dilations, kernel_shape, pa
     return global_max_pool(x) if g.whole_input else max_pool_values(x, g)
 
 
-@kernel("MaxPool", since=1)
-@compiled_variant(fast.choose_max_pool)
-def max_pool_1(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides=None):
-    return max_pool(x, 1, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
-                    pads=pads, storage_order=0, strides=strides)
-
-
-@kernel("MaxPool", since=8)
-@compiled_variant(fast.choose_max_pool)
-def max_pool_8(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, storage_order=0, strides=None, _num_outputs=1):
-    return max_pool(x, _num_outputs, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
-                    pads=pads, storage_order=storage_order, strides=strides)
-
-
-@kernel("MaxPool", since=10)
+@kernel("MaxPool", since=(1, 8, 10))
 @compiled_variant(fast.choose_max_pool)
 def max_pool_10(
     x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
@@ -150,30 +136,7 @@ def average_pool(x, *, auto_pad, ceil_mode, count_include_pad, dilations, kernel
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("AveragePool", since=1)
-@compiled_variant(fast.choose_average_pool)
-def average_pool_1(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides=None):
-    return average_pool(x, auto_pad=auto_pad, ceil_mode=0, count_include_pad=0, dilations=None,
-                        kernel_shape=kernel_shape, pads=pads, strides=strides)
-
-
-@kernel("AveragePool", since=7)
-@compiled_variant(fast.choose_average_pool)
-def average_pool_7(x, *, auto_pad="NOTSET", count_include_pad=0, kernel_shape=None, pads=None, strides=None):
-    return average_pool(x, auto_pad=auto_pad, ceil_mode=0, count_include_pad=count_include_pad, dilations=None,
-                        kernel_shape=kernel_shape, pads=pads, strides=strides)
-
-
-@kernel("AveragePool", since=10)
-@compiled_variant(fast.choose_average_pool)
-def average_pool_10(
-    x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, kernel_shape=None, pads=None, strides=None
-):
-    return average_pool(x, auto_pad=auto_pad, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                        dilations=None, kernel_shape=kernel_shape, pads=pads, strides=strides)
-
-
-@kernel("AveragePool", since=19)
+@kernel("AveragePool", since=(1, 7, 10, 19))
 @compiled_variant(fast.choose_average_pool)
 def average_pool_19(
     x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape=None, pads=None,
@@ -193,19 +156,7 @@ def lp_pool(x, *, p, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("LpPool", since=1)
-def lp_pool_1(x, *, auto_pad="NOTSET", kernel_shape=None, p=2.0, pads=None, strides=None):
-    return lp_pool(x, p=p, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
-                   pads=pads, strides=strides)
-
-
-@kernel("LpPool", since=2)
-def lp_pool_2(x, *, auto_pad="NOTSET", kernel_shape=None, p=2, pads=None, strides=None):
-    return lp_pool(x, p=p, auto_pad=auto_pad, ceil_mode=0, dilations=None, kernel_shape=kernel_shape,
-                   pads=pads, strides=strides)
-
-
-@kernel("LpPool", since=18)
+@kernel("LpPool", since=(1, 2, 18))
 def lp_pool_18(
     x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, p=2, pads=None, strides=None
 ):
@@ -238,12 +189,7 @@ def global_lp_pool(x: np.ndarray, p: float) -> np.ndarray:
     return y.astype(x.dtype, copy=False)
 
 
-@kernel("GlobalLpPool", since=1)
-def global_lp_pool_1(x, *, p=2.0):
-    return global_lp_pool(x, p)
-
-
-@kernel("GlobalLpPool", since=2)
+@kernel("GlobalLpPool", since=(1, 2))
 def global_lp_pool_2(x, *, p=2):
     """(sum |x|^p)^(1/p) over all spatial positions."""
     return global_lp_pool(x, p)

@@ -83,7 +83,8 @@ def to_quantized(v: np.ndarray, zero_point: np.ndarray | None, qtype: np.dtype, 
     raise TypeError(f"unsupported quantized type {qtype}")
 
 
-def quantize_linear(x, y_scale, y_zero_point, *, axis=1, block_size=0, output_dtype=0, saturate=1, precision=0):
+@kernel("QuantizeLinear", since=(10, 13, 19, 21, 23))
+def quantize_linear(x, y_scale, y_zero_point=None, *, axis=1, block_size=0, output_dtype=0, saturate=1, precision=0):
     """y = saturate(round_half_even(x / y_scale) + y_zero_point), per tensor, axis or block."""
     if output_dtype:
         qtype = _onnx_dtype(output_dtype)
@@ -101,7 +102,8 @@ def quantize_linear(x, y_scale, y_zero_point, *, axis=1, block_size=0, output_dt
     return to_quantized(v, zp, qtype, saturate)
 
 
-def dequantize_linear(x, x_scale, x_zero_point, *, axis=1, block_size=0, output_dtype=0):
+@kernel("DequantizeLinear", since=(10, 13, 21, 23))
+def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, output_dtype=0):
     """y = (x - x_zero_point) * x_scale, computed in float32 (float64 for a float64 output)."""
     out = _onnx_dtype(output_dtype) if output_dtype else x_scale.dtype
     work = np.float64 if out == np.float64 else np.float32
@@ -110,58 +112,6 @@ def dequantize_linear(x, x_scale, x_zero_point, *, axis=1, block_size=0, output_
         y -= expand_param(x_zero_point, x.shape, axis, block_size).astype(work)
     y *= expand_param(x_scale, x.shape, axis, block_size).astype(work)
     return y.astype(out, copy=False)
-
-
-@kernel("QuantizeLinear", since=10)
-def quantize_linear_10(x, y_scale, y_zero_point=None):
-    return quantize_linear(x, y_scale, y_zero_point)
-
-
-@kernel("QuantizeLinear", since=13)
-def quantize_linear_13(x, y_scale, y_zero_point=None, *, axis=1):
-    return quantize_linear(x, y_scale, y_zero_point, axis=axis)
-
-
-@kernel("QuantizeLinear", since=19)
-def quantize_linear_19(x, y_scale, y_zero_point=None, *, axis=1, saturate=1):
-    return quantize_linear(x, y_scale, y_zero_point, axis=axis, saturate=saturate)
-
-
-@kernel("QuantizeLinear", since=21)
-def quantize_linear_21(x, y_scale, y_zero_point=None, *, axis=1, block_size=0, output_dtype=0, saturate=1):
-    return quantize_linear(
-        x, y_scale, y_zero_point, axis=axis, block_size=block_size, output_dtype=output_dtype, saturate=saturate
-    )
-
-
-@kernel("QuantizeLinear", since=23)
-def quantize_linear_23(
-    x, y_scale, y_zero_point=None, *, axis=1, block_size=0, output_dtype=0, saturate=1, precision=0
-):
-    return quantize_linear(
-        x, y_scale, y_zero_point, axis=axis, block_size=block_size, output_dtype=output_dtype,
-        saturate=saturate, precision=precision,
-    )
-
-
-@kernel("DequantizeLinear", since=10)
-def dequantize_linear_10(x, x_scale, x_zero_point=None):
-    return dequantize_linear(x, x_scale, x_zero_point)
-
-
-@kernel("DequantizeLinear", since=13)
-def dequantize_linear_13(x, x_scale, x_zero_point=None, *, axis=1):
-    return dequantize_linear(x, x_scale, x_zero_point, axis=axis)
-
-
-@kernel("DequantizeLinear", since=21)
-def dequantize_linear_21(x, x_scale, x_zero_point=None, *, axis=1, block_size=0):
-    return dequantize_linear(x, x_scale, x_zero_point, axis=axis, block_size=block_size)
-
-
-@kernel("DequantizeLinear", since=23)
-def dequantize_linear_23(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, output_dtype=0):
-    return dequantize_linear(x, x_scale, x_zero_point, axis=axis, block_size=block_size, output_dtype=output_dtype)
 
 
 @kernel("DynamicQuantizeLinear", since=11)

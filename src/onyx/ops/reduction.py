@@ -146,22 +146,12 @@ def _arg_extreme(find: Callable, data: np.ndarray, axis: int, keepdims: int, sel
     return index.astype(np.int64, copy=False)
 
 
-@kernel("ArgMax", since=1)
-def arg_max_1(data, *, axis=0, keepdims=1):
-    return _arg_extreme(np.argmax, data, axis, keepdims, 0)
-
-
-@kernel("ArgMax", since=12)
+@kernel("ArgMax", since=(1, 12))
 def arg_max(data, *, axis=0, keepdims=1, select_last_index=0):
     return _arg_extreme(np.argmax, data, axis, keepdims, select_last_index)
 
 
-@kernel("ArgMin", since=1)
-def arg_min_1(data, *, axis=0, keepdims=1):
-    return _arg_extreme(np.argmin, data, axis, keepdims, 0)
-
-
-@kernel("ArgMin", since=12)
+@kernel("ArgMin", since=(1, 12))
 def arg_min(data, *, axis=0, keepdims=1, select_last_index=0):
     return _arg_extreme(np.argmin, data, axis, keepdims, select_last_index)
 

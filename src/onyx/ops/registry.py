@@ -23,6 +23,16 @@ may return a compiled callable for the node (``numpy_kernel``: the NumPy kernel 
 attributes bound, for the inputs the compiled one does not cover), and otherwise the node runs the decorated NumPy function,
 which stays an ordinary function for the code that calls it directly.
 
+One function serves every opset version whose semantics it covers:
+``@kernel("Relu", since=(1, 6, 13, 14))`` registers it once per listed version. For an operator
+onnx has a schema of (``onnx.defs``), each version's registration accepts the attributes that
+version's schema declares, no others: a keyword-only parameter that a later version added
+(GatherND's ``batch_dims``) keeps its default, which must be the earlier versions' semantics, and
+a node of an earlier version that sets it is refused. The opset-1 ``consumed_inputs`` hint
+(``LEGACY_HINTS``) is accepted where the schema declares it and never reaches the kernel. A version
+whose semantics differ (an attribute that became an input, another default) has a kernel of its own.
+tests/ops/test_schemas.py checks names and defaults against the schemas for every version.
+
 A model gets, per node, the newest registration whose since-version is <= the
 model's opset for that domain.
 """
@@ -37,8 +47,13 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+import onnx.defs
+
 DEFAULT_DOMAIN = ""
 _DOMAIN_ALIASES = {"ai.onnx": DEFAULT_DOMAIN}
+# attributes old schemas declare that change no result; accepted where declared, not passed on
+LEGACY_HINTS = frozenset({"consumed_inputs"})  # opsets 1-5: which inputs an in-place kernel may reuse
 
 
 def normalize_domain(domain: str) -> str:
@@ -73,10 +88,13 @@ class KernelDef:
     wants_outer: bool
     prepare: bool = False
     wants_node: bool = False
+    ignored_attributes: frozenset[str] = frozenset()  # legacy hints this version accepts and drops
 
     def bind(self, attrs: dict[str, Any], node: NodeContext | None = None) -> Callable[..., Any]:
         """The callable a node runs: the kernel with ``attrs`` bound, or what a preparing kernel
         returns for them (and for ``node``, when it asks for it)."""
+        if self.ignored_attributes:
+            attrs = {k: v for k, v in attrs.items() if k not in self.ignored_attributes}
         if self.prepare:
             if self.wants_node:
                 return self.fn(**attrs, _node=node or NodeContext())
@@ -89,9 +107,12 @@ _KERNELS: dict[tuple[str, str], list[tuple[int, KernelDef]]] = {}
 _loaded = False
 
 
-def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool = False) -> Callable:
-    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on
-    (``prepare``: it takes the attributes and returns the per-run callable)."""
+def kernel(op_type: str, since: int | tuple[int, ...], domain: str = DEFAULT_DOMAIN,
+           prepare: bool = False) -> Callable:
+    """Register the decorated function as the kernel of ``op_type`` from opset ``since`` on, or
+    from each version of a tuple of them (``prepare``: it takes the attributes and returns the
+    per-run callable)."""
+    versions = (since,) if isinstance(since, int) else tuple(since)
 
     def register(fn: Callable) -> Callable:
         choose = getattr(fn, "compiled_choice", None)
@@ -100,29 +121,27 @@ def kernel(op_type: str, since: int, domain: str = DEFAULT_DOMAIN, prepare: bool
                 raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type}: a compiled variant of a preparing kernel")
             kernel(op_type, since, domain, prepare=True)(_with_compiled_variant(fn, choose))
             return fn
-        try:
-            params = inspect.signature(fn).parameters.values()
-        except ValueError:  # a NumPy ufunc before NumPy 2.4 has no signature: inputs only
-            params = ()
+        params = _parameters(fn)
         keyword_only = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
-        kdef = KernelDef(
-            op_type=op_type,
-            domain=normalize_domain(domain),
-            since=since,
-            fn=fn,
-            attribute_names=frozenset(n for n in keyword_only if not n.startswith("_")),
-            accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
-            wants_num_outputs="_num_outputs" in keyword_only,
-            wants_outer="_outer" in keyword_only,
-            prepare=prepare,
-            wants_node="_node" in keyword_only,
-        )
-        if kdef.wants_node and not prepare:
+        attributes = frozenset(n for n in keyword_only if not n.startswith("_"))
+        if "_node" in keyword_only and not prepare:
             raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type}: only a preparing kernel takes _node")
-        versions = _KERNELS.setdefault((kdef.domain, op_type), [])
-        if any(v == since for v, _ in versions):
-            raise ValueError(f"kernel {domain or 'ai.onnx'}::{op_type} since {since} registered twice")
-        bisect.insort(versions, (since, kdef), key=lambda item: item[0])
+        for version in versions:
+            declared = schema_attributes(normalize_domain(domain), op_type, version)
+            ignored = frozenset() if declared is None else (declared & LEGACY_HINTS) - attributes
+            _add(KernelDef(
+                op_type=op_type,
+                domain=normalize_domain(domain),
+                since=version,
+                fn=fn,
+                attribute_names=(attributes if declared is None else attributes & declared) | ignored,
+                accepts_any_attribute=any(p.kind is p.VAR_KEYWORD for p in params),
+                wants_num_outputs="_num_outputs" in keyword_only,
+                wants_outer="_outer" in keyword_only,
+                prepare=prepare,
+                wants_node="_node" in keyword_only,
+                ignored_attributes=ignored,
+            ))
         return fn
 
     return register
@@ -142,6 +161,36 @@ def _with_compiled_variant(fn: Callable, choose: Callable) -> Callable:
     functools.update_wrapper(prepare, fn, updated=())
     prepare.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return prepare
+
+
+def _parameters(fn: Callable) -> tuple[inspect.Parameter, ...]:
+    """The parameters of a kernel; a NumPy ufunc takes inputs only (its keywords, such as
+    ``where`` or ``dtype``, are NumPy's options, not attributes)."""
+    if isinstance(fn, np.ufunc):
+        return ()
+    try:
+        return tuple(inspect.signature(fn).parameters.values())
+    except ValueError:  # a builtin without a signature: inputs only
+        return ()
+
+
+def _add(kdef: KernelDef) -> None:
+    versions = _KERNELS.setdefault((kdef.domain, kdef.op_type), [])
+    if any(v == kdef.since for v, _ in versions):
+        raise ValueError(f"kernel {kdef.domain or 'ai.onnx'}::{kdef.op_type} since {kdef.since} registered twice")
+    bisect.insort(versions, (kdef.since, kdef), key=lambda item: item[0])
+
+
+@functools.cache
+def schema_attributes(domain: str, op_type: str, version: int) -> frozenset[str] | None:
+    """The attribute names of the version of ``op_type``'s onnx schema that opset ``version``
+    introduced, or None when the installed onnx has none (a custom domain, com.microsoft, a
+    version newer than onnx): the kernel's own parameters then stand."""
+    try:
+        schema = onnx.defs.get_schema(op_type, version, domain)
+    except onnx.defs.SchemaError:
+        return None
+    return frozenset(schema.attributes) if schema.since_version == version else None
 
 
 def load_all_kernels() -> None:

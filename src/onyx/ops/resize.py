@@ -232,23 +232,14 @@ def _str(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@kernel("Resize", since=11)
-def resize_11(
-    x, roi=None, scales=None, sizes=None, *, coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75,
-    exclude_outside=0, extrapolation_value=0.0, mode="nearest", nearest_mode="round_prefer_floor",
-):
-    return resize_18(x, roi, scales, sizes, coordinate_transformation_mode=coordinate_transformation_mode,
-                     cubic_coeff_a=cubic_coeff_a, exclude_outside=exclude_outside,
-                     extrapolation_value=extrapolation_value, mode=mode, nearest_mode=nearest_mode)
-
-
-@kernel("Resize", since=18)
-def resize_18(
+@kernel("Resize", since=(11, 18))
+def resize(
     x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coordinate_transformation_mode="half_pixel",
     cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
     mode="nearest", nearest_mode="round_prefer_floor",
 ):
-    """Resize-18 and 19 (19 adds the half_pixel_symmetric transform)."""
+    """Resize-11 to 19 (18 adds antialias, axes and keep_aspect_ratio_policy, 19 the half_pixel_symmetric
+    transform)."""
     mode = _str(mode)
     if antialias and mode == "nearest":
         antialias = 0
@@ -269,8 +260,10 @@ def _upsample(x, scales, mode) -> np.ndarray:
                    nearest_mode="floor", cubic_coeff_a=-0.75, exclude_outside=False, antialias=False)
 
 
+@kernel("Upsample", since=9)
 @kernel("Resize", since=10)
-def resize_10(x, scales, *, mode="nearest"):
+def upsample(x, scales, *, mode="nearest"):
+    """Resize-10 is Upsample-9 renamed."""
     return _upsample(x, scales, mode)
 
 
@@ -278,9 +271,4 @@ def resize_10(x, scales, *, mode="nearest"):
 def upsample_7(x, *, mode="nearest", scales=None):
     if scales is None:
         raise ValueError("Upsample-7 needs the 'scales' attribute")
-    return _upsample(x, scales, mode)
-
-
-@kernel("Upsample", since=9)
-def upsample_9(x, scales, *, mode="nearest"):
     return _upsample(x, scales, mode)

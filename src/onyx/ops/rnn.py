@@ -365,28 +365,12 @@ def _rnn(node: NodeContext | None, *, activation_alpha, activation_beta, activat
     return _named(run, compiled and (clip is not None or names != ["tanh"] * num_dir), "rnn")
 
 
-@kernel("RNN", since=1, prepare=True)
-def rnn_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-          hidden_size=None, output_sequence=0, _node=None):
-    return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                clip=clip, direction=direction, hidden_size=hidden_size, layout=0)
-
-
-@kernel("RNN", since=7, prepare=True)
-def rnn_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-          hidden_size=None, _node=None):
-    return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                clip=clip, direction=direction, hidden_size=hidden_size, layout=0)
-
-
-@kernel("RNN", since=14, prepare=True)
-def rnn_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-           hidden_size=None, layout=0, _node=None):
+@kernel("RNN", since=(1, 7, 14), prepare=True)
+def rnn(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+        hidden_size=None, layout=0, output_sequence=0, _node=None):
+    """Before opset 14 the layout is 0; opset 1's output_sequence changes nothing (Y is computed anyway)."""
     return _rnn(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
                 clip=clip, direction=direction, hidden_size=hidden_size, layout=layout)
-
-
-kernel("RNN", since=22, prepare=True)(rnn_14)
 
 
 # -- GRU -------------------------------------------------------------------------
@@ -488,38 +472,13 @@ def _gru(node: NodeContext | None, *, activation_alpha, activation_beta, activat
     return _named(run, compiled, "gru")
 
 
-@kernel("GRU", since=1, prepare=True)
-def gru_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-          hidden_size=None, output_sequence=0, _node=None):
-    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                clip=clip, direction=direction, hidden_size=hidden_size, layout=0, linear_before_reset=0)
-
-
-@kernel("GRU", since=3, prepare=True)
-def gru_3(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-          hidden_size=None, linear_before_reset=0, output_sequence=0, _node=None):
-    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                clip=clip, direction=direction, hidden_size=hidden_size, layout=0,
-                linear_before_reset=linear_before_reset)
-
-
-@kernel("GRU", since=7, prepare=True)
-def gru_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-          hidden_size=None, linear_before_reset=0, _node=None):
-    return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                clip=clip, direction=direction, hidden_size=hidden_size, layout=0,
-                linear_before_reset=linear_before_reset)
-
-
-@kernel("GRU", since=14, prepare=True)
-def gru_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-           hidden_size=None, layout=0, linear_before_reset=0, _node=None):
+@kernel("GRU", since=(1, 3, 7, 14), prepare=True)
+def gru(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+        hidden_size=None, layout=0, linear_before_reset=0, output_sequence=0, _node=None):
+    """GRU-1 has no linear_before_reset (0); the layout is 0 before opset 14."""
     return _gru(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
                 clip=clip, direction=direction, hidden_size=hidden_size, layout=layout,
                 linear_before_reset=linear_before_reset)
-
-
-kernel("GRU", since=22, prepare=True)(gru_14)
 
 
 # -- LSTM ------------------------------------------------------------------------
@@ -615,25 +574,9 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
     return _named(run, compiled and not default_cell, "lstm")  # default cells: the NumPy loop unless masked
 
 
-@kernel("LSTM", since=1, prepare=True)
-def lstm_1(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-           hidden_size=None, input_forget=0, output_sequence=0, _node=None):
-    return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                 clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=0)
-
-
-@kernel("LSTM", since=7, prepare=True)
-def lstm_7(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-           hidden_size=None, input_forget=0, _node=None):
-    return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
-                 clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=0)
-
-
-@kernel("LSTM", since=14, prepare=True)
-def lstm_14(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-            hidden_size=None, input_forget=0, layout=0, _node=None):
+@kernel("LSTM", since=(1, 7, 14), prepare=True)
+def lstm(*, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+         hidden_size=None, input_forget=0, layout=0, output_sequence=0, _node=None):
+    """Before opset 14 the layout is 0; opset 1's output_sequence changes nothing."""
     return _lstm(_node, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations,
                  clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=layout)
-
-
-kernel("LSTM", since=22, prepare=True)(lstm_14)

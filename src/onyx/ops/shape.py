@@ -51,7 +51,7 @@ def _reshaped_shape(in_shape: tuple[int, ...], shape: list[int], allowzero: int)
 
 
 @kernel("Reshape", since=1)
-def reshape_1(data, *, shape=None, consumed_inputs=None):
+def reshape_1(data, *, shape=None):
     if shape is None:
         raise ValueError("Reshape-1 needs the 'shape' attribute")
     return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), 0))
@@ -246,13 +246,8 @@ def _check_blocks(x: np.ndarray, blocksize: int | None, op: str) -> None:
         raise ValueError(f"{op} expects a 4-D input, got shape {x.shape}")
 
 
-@kernel("DepthToSpace", since=1)
-def depth_to_space_1(input, *, blocksize=None):
-    return depth_to_space_11(input, blocksize=blocksize)
-
-
-@kernel("DepthToSpace", since=11)
-def depth_to_space_11(input, *, blocksize=None, mode="DCR"):
+@kernel("DepthToSpace", since=(1, 11))
+def depth_to_space(input, *, blocksize=None, mode="DCR"):
     _check_blocks(input, blocksize, "DepthToSpace")
     b, c, h, w = input.shape
     bs = blocksize
@@ -267,13 +262,8 @@ def depth_to_space_11(input, *, blocksize=None, mode="DCR"):
     return tmp.reshape(b, c // (bs * bs), h * bs, w * bs)
 
 
-@kernel("SpaceToDepth", since=1)
-def space_to_depth_1(input, *, blocksize=None):
-    return space_to_depth_28(input, blocksize=blocksize)
-
-
-@kernel("SpaceToDepth", since=28)
-def space_to_depth_28(input, *, blocksize=None, mode="DCR"):
+@kernel("SpaceToDepth", since=(1, 28))
+def space_to_depth(input, *, blocksize=None, mode="DCR"):
     _check_blocks(input, blocksize, "SpaceToDepth")
     b, c, h, w = input.shape
     bs = blocksize

@@ -1,13 +1,17 @@
 """Execution providers: who runs which node (see onyx.providers.base for the protocol).
 
 The CPU provider (NumPy kernels) is always there and always last. Other providers are
-registered by name with ``register_provider``; a session lists the ones it wants, in order.
+registered by name with ``register_provider``, or declared by installed packages in the
+``onyx.providers`` entry-point group (onyx.plugins: loaded at the first call of
+``get_available_providers``); a session lists the ones it wants, in order.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +20,7 @@ from onyx.providers.cpu import CPU, CPUProvider
 
 __all__ = [
     "CPU", "HOST", "CPUProvider", "ExecutionProvider", "Partition", "create_providers", "get_all_providers",
-    "get_available_providers", "get_device", "register_provider", "unregister_provider",
+    "get_available_providers", "get_device", "register_provider", "unregister_provider", "built_in_providers",
 ]
 
 _REGISTERED: dict[str, type[ExecutionProvider]] = {CPU: CPUProvider}
@@ -57,6 +61,10 @@ def _cuda_usable() -> bool:
     return not any(line.startswith("cuda") and line.rstrip().endswith("= None") for line in text.splitlines())
 
 
+_plugins_lock = threading.RLock()  # a plugin may ask for the providers while it loads
+_plugins_loaded = False  # the providers installed packages declare are registered once, on first use
+
+
 def register_provider(cls: type[ExecutionProvider]) -> type[ExecutionProvider]:
     """Make ``cls`` available to sessions under ``cls.name`` (usable as a class decorator)."""
     if not cls.name or cls.name == CPU:
@@ -71,11 +79,34 @@ def unregister_provider(name: str) -> None:
         _REGISTERED.pop(name, None)
 
 
+def built_in_providers() -> list[str]:
+    """Names of the providers that ship with onyx (CPU and those needing an optional package)."""
+    return [CPU, *_OPTIONAL]
+
+
 def get_available_providers() -> list[str]:
-    """Names of the providers this installation can run, in priority order (CPU last)."""
+    """Names of the providers this installation can run, in priority order (CPU last); the first
+    call registers the providers installed packages declare (onyx.plugins)."""
+    if not _plugins_loaded:
+        _load_plugins()
     optional = [name for name, (_, _, package) in _OPTIONAL.items()
                 if name not in _REGISTERED and _optional_available(name, package)]
     return [name for name in _REGISTERED if name != CPU] + optional + [CPU]
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    from onyx.plugins import load_provider_plugins
+
+    with _plugins_lock:
+        if _plugins_loaded:
+            return
+        try:
+            load_provider_plugins()
+        except Exception as exc:  # noqa: BLE001 - broken package metadata must not stop a session
+            warnings.warn(f"onyx: provider plugins could not be listed: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=3)
+        _plugins_loaded = True
 
 
 def _provider_class(name: str) -> type[ExecutionProvider]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.compiled import compiled_variant
-from onyx.ops.fast import normalization as fast
 from onyx.ops.normalization import layer_normalization as standard_layer_normalization
 from onyx.ops.registry import kernel
 
@@ -61,12 +59,9 @@ def simplified_layer_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_typ
     return (y, inv_std) if _num_outputs > 1 else y
 
 
-@kernel("LayerNormalization", since=1)
-@compiled_variant(fast.choose_layer_normalization)
-def layer_normalization_1(x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
-    """onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime
-    registers it and writes it into the models it optimizes): the opset-17 operator."""
-    return standard_layer_normalization(x, scale, b, axis=axis, epsilon=epsilon, stash_type=stash_type)
+# onnxruntime's LayerNormalization for models of opsets before 17 (ai.onnx, as onnxruntime registers
+# it and writes it into the models it optimizes): the opset-17 operator
+kernel("LayerNormalization", since=1)(standard_layer_normalization)
 
 
 @kernel("EmbedLayerNormalization", since=1, domain=MS)

@@ -447,17 +447,7 @@ def _regressor(a: dict) -> Callable[[np.ndarray], np.ndarray]:
     return _named(regress, compiled)
 
 
-@kernel("TreeEnsembleRegressor", since=1, domain=ML, prepare=True)
-def tree_ensemble_regressor_1(*, aggregate_function="SUM", base_values=None, n_targets=None,
-                              nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
-                              nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
-                              nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
-                              post_transform="NONE", target_ids=None, target_nodeids=None,
-                              target_treeids=None, target_weights=None, _node=NodeContext()):
-    return _regressor(_attributes(locals()))
-
-
-@kernel("TreeEnsembleRegressor", since=3, domain=ML, prepare=True)
+@kernel("TreeEnsembleRegressor", since=(1, 3), domain=ML, prepare=True)
 def tree_ensemble_regressor_3(*, aggregate_function="SUM", base_values=None, base_values_as_tensor=None,
                               n_targets=None, nodes_falsenodeids=None, nodes_featureids=None,
                               nodes_hitrates=None, nodes_hitrates_as_tensor=None,
@@ -510,17 +500,7 @@ def _classifier(a: dict) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]
     return _named(classify, compiled)
 
 
-@kernel("TreeEnsembleClassifier", since=1, domain=ML, prepare=True)
-def tree_ensemble_classifier_1(*, base_values=None, class_ids=None, class_nodeids=None, class_treeids=None,
-                               class_weights=None, classlabels_int64s=None, classlabels_strings=None,
-                               nodes_falsenodeids=None, nodes_featureids=None, nodes_hitrates=None,
-                               nodes_missing_value_tracks_true=None, nodes_modes=None, nodes_nodeids=None,
-                               nodes_treeids=None, nodes_truenodeids=None, nodes_values=None,
-                               post_transform="NONE", _node=NodeContext()):
-    return _classifier(_attributes(locals()))
-
-
-@kernel("TreeEnsembleClassifier", since=3, domain=ML, prepare=True)
+@kernel("TreeEnsembleClassifier", since=(1, 3), domain=ML, prepare=True)
 def tree_ensemble_classifier_3(*, base_values=None, base_values_as_tensor=None, class_ids=None,
                                class_nodeids=None, class_treeids=None, class_weights=None,
                                class_weights_as_tensor=None, classlabels_int64s=None, classlabels_strings=None,
