@@ -128,10 +128,10 @@ def test_weights_are_prepared_once_per_node_at_session_creation(monkeypatch):
 
 @pytest.mark.parametrize("compiled, name", [(True, "numba:gru"), (False, None)])
 def test_the_prepared_callable_names_its_kernel(compiled, name):
-    run = rnn.gru_14(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
+    run = rnn.gru(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
     assert getattr(run, "kernel_name", None) == name
-    assert getattr(rnn.lstm_14(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled)), "kernel_name", None) is None
-    clipped = rnn.lstm_14(hidden_size=HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
+    assert getattr(rnn.lstm(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled)), "kernel_name", None) is None
+    clipped = rnn.lstm(hidden_size=HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
     assert getattr(clipped, "kernel_name", None) == (name and "numba:lstm")
 
 
