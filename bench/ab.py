@@ -2,15 +2,18 @@
 
     git worktree add /tmp/onyx-old <commit>
     OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= python bench/ab.py /tmp/onyx-old/src src \\
-        [--models vgg19 resnet50] [--runs 20] [--threads 0] [--config KEY=VALUE ...]
+        [--models vgg19 resnet50] [--runs 20] [--set NAME=VALUE ...] [--old-set ...] [--new-set ...]
+    python bench/ab.py src src --models inception_v1 --new-set execution_mode=1 inter_op_num_threads=2
 
 Each tree runs in a worker process of its own (its ``src`` first on sys.path); the parent
 makes them take turns, one timed run at a time, as bench/run.py alternates runtimes
 (an idle pause of ``--settle`` seconds, untimed runs for 0.1 s, then the timed run), so both
 see the same machine noise. The table gives the medians and the ratio new/old per model
 (below 1: the second tree is faster), then their geometric mean. The two trees' outputs are
-compared first (rtol 1e-4). ``--config`` adds session config entries to both sessions (e.g.
-``session.onyx.compiled_kernels=0``). Models as bench/run.py names them.
+compared first (rtol 1e-4). ``--set`` applies to both sessions, ``--old-set``/``--new-set`` to
+one: a NAME with a dot is a session config entry (``session.onyx.compiled_kernels=0``), any other
+an integer SessionOptions attribute (``intra_op_num_threads=1``, ``execution_mode=1``), so one
+tree can be compared with itself under other options. Models as bench/run.py names them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ HERE = Path(__file__).parent
 REWARM_S = 0.1
 
 
-def worker(src: str, model: str, config: str, threads: int) -> None:
+def worker(src: str, model: str, settings: str) -> None:
     """Child process: a session of ``src``'s onyx on ``model``; answers the parent's commands on
     stdin: ``outputs PATH`` (saves the outputs as .npz), ``time`` (the seconds of one timed run
     after untimed ones for REWARM_S), ``quit``."""
@@ -41,9 +44,11 @@ def worker(src: str, model: str, config: str, threads: int) -> None:
     from run import model_feeds  # bench/run.py: the feeds saved beside a model, else random ones
 
     options = onyx.SessionOptions()
-    options.intra_op_num_threads = threads
-    for key, value in json.loads(config).items():
-        options.add_session_config_entry(key, value)
+    for key, value in json.loads(settings).items():
+        if "." in key:
+            options.add_session_config_entry(key, value)
+        else:
+            setattr(options, key, int(value))
     session = onyx.InferenceSession(model, options)
     feeds = model_feeds(session, Path(model))
     print("ready", flush=True)
@@ -65,9 +70,9 @@ def worker(src: str, model: str, config: str, threads: int) -> None:
 
 
 class Worker:
-    def __init__(self, src: Path, model: Path, config: dict, threads: int):
+    def __init__(self, src: Path, model: Path, settings: dict):
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(src), str(model), json.dumps(config), str(threads)],
+            [sys.executable, __file__, "--worker", str(src), str(model), json.dumps(settings)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
@@ -93,10 +98,10 @@ class Worker:
         self.process.wait()
 
 
-def compare(model: Path, old: Path, new: Path, config: dict, args) -> float:
-    workers = {"old": Worker(old, model, config, args.threads)}
+def compare(model: Path, old: Path, new: Path, settings: dict, args) -> float:
+    workers = {"old": Worker(old, model, settings["old"])}
     try:
-        workers["new"] = Worker(new, model, config, args.threads)
+        workers["new"] = Worker(new, model, settings["new"])
         for got, want in zip(workers["new"].outputs(), workers["old"].outputs()):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max(initial=1.0)))
         for worker_ in workers.values():
@@ -118,7 +123,7 @@ def compare(model: Path, old: Path, new: Path, config: dict, args) -> float:
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        worker(sys.argv[2], sys.argv[3], sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, help="the first tree's src folder")
@@ -126,16 +131,18 @@ def main() -> None:
     parser.add_argument("--models", nargs="*")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="intra_op_num_threads of both (0: onyx's default)")
     parser.add_argument("--settle", type=float, default=0.25, help="idle seconds before each timed run")
-    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE")
+    for which in ("set", "old-set", "new-set"):
+        parser.add_argument(f"--{which}", nargs="*", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
-    config = dict(item.split("=", 1) for item in args.config)
+    both = dict(item.split("=", 1) for item in args.set)
+    settings = {key: {**both, **dict(item.split("=", 1) for item in getattr(args, f"{key}_set"))}
+                for key in ("old", "new")}
     sys.path.insert(0, str(HERE))
     from run import model_paths
 
     print(f"{'model':<22} {'old ms':>9} {'new ms':>9} {'new/old':>8}")
-    ratios = [compare(path, args.old.resolve(), args.new.resolve(), config, args)
+    ratios = [compare(path, args.old.resolve(), args.new.resolve(), settings, args)
               for path in model_paths(args.models).values()]
     print(f"\ngeometric mean new/old: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.3f}")
 
