@@ -34,14 +34,13 @@ HERE = Path(__file__).parent
 REWARM_S = 0.1
 
 
-def worker(src: str, model: str, settings: str) -> None:
-    """Child process: a session of ``src``'s onyx on ``model``; answers the parent's commands on
+def worker(src: str, model: str, feeds_path: str, settings: str) -> None:
+    """Child process: a session of ``src``'s onyx on ``model`` fed the arrays of ``feeds_path``
+    (.npz); answers the parent's commands on
     stdin: ``outputs PATH`` (saves the outputs as .npz), ``time`` (the seconds of one timed run
     after untimed ones for REWARM_S), ``quit``."""
     sys.path.insert(0, src)
-    sys.path.insert(1, str(HERE))
     import onyx
-    from run import model_feeds  # bench/run.py: the feeds saved beside a model, else random ones
 
     options = onyx.SessionOptions()
     for key, value in json.loads(settings).items():
@@ -50,7 +49,8 @@ def worker(src: str, model: str, settings: str) -> None:
         else:
             setattr(options, key, int(value))
     session = onyx.InferenceSession(model, options)
-    feeds = model_feeds(session, Path(model))
+    with np.load(feeds_path) as data:
+        feeds = {name: data[name] for name in data.files}
     print("ready", flush=True)
     for line in sys.stdin:
         command, *rest = line.split()
@@ -70,9 +70,9 @@ def worker(src: str, model: str, settings: str) -> None:
 
 
 class Worker:
-    def __init__(self, src: Path, model: Path, settings: dict):
+    def __init__(self, src: Path, model: Path, feeds: Path, settings: dict):
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(src), str(model), json.dumps(settings)],
+            [sys.executable, __file__, "--worker", str(src), str(model), str(feeds), json.dumps(settings)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
@@ -99,9 +99,15 @@ class Worker:
 
 
 def compare(model: Path, old: Path, new: Path, settings: dict, args) -> float:
-    workers = {"old": Worker(old, model, settings["old"])}
+    import onyx
+    from run import model_feeds  # bench/run.py: the feeds saved beside a model, else random ones
+
+    folder = tempfile.TemporaryDirectory()
+    feeds = Path(folder.name) / "feeds.npz"
+    np.savez(feeds, **model_feeds(onyx.InferenceSession(str(model)), model))
+    workers = {"old": Worker(old, model, feeds, settings["old"])}
     try:
-        workers["new"] = Worker(new, model, settings["new"])
+        workers["new"] = Worker(new, model, feeds, settings["new"])
         for got, want in zip(workers["new"].outputs(), workers["old"].outputs()):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max(initial=1.0)))
         for worker_ in workers.values():
@@ -115,6 +121,7 @@ def compare(model: Path, old: Path, new: Path, settings: dict, args) -> float:
     finally:
         for worker_ in workers.values():
             worker_.close()
+        folder.cleanup()
     old_ms, new_ms = (statistics.median(samples[k]) * 1e3 for k in ("old", "new"))
     print(f"{model.stem.removeprefix('light_'):<22} {old_ms:>9.2f} {new_ms:>9.2f} {new_ms / old_ms:>8.3f}",
           flush=True)
@@ -123,7 +130,7 @@ def compare(model: Path, old: Path, new: Path, settings: dict, args) -> float:
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2], sys.argv[3], sys.argv[4])
+        worker(*sys.argv[2:6])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, help="the first tree's src folder")
