@@ -57,13 +57,9 @@ def reshape_1(data, *, shape=None):
     return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), 0))
 
 
-@kernel("Reshape", since=5)
-def reshape_5(data, shape):
-    return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), 0))
-
-
-@kernel("Reshape", since=14)
-def reshape_14(data, shape, *, allowzero=0):
+@kernel("Reshape", since=(5, 14))
+def reshape(data, shape, *, allowzero=0):
+    """Before opset 14 there is no allowzero (0: a 0 in ``shape`` copies the input's dimension)."""
     return data.reshape(_reshaped_shape(data.shape, as_int_list(shape), allowzero))
 
 
