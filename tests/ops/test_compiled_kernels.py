@@ -4,7 +4,6 @@ dtypes and attributes; and each node reports the kernel it got."""
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest
@@ -49,75 +48,7 @@ def _x(*shape, dtype=np.float32, scale=1.0):
     return (RNG.standard_normal(shape) * scale).astype(dtype)
 
 
-# -- pools -----------------------------------------------------------------------------------------
-
-POOL_GEOMETRIES = [
-    # kernel, strides, pads, dilations, ceil_mode, input (N, C, H, W)
-    ([3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 0, (1, 4, 17, 15)),
-    ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0, (2, 3, 16, 16)),
-    ([3, 3], [2, 2], [0, 0, 0, 0], [1, 1], 1, (1, 2, 13, 13)),
-    ([3, 2], [2, 3], [1, 0, 2, 1], [1, 1], 1, (1, 3, 12, 19)),
-    ([2, 3], [2, 2], [1, 1, 0, 2], [2, 2], 0, (1, 2, 11, 14)),
-    ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 0, (1, 2, 9, 70)),  # stride 1, wide rows
-    ([1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 0, (1, 3, 8, 8)),
-    ([5, 4], [3, 2], [2, 1, 2, 3], [1, 1], 1, (1, 2, 9, 10)),
-]
-
-
-@pytest.mark.parametrize("kernel_shape, strides, pads, dilations, ceil_mode, shape", POOL_GEOMETRIES)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool(kernel_shape, strides, pads, dilations, ceil_mode, shape, dtype):
-    x = _x(*shape, dtype=dtype)
-    _compare("MaxPool", {"x": x}, "compiled:max_pool_2d", kernel_shape=kernel_shape, strides=strides, pads=pads,
-             dilations=dilations, ceil_mode=ceil_mode)
-
-
-@pytest.mark.parametrize("kernel_shape, strides, pads, dilations, ceil_mode, shape", POOL_GEOMETRIES)
-@pytest.mark.parametrize("count_include_pad", [0, 1])
-def test_average_pool(kernel_shape, strides, pads, dilations, ceil_mode, shape, count_include_pad):
-    _compare("AveragePool", {"x": _x(*shape)}, "compiled:average_pool_2d", opset=19, kernel_shape=kernel_shape,
-             strides=strides, pads=pads, dilations=dilations, ceil_mode=ceil_mode,
-             count_include_pad=count_include_pad, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
-@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
-def test_pools_with_auto_pad(op, auto_pad):
-    name = "compiled:max_pool_2d" if op == "MaxPool" else "compiled:average_pool_2d"
-    _compare(op, {"x": _x(1, 3, 11, 12)}, name, kernel_shape=[3, 3], strides=[2, 2], auto_pad=auto_pad, atol=1e-5)
-
-
-def test_max_pool_propagates_nan_and_keeps_infinities():
-    x = _x(1, 2, 8, 8)
-    x[0, 0, 1, 1], x[0, 1, 4, 5], x[0, 1, 0, 0] = np.nan, np.inf, -np.inf
-    _compare("MaxPool", {"x": x}, "compiled:max_pool_2d", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
-             ort=False)
-
-
-def test_pools_the_compiled_kernels_do_not_cover_stay_numpy():
-    _compare("MaxPool", {"x": _x(1, 2, 9, 9)}, None, kernel_shape=[3, 3], strides=[1, 1])  # narrow stride-1 rows
-    _compare("MaxPool", {"x": _x(1, 2, 9)}, None, kernel_shape=[3], strides=[2])  # 1-D
-    _compare("MaxPool", {"x": _x(1, 2, 6, 6)}, None, outputs=2, kernel_shape=[2, 2], strides=[2, 2])  # indices
-    _compare("GlobalMaxPool", {"x": _x(1, 3, 5, 5)}, None)
-    _compare("GlobalAveragePool", {"x": _x(1, 3, 5, 5)}, None)
-
-
-def test_a_compiled_pool_runs_numpy_for_inputs_it_does_not_cover():
-    """Shapes unknown at creation: the node is compiled for both float types; at run time a
-    stride-1 pool over narrow rows runs the NumPy kernel, a wide one the compiled loop."""
-    model = single_node_model("MaxPool", {"x": np.zeros((1, 1, 4, 4), np.float64)}, opset=12, infer_types=False,
-                              kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
-    model.graph.input[0].type.tensor_type.ClearField("shape")
-    fast, numpy_session = _sessions(model)
-    assert fast.get_provider_assignment()[0].kernels == ("compiled:max_pool_2d",)
-    for shape in [(2, 3, 8, 9), (1, 2, 5, 80)]:
-        x = _x(*shape, dtype=np.float64)
-        np.testing.assert_array_equal(fast.run(None, {"x": x})[0], numpy_session.run(None, {"x": x})[0])
-
-
 def test_declared_types_decide_what_is_compiled():
-    _compare("MaxPool", {"x": np.arange(64, dtype=np.int8).reshape(1, 1, 8, 8)}, None, opset=12,
-             kernel_shape=[2, 2], strides=[2, 2])
     _compare("LayerNormalization", {"x": _x(2, 8, dtype=np.float64)}, None, outputs=3,
              initializers={"scale": _x(8, dtype=np.float64)})
 
@@ -140,26 +71,6 @@ def test_layer_normalization_for_older_opsets():
     x, scale, bias = _x(2, 3, 8), _x(8), _x(8)
     _compare("LayerNormalization", {"x": x}, "compiled:layer_norm", domain="ai.onyx",
              initializers={"scale": scale, "b": bias}, ort=False)
-
-
-# -- Softmax and LogSoftmax ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("op, name", [("Softmax", "compiled:softmax"), ("LogSoftmax", "compiled:log_softmax")])
-@pytest.mark.parametrize("shape, dtype", itertools.product([(1, 1000), (2, 3, 17), (4, 1), (3, 2, 5, 64)],
-                                                           [np.float32, np.float64]))
-def test_softmax_over_the_last_axis(op, name, shape, dtype):
-    _compare(op, {"x": _x(*shape, dtype=dtype, scale=5.0)}, name, opset=13, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("op, name", [("Softmax", "compiled:softmax"), ("LogSoftmax", "compiled:log_softmax")])
-def test_softmax_edge_values_and_other_axes(op, name):
-    x = _x(2, 3, 6)
-    x[0, 0, 2], x[0, 1, :] = np.inf, -np.inf
-    x[1, 2, 3] = np.nan
-    _compare(op, {"x": x}, name, opset=13, ort=False)
-    _compare(op, {"x": _x(2, 3, 6)}, name, opset=13, axis=1)  # another axis: NumPy at run time
-    _compare(op, {"x": _x(2, 3, 6)}, None, opset=11, axis=1)  # the opset-1 form stays NumPy
 
 
 # -- elementwise chains ----------------------------------------------------------------------------

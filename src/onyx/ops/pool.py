@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from onyx.compiled import compiled_variant
-from onyx.ops.fast import pool as fast
 from onyx.ops.registry import kernel
 from onyx.ops.window import (
     output_shape,
@@ -116,7 +114,6 @@ def max_pool(x, num_outputs, *, auto_pad, ceil_mode, dilations, kernel_shape, pa
 
 
 @kernel("MaxPool", since=(1, 8, 10))
-@compiled_variant(fast.choose_max_pool)
 def max_pool_10(
     x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None, storage_order=0,
     strides=None, _num_outputs=1,
@@ -137,7 +134,6 @@ def average_pool(x, *, auto_pad, ceil_mode, count_include_pad, dilations, kernel
 
 
 @kernel("AveragePool", since=(1, 7, 10, 19))
-@compiled_variant(fast.choose_average_pool)
 def average_pool_19(
     x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape=None, pads=None,
     strides=None,

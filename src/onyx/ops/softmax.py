@@ -11,8 +11,6 @@ from typing import Callable
 
 import numpy as np
 
-from onyx.compiled import compiled_variant
-from onyx.ops.fast import softmax as fast
 from onyx.ops.math import float_math
 from onyx.ops.registry import kernel
 from onyx.ops.util import normalize_axis
@@ -58,7 +56,6 @@ def softmax_v1(x, *, axis=1):
 
 
 @kernel("Softmax", since=13)
-@compiled_variant(fast.choose_softmax)
 @float_math
 def softmax(x, *, axis=-1):
     return _over_axis(_softmax, x, axis)
@@ -71,7 +68,6 @@ def log_softmax_v1(x, *, axis=1):
 
 
 @kernel("LogSoftmax", since=13)
-@compiled_variant(fast.choose_log_softmax)
 @float_math
 def log_softmax(x, *, axis=-1):
     return _over_axis(_log_softmax, x, axis)

@@ -35,11 +35,3 @@ def compile_for(function: Any, types: tuple[str, ...]) -> tuple[Any, frozenset[n
     dispatcher = function.compiled(types[0] if len(types) == 1 else None)
     return None if dispatcher is None else (dispatcher, frozenset(np.dtype(t) for t in types))
 
-
-def declared_shape(node: Any, index: int) -> tuple[int | None, ...] | None:
-    """Input ``index``'s declared shape (None per unknown dimension), or None when the model does not say."""
-    types = getattr(node, "input_types", ())
-    tp = types[index] if index < len(types) else None
-    if tp is None or not tp.HasField("tensor_type") or not tp.tensor_type.HasField("shape"):
-        return None
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in tp.tensor_type.shape.dim)
