@@ -179,3 +179,12 @@ def test_integer_convolutions_never_take_winograd():
 ])
 def test_the_choice_follows_the_geometry(geometry, expected):
     assert choose_algorithm(ConvGeometry.of(geometry[0], geometry[1], **geometry[2])) == expected
+
+
+@pytest.mark.parametrize(("strides", "expected"), [([1, 1], "depthwise-rows"), ([2, 2], "grouped-direct")])
+def test_compiled_sessions_sum_strided_depthwise_convolutions_directly(monkeypatch, strides, expected):
+    from onyx.ops import conv_compiled
+
+    monkeypatch.setattr(conv_compiled, "available", lambda: True)
+    g = ConvGeometry.of((1, 32, 112, 112), (32, 1, 3, 3), group=32, strides=strides, pads=[1, 1, 1, 1])
+    assert choose_algorithm(g, compiled=True) == expected

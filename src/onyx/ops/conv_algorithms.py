@@ -13,9 +13,10 @@ weights; see onyx.ops.conv.PreparedConv):
 * ``depthwise-rows``: unit-stride 2-D depthwise: im2col over kernel columns only.
 * ``winograd-2x2`` and ``winograd-4x4``: 3x3 stride-1 convolutions by Winograd's minimal
   filtering (onyx.ops.winograd).
-* ``grouped-direct`` ([fast]): 2-D convolutions with few input channels per group (depthwise)
-  summed directly by a compiled loop, the bias added as each output row is written
-  (onyx.ops.conv_compiled).
+* ``grouped-direct`` ([fast]): strided 2-D convolutions with few input channels per group
+  (depthwise) summed directly by a compiled loop, the bias added as each output row is written
+  (onyx.ops.conv_compiled). At unit strides depthwise-rows or im2col measured 1.1-2.2x faster
+  on an idle machine (bench/conv_algorithms.py), strided ones 0.6-0.75x im2col's time.
 
 ``choose_algorithm(geometry, compiled)`` is the one place that decides. To add an algorithm
 (compiled depthwise or grouped kernels from onyx.compiled, say), add an ``Algorithm`` to
@@ -136,7 +137,7 @@ def choose_algorithm(geometry: ConvGeometry, compiled: bool = False, exact: bool
     g = geometry
     if math.prod(g.kernel) == 1:
         return "gemm-1x1"
-    if compiled and _grouped_direct_applies(g) and g.inputs_per_group <= DIRECT_MAX_CHANNELS:
+    if compiled and not g.unit_strides and _grouped_direct_applies(g) and g.inputs_per_group <= DIRECT_MAX_CHANNELS:
         from onyx.ops import conv_compiled
 
         if conv_compiled.available():
