@@ -66,13 +66,18 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
     ys = np.zeros((steps, batch, hidden), dtype=np.float32)
     rows_all = np.arange(batch)
     check = loop_check()
+    full = bool((lengths == steps).all())  # every sequence runs every step: plain time indexing
     for step in range(steps):
         if check:
             check()
-        active = (lengths > step)[:, None]
-        # the time step each sequence reads: reverse runs backwards from its own last valid step
-        src = np.where(active[:, 0], lengths - 1 - step, 0) if reverse else np.full(batch, step)
-        pre = gates_x[src, rows_all] + _quantized_matmul(h, r)
+        if full:
+            src = steps - 1 - step if reverse else step
+            pre = gates_x[src] + _quantized_matmul(h, r)
+        else:
+            active = (lengths > step)[:, None]
+            # the time step each sequence reads: reverse runs backwards from its own last valid step
+            src = np.where(active[:, 0], lengths - 1 - step, 0) if reverse else np.full(batch, step)
+            pre = gates_x[src, rows_all] + _quantized_matmul(h, r)
         if clip is not None:
             pre = np.clip(pre, -clip, clip)
         i_pre, o_pre, f_pre, c_pre = np.split(pre, 4, axis=-1)
@@ -81,6 +86,10 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
         c_new = forget * c + i * g(c_pre)
         o = f(o_pre + p_o * c_new)
         h_new = o * act_h(c_new)
+        if full:
+            h, c = h_new, c_new
+            ys[src] = h_new
+            continue
         h = np.where(active, h_new, h)
         c = np.where(active, c_new, c)
         rows = np.flatnonzero(active[:, 0])
