@@ -10,10 +10,12 @@ makes them take turns, one timed run at a time, as bench/run.py alternates runti
 (an idle pause of ``--settle`` seconds, untimed runs for 0.1 s, then the timed run), so both
 see the same machine noise. The table gives the medians and the ratio new/old per model
 (below 1: the second tree is faster), then their geometric mean. The two trees' outputs are
-compared first (a warning where they differ beyond rtol 1e-4). ``--set`` applies to both sessions, ``--old-set``/``--new-set`` to
-one: a NAME with a dot is a session config entry (``session.onyx.compiled_kernels=0``), any other
-an integer SessionOptions attribute (``intra_op_num_threads=1``, ``execution_mode=1``), so one
-tree can be compared with itself under other options. Models as bench/run.py names them.
+compared first (a warning where they differ beyond rtol 1e-4). ``--set`` applies to both
+sessions, ``--old-set``/``--new-set`` to one: a NAME with a dot is a session config entry
+(``session.onyx.compiled_kernels=0``), any other an integer SessionOptions attribute
+(``intra_op_num_threads=1``, ``execution_mode=1``), so one tree can be compared with itself
+under other options. Models as bench/run.py names them. Mind process-wide defaults that
+changed between the trees (docs/benchmark.md: malloc tuning).
 """
 
 from __future__ import annotations
@@ -36,9 +38,8 @@ REWARM_S = 0.1
 
 def worker(src: str, model: str, feeds_path: str, settings: str) -> None:
     """Child process: a session of ``src``'s onyx on ``model`` fed the arrays of ``feeds_path``
-    (.npz); answers the parent's commands on
-    stdin: ``outputs PATH`` (saves the outputs as .npz), ``time`` (the seconds of one timed run
-    after untimed ones for REWARM_S), ``quit``."""
+    (.npz); answers the parent's commands on stdin: ``outputs PATH`` (saves the outputs as
+    .npz), ``time`` (the seconds of one timed run after untimed ones for REWARM_S), ``quit``."""
     sys.path.insert(0, src)
     import onyx
 
