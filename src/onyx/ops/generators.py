@@ -171,14 +171,10 @@ def dropout_12(data, ratio=None, training_mode=None, *, seed=None, _num_outputs=
 # -- Shape, Size -----------------------------------------------------------------------------
 
 
-@kernel("Shape", since=1)
-def shape_1(data):
-    return np.array(data.shape, dtype=np.int64)
-
-
-@kernel("Shape", since=15)
-def shape_15(data, *, start=0, end=None):
-    """The dims data.shape[start:end] (negative bounds count from the rank, clamped)."""
+@kernel("Shape", since=(1, 15))
+def tensor_shape(data, *, start=0, end=None):
+    """The dims data.shape[start:end] (negative bounds count from the rank, clamped); before
+    opset 15 there are no bounds: all dims."""
     return np.array(data.shape[start:end], dtype=np.int64)
 
 
