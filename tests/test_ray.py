@@ -228,7 +228,9 @@ def test_actor_killed_mid_job_loses_and_duplicates_no_row(cluster, digits):
         batches.append(batch)
         if killed is None:
             actors = _predictor_processes(cluster, 2)
-            assert len(set(actors.values())) == 2, actors  # one actor under each node's raylet
+            # both actors are up (Ray usually puts one under each node's raylet, but its actor
+            # pools do not promise to spread: both on one node was seen once in ~10 runs)
+            assert len(actors) == 2, actors
             killed = min(actors)
             os.kill(killed, signal.SIGKILL)
         else:
