@@ -80,7 +80,7 @@ def _run_direction(x, w, r, bias, peephole, h, c, lengths, reverse, fns, clip, i
             pre = gates_x[src, rows_all] + _quantized_matmul(h, r)
         if clip is not None:
             pre = np.clip(pre, -clip, clip)
-        i_pre, o_pre, f_pre, c_pre = np.split(pre, 4, axis=-1)
+        i_pre, o_pre, f_pre, c_pre = (pre[..., k * hidden:(k + 1) * hidden] for k in range(4))
         i = f(i_pre + p_i * c)
         forget = 1 - i if input_forget else f(f_pre + p_f * c)
         c_new = forget * c + i * g(c_pre)
