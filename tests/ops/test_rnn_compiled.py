@@ -130,8 +130,11 @@ def test_weights_are_prepared_once_per_node_at_session_creation(monkeypatch):
 def test_the_prepared_callable_names_its_kernel(compiled, name):
     run = rnn.gru(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
     assert getattr(run, "kernel_name", None) == name
-    assert getattr(rnn.lstm(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled)), "kernel_name", None) is None
-    clipped = rnn.lstm(hidden_size=HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
+    narrow = rnn.lstm(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
+    assert getattr(narrow, "kernel_name", None) == (name and "numba:lstm")
+    wide = rnn.lstm(hidden_size=rnn.NUMPY_LSTM_MIN_HIDDEN, _node=NodeContext(compiled=compiled))
+    assert getattr(wide, "kernel_name", None) is None  # wide default cells: NumPy's loop
+    clipped = rnn.lstm(hidden_size=rnn.NUMPY_LSTM_MIN_HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
     assert getattr(clipped, "kernel_name", None) == (name and "numba:lstm")
 
 

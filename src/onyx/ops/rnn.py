@@ -483,6 +483,12 @@ def gru(*, activation_alpha=None, activation_beta=None, activations=None, clip=N
 
 # -- LSTM ------------------------------------------------------------------------
 
+# Default LSTM cells (sigmoid/tanh/tanh, no clip, peepholes or masks) of this hidden size and
+# wider run NumPy's loop even where compiled kernels may be used: its BLAS products won at
+# hidden 256 (2-layer LSTM, batch 1: compiled 1.10x its time), the compiled loop at hidden 32
+# (batch 16: 0.62-0.75x), idle machine, bench/ab.py.
+NUMPY_LSTM_MIN_HIDDEN = 128
+
 
 def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
     """Default activations, no peepholes: gates iofc = xw_t + H @ R^T, i/o/f pre-scaled by 1/2.
@@ -524,17 +530,17 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
     compiled = rnn_compiled.wanted(node, rnn_compiled.lstm_direction)
     codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
     default_cell = not input_forget and clip is None and names == defaults * num_dir
+    numpy_default = default_cell and (hidden_size or 0) >= NUMPY_LSTM_MIN_HIDDEN  # default cells the NumPy loop runs
     cache = _NodeWeights(node)
-    cache.prebuild(4, 3 if default_cell else 0, False)
+    cache.prebuild(4, 3 if default_cell and not (compiled and not numpy_default) else 0, False)
     clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None):
         hidden = H = _hidden_size(hidden_size, R)
         dtype = _compute_dtype(X.dtype)
-        # the NumPy loop of default cells measured as fast as the compiled one (CPU time, 2-layer
-        # LSTMs at batch 1 x hidden 256 and 16 x 32): compiled loops for the other cells only
-        fast = P is None and not input_forget and _default_fast(names, defaults, clip, sequence_lens, X, layout)
-        use_compiled = compiled and dtype == np.float32 and not fast
+        default_fast = P is None and not input_forget and _default_fast(names, defaults, clip, sequence_lens, X, layout)
+        use_compiled = compiled and dtype == np.float32 and not (default_fast and hidden >= NUMPY_LSTM_MIN_HIDDEN)
+        fast = default_fast and not use_compiled
         weights = cache.get(W, R, B, hidden, 4, dtype, 3 if fast else 0, False)
         acts = _activations_for(names, activation_alpha, activation_beta, num_dir, dtype)
         if P is not None:
@@ -571,7 +577,7 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
 
         return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
 
-    return _named(run, compiled and not default_cell, "lstm")  # default cells: the NumPy loop unless masked
+    return _named(run, compiled and not numpy_default, "lstm")  # wide default cells: the NumPy loop unless masked
 
 
 @kernel("LSTM", since=(1, 7, 14), prepare=True)
