@@ -530,9 +530,9 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
     compiled = rnn_compiled.wanted(node, rnn_compiled.lstm_direction)
     codes = _compiled_activations(names, activation_alpha, activation_beta, num_dir)
     default_cell = not input_forget and clip is None and names == defaults * num_dir
-    numpy_default = default_cell and (hidden_size or 0) >= NUMPY_LSTM_MIN_HIDDEN  # default cells the NumPy loop runs
+    numpy_default = default_cell and (hidden_size or 0) >= NUMPY_LSTM_MIN_HIDDEN  # kept on NumPy's loop
     cache = _NodeWeights(node)
-    cache.prebuild(4, 3 if default_cell and not (compiled and not numpy_default) else 0, False)
+    cache.prebuild(4, 3 if default_cell and (numpy_default or not compiled) else 0, False)
     clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None):
