@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import Any
 
-from onyx.errors import KernelError, MemoryLimitExceeded, OnyxError
 from onyx.runtime import control as run_control
-from onyx.runtime.plan import Observer, Plan, store_result
+from onyx.runtime.plan import Observer, Plan, raise_step_failure, store_result
 
 
 class ParallelRunner:
@@ -120,12 +119,5 @@ class ParallelRunner:
                 self._pool.submit(context.copy().run, run_step, i)
         done.wait()
         if state["error"] is not None:
-            step, exc = state["error"]
-            if isinstance(exc, MemoryLimitExceeded):
-                raise run_control.at_node(exc, step.node) from None
-            if isinstance(exc, MemoryError):
-                raise MemoryLimitExceeded(f"{step.node.describe()} ran out of memory: {exc}") from exc
-            if isinstance(exc, OnyxError):
-                raise exc
-            raise KernelError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
+            raise_step_failure(*state["error"])
         return [values[s] for s in plan.output_slots]
