@@ -213,13 +213,27 @@ def inline(fn: Callable[..., Any]) -> InlinedFunction:
     return InlinedFunction(fn)
 
 
+class NumbaIntrinsic:
+    """A Numba intrinsic (LLVM code that compiled functions call), built when a compiled
+    function calling it is first compiled: ``build(numba)`` returns the ``@intrinsic``."""
+
+    def __init__(self, build: Callable[[Any], Any]):
+        self._build = build
+        self._intrinsic: Any = None
+
+    def dispatcher(self) -> Any:
+        if self._intrinsic is None:
+            self._intrinsic = self._build(numba_module())
+        return self._intrinsic
+
+
 def _calling_compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` with the compiled and inlined functions it calls (module globals) replaced by
     their Numba dispatchers, so that Numba can compile the calls."""
     callees = {}
     for name in fn.__code__.co_names:
         value = fn.__globals__.get(name)
-        if isinstance(value, InlinedFunction):
+        if isinstance(value, (InlinedFunction, NumbaIntrinsic)):
             callees[name] = value.dispatcher()
         elif isinstance(value, CompiledFunction):
             callees[name] = value.compiled()

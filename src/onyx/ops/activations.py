@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from onyx.compiled import compiled_variant
+from onyx.ops.fast import activations as fast
 from onyx.ops.math import ERF_TANH_FIT, IEEE_FLOATS, erf_values, float32_chunks, float_math, tanh_argument
 from onyx.ops.registry import kernel
 
@@ -127,7 +129,7 @@ def swish(x, *, alpha=1.0):
     return x * _sigmoid(x * alpha)
 
 
-kernel("Sigmoid", since=(1, 6))(sigmoid)
+kernel("Sigmoid", since=(1, 6))(compiled_variant(fast.choose("Sigmoid"))(sigmoid))
 kernel("HardSigmoid", since=(1, 6))(hard_sigmoid)
 kernel("HardSwish", since=14)(hard_swish)
 kernel("Swish", since=24)(swish)
@@ -180,6 +182,7 @@ def gelu_float32(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 @kernel("Gelu", since=20)
+@compiled_variant(fast.choose("Gelu"))
 @float_math
 def gelu(x, *, approximate="none"):
     """0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation (in one work buffer)."""

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.compiled import compiled_variant
+from onyx.compiled import compiled_variant, named
 from onyx.ops.activations import gelu as _gelu
 from onyx.ops.activations import gelu_float32, leaky_relu, relu
 from onyx.ops.conv import PreparedConv
 from onyx.ops.linalg import gemm, mat_mul
+from onyx.ops.fast import activations as fast_activations
 from onyx.ops.fast import normalization as fast_normalization
 from onyx.ops.normalization import layer_normalization as _layer_normalization
 from onyx.ops.registry import NodeContext, kernel
@@ -100,6 +101,8 @@ class PreparedFusedConv:
     def __init__(self, node: NodeContext, activation: str = "", activation_params=(), **conv_attrs):
         self.conv = PreparedConv(node, cropped_view=True, **conv_attrs)
         self.activation, self.params = activation, list(activation_params)
+        compiled = node.compiled and activation in fast_activations.CODES and fast_activations.float32_node(node)
+        self.compiled_activation = fast_activations.epilogue(activation) if compiled else None
 
     @property
     def kernel_name(self) -> str:
@@ -114,6 +117,8 @@ class PreparedFusedConv:
         y = self.conv(X, W, B)
         if Z is not None:
             y = _add(y, Z) if y.flags.c_contiguous else np.add(y, Z.astype(y.dtype, copy=False))
+        if self.compiled_activation is not None and self.compiled_activation(y, None) is not None:
+            return y
         return apply_activation(y, self.activation, self.params)
 
 
@@ -125,22 +130,62 @@ def fused_conv(*, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                              group=group, kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
+def _compiled_product(product, name: str):
+    """The compiled variant of FusedGemm or FusedMatMulBias (``product``: their NumPy product):
+    the product as NumPy computes it, then the bias and a Gelu/Sigmoid/Tanh activation in one
+    compiled pass over its output."""
+
+    def choose(node: NodeContext, numpy_kernel, *, activation="", activation_params=(), **attrs):
+        if activation not in fast_activations.CODES or not fast_activations.float32_node(node):
+            return None
+        apply = fast_activations.epilogue(activation)
+        if apply is None:
+            return None
+        params = list(activation_params)
+
+        def run(A, B, bias=None):
+            y, pending_bias = product(A, B, bias, **attrs)
+            finished = apply(y, pending_bias)
+            return _finish(y, pending_bias, activation, params) if finished is None else finished
+
+        return named(run, f"compiled:{name}+{activation.lower()}")
+
+    return choose
+
+
+def _gemm_product(A, B, C=None, alpha=1.0, beta=1.0, transA=0, transB=0):
+    """Gemm(A, B, C) in a buffer the caller owns, and no bias left to add."""
+    return _in_place(gemm(A, B, C, alpha, beta, transA, transB)), None
+
+
+def _matmul_product(A, B, bias=None):
+    """MatMul(A, B) in a new buffer, and the bias still to add."""
+    if A.ndim > 2 and B.ndim == 2:
+        A = np.ascontiguousarray(A)  # so that mat_mul makes one large product, not one per leading index
+    return np.asarray(mat_mul(A, B)), bias  # a new buffer (or a reshaped view of one), never an input
+
+
+def _finish(y, bias, activation, params):
+    """activation(y + bias) with NumPy, in y's buffer where it can."""
+    if bias is not None:
+        y = _add(y, bias)
+    return apply_activation(y, activation, params)
+
+
 @kernel("FusedGemm", since=1, domain=DOMAIN)
+@compiled_variant(_compiled_product(_gemm_product, "gemm"))
 def fused_gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0, activation="", activation_params=()):
     """activation(Gemm(A, B, C))."""
-    y = _in_place(gemm(A, B, C, alpha, beta, transA, transB))
+    y, _ = _gemm_product(A, B, C, alpha, beta, transA, transB)
     return apply_activation(y, activation, list(activation_params))
 
 
 @kernel("FusedMatMulBias", since=1, domain=DOMAIN)
+@compiled_variant(_compiled_product(_matmul_product, "matmul"))
 def fused_matmul_bias(A, B, bias=None, *, activation="", activation_params=()):
     """activation(MatMul(A, B) + bias)."""
-    if A.ndim > 2 and B.ndim == 2:
-        A = np.ascontiguousarray(A)  # so that mat_mul makes one large product, not one per leading index
-    y = np.asarray(mat_mul(A, B))  # a new buffer (or a reshaped view of one), never an input
-    if bias is not None:
-        y = _add(y, bias)
-    return apply_activation(y, activation, list(activation_params))
+    y, bias = _matmul_product(A, B, bias)
+    return _finish(y, bias, activation, list(activation_params))
 
 
 @kernel("ChannelAffine", since=1, domain=DOMAIN)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.compiled import compiled_variant, named
 from onyx.ops.registry import kernel
 
 DOMAIN = "ai.onyx"
@@ -23,8 +24,10 @@ def _block_rows(total: int, rows: int) -> int:
     return max(16, min(rows, BLOCK_SCORES // max(total, 1)))
 
 
-def _attend(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: np.ndarray | None, nan_to_zero: bool) -> np.ndarray:
-    """softmax(q @ kt + mask) @ v for one block of (broadcast) heads; q already scaled."""
+def _attend(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: np.ndarray | None, nan_to_zero: bool,
+            exp_rows=None) -> np.ndarray:
+    """softmax(q @ kt + mask) @ v for one block of (broadcast) heads; q already scaled;
+    ``exp_rows(scores, top)``: the compiled exp(scores - top) in place, returning the row sums."""
     scores = np.matmul(q, kt)
     if mask is not None:
         if np.broadcast_shapes(scores.shape, mask.shape) == scores.shape:
@@ -42,9 +45,11 @@ def _attend(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: np.ndarray | Non
         if nan_to_zero:
             scores[np.isnan(scores)] = 0
         return np.matmul(scores, v)
-    scores -= top
-    np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
+    total = None if exp_rows is None else exp_rows(scores, top)
+    if total is None:
+        scores -= top
+        np.exp(scores, out=scores)
+        total = scores.sum(axis=-1, keepdims=True)
     out = np.matmul(scores, v)
     out /= total
     return out
@@ -57,10 +62,30 @@ def _mask_rows(mask: np.ndarray | None, start: int, stop: int) -> np.ndarray | N
     return mask[..., start:stop, :]
 
 
+def _choose_compiled(node, numpy_kernel, *, scale=1.0, nan_to_zero=0):
+    """The same with the softmax's exponentials and row sums in one compiled pass (float32)."""
+    from onyx.ops.fast import softmax
+
+    exp_rows = softmax.exp_rows(node)
+    if exp_rows is None:
+        return None
+
+    def run(Q, KT, V, mask=None):
+        return attention(Q, KT, V, mask, scale, nan_to_zero, exp_rows)
+
+    return named(run, "compiled:attention")
+
+
 @kernel("FusedAttention", since=1, domain=DOMAIN)
+@compiled_variant(_choose_compiled)
 def fused_attention(Q, KT, V, mask=None, *, scale=1.0, nan_to_zero=0):
     """Softmax(scale * Q @ KT + mask) @ V, the softmax over the last axis; ``nan_to_zero``: NaN
     probabilities (rows masked entirely) count as zero, as the modern exporter's IsNaN/Where writes."""
+    return attention(Q, KT, V, mask, scale, nan_to_zero)
+
+
+def attention(Q, KT, V, mask, scale, nan_to_zero, exp_rows=None):
+    """FusedAttention's computation (``exp_rows``: see _attend)."""
     dtype = Q.dtype
     work = np.float32 if dtype == np.float16 or dtype.kind != "f" else dtype
     q = Q.astype(work, copy=scale != 1.0)
@@ -73,7 +98,7 @@ def fused_attention(Q, KT, V, mask=None, *, scale=1.0, nan_to_zero=0):
     rows, total = q.shape[-2], kt.shape[-1]
     step = _block_rows(total, rows)
     if step >= rows or q.ndim < 2:
-        return _attend(q, kt, v, mask, bool(nan_to_zero)).astype(dtype, copy=False)
+        return _attend(q, kt, v, mask, bool(nan_to_zero), exp_rows).astype(dtype, copy=False)
     batch = np.broadcast_shapes(q.shape[:-2], kt.shape[:-2], v.shape[:-2],
                                 () if mask is None else mask.shape[:-2])
     out = np.empty(batch + (rows, v.shape[-1]), dtype=work)
@@ -85,5 +110,6 @@ def fused_attention(Q, KT, V, mask=None, *, scale=1.0, nan_to_zero=0):
         for start in range(0, rows, step):
             stop = min(rows, start + step)
             out[head + (slice(start, stop),)] = _attend(q[head][start:stop], kt[head], v[head],
-                                                        _mask_rows(head_mask, start, stop), bool(nan_to_zero))
+                                                        _mask_rows(head_mask, start, stop), bool(nan_to_zero),
+                                                        exp_rows)
     return out.astype(dtype, copy=False)

@@ -15,6 +15,7 @@ import ml_dtypes
 import numpy as np
 from numpy.polynomial import chebyshev
 
+from onyx.compiled import compiled_variant
 from onyx.ops.registry import kernel
 
 _HALF_FLOATS = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
@@ -161,7 +162,6 @@ _UNARY_V1_V6 = {
     "Exp": np.exp,
     "Log": np.log,
     "Sqrt": np.sqrt,
-    "Tanh": np.tanh,
 }
 for _op, _ufunc in _UNARY_V1_V6.items():
     kernel(_op, since=(1, 6))(_ufunc)
@@ -303,7 +303,26 @@ def erf_values(x: np.ndarray) -> np.ndarray:
     return _erf_float32(x) if x.dtype == np.float32 else _erf_float64(x)
 
 
+def _compiled(activation: str) -> Callable:
+    """The compiled variant chooser of onyx.ops.fast.activations (imported when a session asks:
+    that module imports this one)."""
+
+    def choose(node, numpy_kernel, **attrs):
+        from onyx.ops.fast import activations
+
+        return activations.choose(activation)(node, numpy_kernel, **attrs)
+
+    return choose
+
+
+@kernel("Tanh", since=(1, 6))
+@compiled_variant(_compiled("Tanh"))
+def tanh(x):
+    return np.tanh(x)
+
+
 @kernel("Erf", since=9)
+@compiled_variant(_compiled("Erf"))
 def erf(x):
     if x.dtype.kind in "iu":
         return np.rint(erf_values(x.astype(np.float64))).astype(x.dtype)

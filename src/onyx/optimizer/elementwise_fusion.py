@@ -21,10 +21,9 @@ from onyx.optimizer.editor import ONYX_DOMAIN, GraphEditor
 FUSED_ELEMENTWISE = "FusedElementwise"
 
 # op type -> attributes it may carry; the inputs after the first that must be scalar constants
-# (not Tanh, Erf nor Gelu: a compiled loop computes them one element at a time, while NumPy's
-# vectorized tanh makes onyx's Gelu kernel 3-4x faster than such a loop)
 UNARY = {"Relu": (), "Sigmoid": (), "Exp": (), "Log": (), "Sqrt": (), "Neg": (), "Abs": (), "Reciprocal": (),
-         "LeakyRelu": ("alpha",), "HardSigmoid": ("alpha", "beta"), "HardSwish": (), "Clip": ("min", "max")}
+         "Tanh": (), "Erf": (), "LeakyRelu": ("alpha",), "HardSigmoid": ("alpha", "beta"), "HardSwish": (),
+         "Clip": ("min", "max")}
 BINARY = {"Add", "Sub", "Mul", "Div", "Pow"}
 MAX_TENSOR_INPUTS = 4
 
@@ -92,12 +91,13 @@ def fuse_elementwise_chains(model: Model) -> None:
 
 def _worth_a_loop(group: list[Node]) -> bool:
     """Whether one compiled loop measured faster than the group's NumPy kernels: where the
-    group has a Sigmoid (NumPy's takes six passes; SiLU over [1, 64, 56, 56] 2.9-3.1 -> 2.0 ms,
-    over [1, 128, 3072] 4.5-5.4 -> 2.9 ms), or an Exp among others. Chains of arithmetic,
+    group has a Sigmoid, Tanh, Erf or Exp among others (NumPy's Sigmoid takes six passes, its
+    float32 tanh is not vectorized; the loop's are, onyx.ops.fast.vmath). Alone, they have
+    compiled kernels of their own (onyx.ops.fast.activations). Chains of arithmetic,
     Relu, Clip and the hard activations alone stay NumPy: its vectorized passes over data in
     cache measured as fast or faster (Add+Relu 0.25-0.41 ms against 0.40-0.62 ms)."""
     ops = {n.op_type for n in group}
-    return "Sigmoid" in ops or ("Exp" in ops and len(group) >= 2)
+    return len(group) >= 2 and (bool(ops & {"Sigmoid", "Tanh", "Erf"}) or "Exp" in ops)
 
 
 def _an_activation_to_fuse_elsewhere(ed: GraphEditor, group: list[Node]) -> bool:

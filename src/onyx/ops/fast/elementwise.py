@@ -38,14 +38,20 @@ def _literal(value: float, t: str) -> str:
     return f"np.{t}({float(value)!r})"
 
 
+# float32: onyx.ops.fast.vmath's vectorizable functions; float64: the C library's
+_VECTOR_MATH = {"Exp": "exp32({0})", "Sigmoid": "sigmoid32({0})", "Tanh": "tanh32({0})", "Erf": "erf32({0})"}
+_LIBM = {"Exp": "math.exp({0})", "Sigmoid": "1.0 / (1.0 + math.exp(-{0}))", "Tanh": "math.tanh({0})",
+         "Erf": "math.erf({0})"}
+
+
 def _statements(var: str, node: Any, args: list[str], scalars: dict[str, float], t: str) -> list[str]:
     """The lines computing ``node`` into ``var`` from the variables/literals ``args`` in type ``t``
     (selects as simple ``a if cond else b`` lines, which LLVM vectorizes; NaN kept as NumPy does)."""
     one, zero, half = _literal(1, t), _literal(0, t), _literal(0.5, t)
     op, a = node.op_type, args[0] if args else None
     simple = {"Add": "{0} + {1}", "Sub": "{0} - {1}", "Mul": "{0} * {1}", "Div": "{0} / {1}", "Neg": "-{0}",
-              "Abs": "abs({0})", "Exp": "math.exp({0})", "Log": "math.log({0})", "Sqrt": "math.sqrt({0})",
-              "Reciprocal": one + " / {0}", "Sigmoid": one + " / (" + one + " + math.exp(-{0}))"}
+              "Abs": "abs({0})", "Log": "math.log({0})", "Sqrt": "math.sqrt({0})", "Reciprocal": one + " / {0}",
+              **(_VECTOR_MATH if t == "float32" else _LIBM)}
     if op in simple:
         return [f"{var} = " + simple[op].format(*args)]
     attrs = node.attrs
@@ -83,10 +89,12 @@ def source_of(body: Any) -> str:
     scalars = {name: float(np.asarray(v).reshape(-1)[0]) for name, v in body.initializers.items()}
     names = {v.name: f"x{i}" for i, v in enumerate(body.inputs)}
     inputs = ", ".join(names[v.name] for v in body.inputs)
-    lines = ["import math", "", "import numpy as np", "", "from onyx.compiled import jit", ""]
+    lines = ["import math", "", "import numpy as np", "", "from onyx.compiled import jit",
+             "from onyx.ops.fast.vmath import erf32, exp32, sigmoid32, tanh32", ""]
     for t in _TYPES:
         signature = f"void(int64, int64, {', '.join(readonly(t, 1) for _ in body.inputs)}, {t}[::1])"
-        lines += ["", f"@jit({signature!r}, error_model=\"numpy\")", f"def loop_{t}(start, stop, {inputs}, out):",
+        lines += ["", f"@jit({signature!r}, error_model=\"numpy\", fastmath={{\"contract\"}})",
+                  f"def loop_{t}(start, stop, {inputs}, out):",
                   "    for i in range(start, stop):"]
         local = {name: f"{var}[i]" for name, var in names.items()}
         for index, node in enumerate(body.nodes):
