@@ -19,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from onyx.compiled import CompiledFunction, inline, jit
+from onyx.ops.fast.vmath import sigmoid32 as _sigmoid
+from onyx.ops.fast.vmath import tanh32 as _tanh
 from onyx.ops.registry import NodeContext
 from onyx.runtime.control import loop_check
 
@@ -32,21 +34,9 @@ _XW, _RT, _STATE, _Y, _VALID = "float32[:, :, :]", "float32[:, ::1]", "float32[:
 _ACTS = "int64[:], float32[:], float32[:], float32"  # codes, alphas, betas, clip
 
 
-_0, _1, _2 = np.float32(0.0), np.float32(1.0), np.float32(2.0)
-
-
-@inline
-def _tanh(x):
-    """tanh in float32 from one exp (libm's tanh is five times slower here; error below 2e-7)."""
-    e = math.exp(-_2 * abs(x))
-    t = (_1 - e) / (_1 + e)
-    return t if x >= _0 else -t
-
-
-@inline
-def _sigmoid(x):
-    e = math.exp(-abs(x))
-    return _1 / (_1 + e) if x >= _0 else e / (_1 + e)
+_0, _1 = np.float32(0.0), np.float32(1.0)
+# tanh and sigmoid from onyx.ops.fast.vmath, which vectorize over the hidden units with these flags
+_FLAGS = {"error_model": "numpy", "fastmath": {"contract"}}
 
 
 @inline
@@ -104,7 +94,7 @@ def _recurrent_product(gates, h_row, RT):
 
 
 @jit(f"UniTuple(float32[:, ::1], 2)({_XW}, {_RT}, {_STATE}, {_STATE}, {_Y}, {_VALID}, float32[:, :], "
-     f"boolean, {_ACTS})")
+     f"boolean, {_ACTS})", **_FLAGS)
 def lstm_direction(xw, RT, h0, c0, Y, valid, peep, input_forget, codes, alphas, betas, clip):
     """LSTM gates in iofc order; ``peep`` [3, hidden] (zeros: none); codes f, g, h."""
     steps, batch, _ = xw.shape
@@ -136,7 +126,7 @@ def lstm_direction(xw, RT, h0, c0, Y, valid, peep, input_forget, codes, alphas, 
     return h, c
 
 
-@jit(f"float32[:, ::1]({_XW}, {_RT}, {_RT}, {_STATE}, {_Y}, {_VALID}, float32[:], boolean, {_ACTS})")
+@jit(f"float32[:, ::1]({_XW}, {_RT}, {_RT}, {_STATE}, {_Y}, {_VALID}, float32[:], boolean, {_ACTS})", **_FLAGS)
 def gru_direction(xw, RT, RT_h, h0, Y, valid, rbh, linear_before_reset, codes, alphas, betas, clip):
     """GRU gates in zrh order. With ``linear_before_reset``, ``RT`` holds all three gates' columns
     and the projected input lacks the hidden gate's Rb (``rbh``), added inside the reset product;
@@ -172,7 +162,7 @@ def gru_direction(xw, RT, RT_h, h0, Y, valid, rbh, linear_before_reset, codes, a
     return h
 
 
-@jit(f"float32[:, ::1]({_XW}, {_RT}, {_STATE}, {_Y}, {_VALID}, {_ACTS})")
+@jit(f"float32[:, ::1]({_XW}, {_RT}, {_STATE}, {_Y}, {_VALID}, {_ACTS})", **_FLAGS)
 def rnn_direction(xw, RT, h0, Y, valid, codes, alphas, betas, clip):
     """Ht = f(clip(xw_t + Ht-1 @ R^T))."""
     steps, batch, _ = xw.shape
