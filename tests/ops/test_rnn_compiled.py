@@ -126,6 +126,17 @@ def test_weights_are_prepared_once_per_node_at_session_creation(monkeypatch):
     assert len(built) == 1
 
 
+@pytest.mark.parametrize("direction, batch", [("forward", 1), ("reverse", 2), ("bidirectional", 1),
+                                              ("bidirectional", 3)])  # the last: Y's steps not contiguous
+def test_wide_default_cells_run_blas_products_and_compiled_steps(monkeypatch, direction, batch):
+    import test_rnn_compiled as here
+
+    monkeypatch.setattr(here, "HIDDEN", rnn.NUMPY_LSTM_MIN_HIDDEN)
+    monkeypatch.setattr(here, "BATCH", batch)
+    model, feeds = _model("LSTM", direction)
+    _check(model, feeds, run_onnxruntime)
+
+
 @pytest.mark.parametrize("compiled, name", [(True, "numba:gru"), (False, None)])
 def test_the_prepared_callable_names_its_kernel(compiled, name):
     run = rnn.gru(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
@@ -133,7 +144,7 @@ def test_the_prepared_callable_names_its_kernel(compiled, name):
     narrow = rnn.lstm(hidden_size=HIDDEN, _node=NodeContext(compiled=compiled))
     assert getattr(narrow, "kernel_name", None) == (name and "numba:lstm")
     wide = rnn.lstm(hidden_size=rnn.NUMPY_LSTM_MIN_HIDDEN, _node=NodeContext(compiled=compiled))
-    assert getattr(wide, "kernel_name", None) is None  # wide default cells: NumPy's loop
+    assert getattr(wide, "kernel_name", None) == (name and "numba:lstm-cell")  # BLAS products, compiled steps
     clipped = rnn.lstm(hidden_size=rnn.NUMPY_LSTM_MIN_HIDDEN, clip=3.0, _node=NodeContext(compiled=compiled))
     assert getattr(clipped, "kernel_name", None) == (name and "numba:lstm")
 

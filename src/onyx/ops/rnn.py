@@ -484,10 +484,31 @@ def gru(*, activation_alpha=None, activation_beta=None, activations=None, clip=N
 # -- LSTM ------------------------------------------------------------------------
 
 # Default LSTM cells (sigmoid/tanh/tanh, no clip, peepholes or masks) of this hidden size and
-# wider run NumPy's loop even where compiled kernels may be used: its BLAS products won at
-# hidden 256 (2-layer LSTM, batch 1: compiled 1.10x its time), the compiled loop at hidden 32
+# wider keep NumPy's loop with its BLAS products even where compiled kernels may be used (they
+# won at hidden 256: 2-layer LSTM, batch 1: the whole compiled loop 1.10x their time), the rest
+# of each step then in one compiled call (_lstm_cell_loop); the compiled loop won at hidden 32
 # (batch 16: 0.62-0.75x), idle machine, bench/ab.py.
 NUMPY_LSTM_MIN_HIDDEN = 128
+
+
+def _lstm_cell_loop(cell: Callable[..., None], RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray
+                    ) -> States:
+    """Default activations, no peepholes, float32: the recurrent product in BLAS, then the rest
+    of the step in one compiled call (rnn_compiled.lstm_cell; weights pre-scaled as below),
+    where each step's slices are contiguous (else _lstm_loop)."""
+    if len(xw) and not (xw[0].flags.c_contiguous and Y[0].flags.c_contiguous):
+        return _lstm_loop(RT, xw, states, Y)
+    h, c = states[0], states[1].copy()
+    gates = np.empty((h.shape[0], RT.shape[1]), dtype=np.float32)
+    matmul = np.matmul
+    check = loop_check()
+    for x_t, y in zip(xw, Y):
+        if check:
+            check()
+        matmul(h, RT, gates)
+        cell(gates, x_t, c, y)
+        h = y
+    return [h, c]
 
 
 def _lstm_loop(RT: np.ndarray, xw: np.ndarray, states: States, Y: np.ndarray) -> States:
@@ -534,6 +555,7 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
     cache = _NodeWeights(node)
     cache.prebuild(4, 3 if default_cell and (numpy_default or not compiled) else 0, False)
     clipped, clip32 = _clipper(clip), rnn_compiled.clip_value(clip)
+    compiled_cell = rnn_compiled.lstm_cell.compiled() if compiled and numpy_default else None
 
     def run(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None):
         hidden = H = _hidden_size(hidden_size, R)
@@ -556,6 +578,8 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
                 return rnn_compiled.direction_runner(rnn_compiled.lstm_direction, (RT,), valid, peep[d], bool(input_forget),
                                         *codes[d], clip32)
             if fast:
+                if compiled_cell is not None and dtype == np.float32:
+                    return partial(_lstm_cell_loop, compiled_cell, RT)
                 return partial(_lstm_loop, RT)
 
             def cell(xw: np.ndarray, states: States) -> States:
@@ -577,7 +601,9 @@ def _lstm(node: NodeContext | None, *, activation_alpha, activation_beta, activa
 
         return _recurrent(X, weights, sequence_lens, [initial_h, initial_c], layout, direction, hidden, runner)
 
-    return _named(run, compiled and not numpy_default, "lstm")  # wide default cells: the NumPy loop unless masked
+    if compiled_cell is not None:  # wide default cells: BLAS products and compiled steps, unless masked
+        return named(run, "numba:lstm-cell")
+    return _named(run, compiled, "lstm")
 
 
 @kernel("LSTM", since=(1, 7, 14), prepare=True)

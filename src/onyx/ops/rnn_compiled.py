@@ -194,6 +194,23 @@ def wanted(node: NodeContext | None, loop: CompiledFunction) -> bool:
     return loop.compiled() is not None
 
 
+@jit("void(float32[:, ::1], float32[:, ::1], float32[:, ::1], float32[:, ::1])", **_FLAGS)
+def lstm_cell(gates, x, c, y):
+    """One step of the default LSTM cell after NumPy's recurrent product ``gates`` = h @ R^T (iofc,
+    the i/o/f columns of R and of ``x``, the projected input, scaled by 1/2 so that
+    sigmoid(v) = tanh(v / 2) / 2 + 1/2): c updated in place and y = the new h."""
+    batch, hidden = c.shape
+    half = np.float32(0.5)
+    for b in range(batch):
+        for j in range(hidden):
+            i = _tanh(gates[b, j] + x[b, j]) * half + half
+            o = _tanh(gates[b, hidden + j] + x[b, hidden + j]) * half + half
+            f = _tanh(gates[b, 2 * hidden + j] + x[b, 2 * hidden + j]) * half + half
+            cj = f * c[b, j] + i * _tanh(gates[b, 3 * hidden + j] + x[b, 3 * hidden + j])
+            c[b, j] = cj
+            y[b, j] = o * _tanh(cj)
+
+
 Runner = Callable[[np.ndarray, list[np.ndarray], np.ndarray], list[np.ndarray]]  # rnn.py's DirectionRunner
 
 
