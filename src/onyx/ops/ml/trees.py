@@ -50,6 +50,7 @@ class Forest:
 
     def __post_init__(self) -> None:
         self.compiled = False  # see use_compiled
+        self._lanes: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}  # see lane_walk
         is_leaf = self.mode == LEAF
         self.n_features = int(self.feature[~is_leaf].max(initial=-1)) + 1
         if self.feature[~is_leaf].min(initial=0) < 0:
@@ -106,7 +107,25 @@ class Forest:
                          "slot_member_row", "members", "threshold32", "slot_threshold", "slot_leaf_row",
                          "leaf_values", "leaf_present"):
                 setattr(self, name, np.ascontiguousarray(getattr(self, name)))
+            self._build_lanes()
         return self.compiled
+
+    def lane_walk(self, threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The arrays of trees_compiled's lane walk for ``threshold`` (threshold32 or
+        slot_threshold), or None where a branch compares other than <= or <."""
+        return self._lanes.get(threshold.dtype)
+
+    def _build_lanes(self) -> None:
+        """Per slot (feature, base) as int32 and the threshold of ``x <= t``: a BRANCH_LT's moved
+        down one float (for any x but NaN, x < t is x <= that; below -inf, NaN: never true). The
+        lane walk is for samples without NaN only: it does not follow missing-value directions."""
+        if not set(self.modes) <= {LEQ, LT} or len(self.slot_base) >= 2**31:
+            return
+        feature_base = np.stack([self.slot_feature, self.slot_base], axis=1).astype(np.int32)
+        for threshold in (self.threshold32, self.slot_threshold):
+            below = np.nextafter(threshold, threshold.dtype.type(-np.inf))
+            below[threshold == -np.inf] = np.nan
+            self._lanes[threshold.dtype] = (feature_base, np.where(self.slot_mode == LT, below, threshold))
 
     @property
     def n_targets(self) -> int:

