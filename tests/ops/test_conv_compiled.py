@@ -33,5 +33,6 @@ def test_fused_conv_epilogue_in_the_direct_pass(monkeypatch, activation, params,
     expected = conv + (0 if z is None else z)
     expected = 1 / (1 + np.exp(-expected)) if bounds is None else np.clip(expected, *bounds)
     assert run.kernel_name == "conv:grouped-direct"
-    assert len(separate_passes) == (bounds is None)
+    assert not separate_passes  # Sigmoid: one compiled pass after the convolution's (onyx.ops.fast.activations)
+    assert (run.compiled_activation is not None) == (bounds is None)
     np.testing.assert_allclose(y, expected, rtol=0, atol=2e-6 * np.abs(expected).max())
